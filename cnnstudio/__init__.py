@@ -1,0 +1,3 @@
+"""CNN Studio: design, analyse, train and export convolutional neural networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,179 @@
+"""Graph → ``torch.nn.Module``: one submodule per node at the node id's path, so state_dict keys
+are the ids (``layer1.0.conv1.weight``) and torchvision's weights load into presets."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..graph import Graph, Issue, Report, analyze, layers
+
+
+class GraphBuildError(ValueError):
+    """The graph has errors; ``issues`` are the analysis' errors."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        shown = "; ".join(f"{i.node + ': ' if i.node else ''}{i.message}" for i in issues[:3])
+        more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
+        super().__init__(f"the graph cannot be built: {shown}{more}")
+
+
+class Add(nn.Module):
+    """Element-wise sum of the inputs (a residual connection)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mul(nn.Module):
+    """Element-wise product of the inputs, broadcasting (squeeze-and-excitation)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    """Joins the inputs along ``dim`` in port order."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Block(nn.Module):
+    """A container for the submodules under one path prefix (``layer1``, ``layer1.0``)."""
+
+
+_OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat}
+
+# One step of the forward pass: (module or None, input slots, output slot, slots to free).
+Step = tuple[nn.Module | None, tuple[int, ...], int, tuple[int, ...]]
+
+
+class GraphModule(nn.Module):
+    """Runs a graph. Submodules live at the node ids' paths; ``forward`` walks the nodes in
+    topological order, freeing each value after its last use. Outputs marked training-only
+    (auxiliary classifiers) are computed and returned in training mode only."""
+
+    def __init__(self, graph: Graph, report: Report, seed: int) -> None:
+        super().__init__()
+        self.input_shape = tuple(report.input_shape or ())
+        self.output_ids = list(report.output_ids)
+        order = list(report.nodes)
+        modules: dict[str, nn.Module] = {}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for nid in order:
+                module = _make(graph, report, nid)
+                if module is not None:
+                    _register(self, nid, module)
+                    modules[nid] = module
+                    if graph.nodes[nid].frozen:
+                        module.requires_grad_(False)
+        aux = {nid for nid in self.output_ids
+               if graph.nodes[nid].type == "Output"
+               and graph.nodes[nid].params.get("training_only", False)}
+        self._train_plan = _plan(graph, order, modules, self.output_ids)
+        main = [o for o in self.output_ids if o not in aux]
+        self._eval_plan = _plan(graph, order, modules, main)
+        self._n_train_out = len(self.output_ids)
+        self._n_eval_out = len(main)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        steps, input_slot, out_slots, size = self._train_plan if self.training \
+            else self._eval_plan
+        values: list[Any] = [None] * size
+        values[input_slot] = x
+        for module, ins, out, free in steps:
+            if module is None:  # Output nodes pass their input on
+                values[out] = values[ins[0]]
+            else:
+                values[out] = module(*[values[i] for i in ins])
+            for i in free:
+                values[i] = None
+        if len(out_slots) == 1:
+            return values[out_slots[0]]
+        return tuple(values[i] for i in out_slots)
+
+
+def _make(graph: Graph, report: Report, nid: str) -> nn.Module | None:
+    node = graph.nodes[nid]
+    spec = layers.get(node.type)
+    if spec.torch_class is None:
+        return None
+    rep = report.nodes[nid]
+    kwargs = spec.torch_kwargs(rep._resolved or {}, rep.in_shapes)
+    if spec.torch_class in _OWN:
+        return _OWN[spec.torch_class](**kwargs)
+    module_name, _, class_name = spec.torch_class.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**kwargs)
+
+
+def _register(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    holder = root
+    for part in parents:
+        child = holder._modules.get(part)
+        if child is None:
+            child = Block()
+            holder.add_module(part, child)
+        holder = child
+    holder.add_module(leaf, module)
+
+
+def _plan(graph: Graph, order: list[str], modules: dict[str, nn.Module],
+          outputs: list[str]) -> tuple[list[Step], int, list[int], int]:
+    """The steps that compute ``outputs``, skipping nodes they do not need."""
+    inputs = graph.input_map()
+    needed: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        nid = stack.pop()
+        if nid not in needed:
+            needed.add(nid)
+            stack.extend(inputs[nid])
+    live = [nid for nid in order if nid in needed]
+    slot = {nid: i for i, nid in enumerate(live)}
+    last_use: dict[str, int] = {}
+    for step, nid in enumerate(live):
+        for src in inputs[nid]:
+            last_use[src] = step
+    keep = set(outputs)
+    frees: dict[int, list[int]] = {}
+    for nid, step in last_use.items():
+        if nid not in keep:
+            frees.setdefault(step, []).append(slot[nid])
+    input_slot = next(slot[n] for n in live if graph.nodes[n].type == "Input")
+    steps: list[Step] = []
+    for step, nid in enumerate(live):
+        if graph.nodes[nid].type == "Input":
+            continue
+        steps.append((modules.get(nid), tuple(slot[s] for s in inputs[nid]), slot[nid],
+                      tuple(frees.get(step, ()))))
+    return steps, input_slot, [slot[o] for o in outputs], len(live)
+
+
+def to_module(graph: Graph, seed: int = 0) -> GraphModule:
+    """Build ``graph`` as a module with weights drawn from ``seed`` (the same seed gives the
+    same weights). Raises GraphBuildError with the analysis' errors for an invalid graph."""
+    report = analyze(graph)
+    if not report.ok:
+        raise GraphBuildError(report.errors)
+    return GraphModule(graph, report, seed)

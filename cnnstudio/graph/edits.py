@@ -1,0 +1,61 @@
+"""Whole-graph edits a user asks for by intent rather than by node ("this input size",
+"this many classes"), shared by the command line and the window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import layers
+from .model import Graph, GraphError
+
+# Layers a class score passes through unchanged in number on its way to the output.
+_PASS_THROUGH = {"Output", "Flatten", "Dropout", "Identity", "Softmax", "LogSoftmax",
+                 "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "StochasticDepth"}
+
+
+def set_input_shape(graph: Graph, shape: Sequence[int]) -> None:
+    """Give the (single) Input node a new per-sample shape."""
+    inputs = [n.id for n in graph if n.type == "Input"]
+    if len(inputs) != 1:
+        raise GraphError(f"the graph has {len(inputs)} Input nodes; set the shape on one of "
+                         "them by hand")
+    problem = layers.get("Input").param_map["shape"].check(list(shape))
+    if problem:
+        raise GraphError(f"input shape {list(shape)}: {problem}")
+    graph.set_param(inputs[0], "shape", list(shape))
+
+
+def classifier_node(graph: Graph) -> str:
+    """The layer whose outputs are the class scores: the last Linear (or 1×1 Conv2d, as in
+    SqueezeNet) before the main output."""
+    ends = [n.id for n in graph if n.type == "Output"
+            and not n.params.get("training_only", False)]
+    if not ends:
+        ends = [n.id for n in graph if not graph.outputs(n.id) and n.type != "Input"]
+    if len(ends) != 1:
+        raise GraphError("cannot tell which layer gives the classes (the model has "
+                         f"{len(ends)} outputs); set out_features on it by hand")
+    nid = ends[0]
+    seen = set()
+    while nid not in seen:
+        seen.add(nid)
+        node = graph.node(nid)
+        if node.type in ("Linear", "Conv2d"):
+            return nid
+        srcs = graph.inputs(nid)
+        if node.type not in _PASS_THROUGH and layers.get(node.type).category != "Activation" \
+                or len(srcs) != 1:
+            break
+        nid = srcs[0]
+    raise GraphError("cannot tell which layer gives the classes (the model does not end in a "
+                     "Linear layer); set out_features on it by hand")
+
+
+def set_num_classes(graph: Graph, n: int) -> str:
+    """Resize the classifier to ``n`` classes; returns the id of the layer changed."""
+    if not isinstance(n, int) or n < 1:
+        raise GraphError(f"the number of classes must be a positive integer, not {n!r}")
+    nid = classifier_node(graph)
+    name = "out_features" if graph.node(nid).type == "Linear" else "out_channels"
+    graph.set_param(nid, name, n)
+    return nid

@@ -1,0 +1,10 @@
+"""The layer catalogue (DESIGN.md §3.1): one spec per type, looked up by its torch.nn name."""
+
+from . import activation, conv, dense, norm, pooling, structure  # noqa: F401  (registers specs)
+from .registry import CATEGORIES, by_category, find, get, names, unknown_type_message
+from .spec import REQUIRED, WHOLE, LayerError, LayerSpec, Out, Param, Window
+
+__all__ = [
+    "CATEGORIES", "REQUIRED", "WHOLE", "LayerError", "LayerSpec", "Out", "Param", "Window",
+    "by_category", "find", "get", "names", "unknown_type_message",
+]
