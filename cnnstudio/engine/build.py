@@ -142,13 +142,7 @@ def _plan(graph: Graph, order: list[str], modules: dict[str, nn.Module],
           outputs: list[str]) -> tuple[list[Step], int, list[int], int]:
     """The steps that compute ``outputs``, skipping nodes they do not need."""
     inputs = graph.input_map()
-    needed: set[str] = set()
-    stack = list(outputs)
-    while stack:
-        nid = stack.pop()
-        if nid not in needed:
-            needed.add(nid)
-            stack.extend(inputs[nid])
+    needed = graph.upstream(outputs)
     live = [nid for nid in order if nid in needed]
     slot = {nid: i for i, nid in enumerate(live)}
     last_use: dict[str, int] = {}

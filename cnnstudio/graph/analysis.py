@@ -421,6 +421,10 @@ def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
     sinks = [nid for nid in order if not graph.output_map()[nid]]
     if outputs_marked:
         report.output_ids = outputs_marked
+        if all(nodes[o].params.get("training_only", False) for o in outputs_marked):
+            report.issues.append(Issue(
+                None, "every Output is training-only, so the model returns nothing when "
+                "evaluated: untick training_only on the main output", "error"))
         _mark_training_only(graph, report)
         for nid in sinks:
             if nodes[nid].type not in ("Output", "Input"):
@@ -429,6 +433,10 @@ def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
                     "Output, or delete it")
     else:
         report.output_ids = [nid for nid in sinks if nodes[nid].type != "Input"]
+        if not report.output_ids and report.input_id is not None:
+            report.issues.append(Issue(
+                None, "the model has no layers yet: add layers after the Input and link them",
+                "error"))
         if len(report.output_ids) > 1:
             for nid in report.output_ids:
                 reports[nid].warnings.append(
@@ -506,14 +514,7 @@ def _mark_training_only(graph: Graph, report: Report) -> None:
     main = [o for o in report.output_ids if not nodes[o].params.get("training_only", False)]
     if len(main) == len(report.output_ids):
         return
-    inputs = graph.input_map()
-    needed: set[str] = set()
-    stack = list(main)
-    while stack:
-        nid = stack.pop()
-        if nid not in needed:
-            needed.add(nid)
-            stack.extend(inputs[nid])
+    needed = graph.upstream(main)
     for nid, rep in report.nodes.items():
         rep.training_only = nid not in needed
 

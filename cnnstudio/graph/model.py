@@ -238,6 +238,18 @@ class Graph:
         self.cache["topo"] = (self.structure_revision, order)
         return order
 
+    def upstream(self, node_ids: list[str]) -> set[str]:
+        """``node_ids`` and every node that feeds them, directly or not."""
+        inputs = self._inputs
+        found: set[str] = set()
+        stack = list(node_ids)
+        while stack:
+            nid = stack.pop()
+            if nid not in found:
+                found.add(nid)
+                stack.extend(inputs[nid])
+        return found
+
     def group_members(self, group_id: str) -> list[str]:
         """Nodes in ``group_id`` or any block nested in it."""
         inside = {group_id}

@@ -197,3 +197,16 @@ def test_every_node_of_every_preset_explains_itself() -> None:
         for nid, lines in _every_param_explained(name).items():
             assert {"output_shape", "params", "macs", "receptive_field", "memory"} <= set(lines)
             assert all(isinstance(v, str) and v for v in lines.values()), (name, nid)
+
+
+def test_a_model_must_return_something_in_evaluation() -> None:
+    g = Graph()
+    g.add_node("Input", "in", {"shape": [4]})
+    assert any("no layers yet" in m for _, m in messages(analyze(g)))
+    g.add_node("Linear", "fc", {"out_features": 2})
+    g.add_node("Output", "aux", {"training_only": True})
+    g.connect("in", "fc")
+    g.connect("fc", "aux")
+    assert any("every Output is training-only" in m for _, m in messages(analyze(g)))
+    g.set_param("aux", "training_only", False)
+    assert analyze(g).ok

@@ -62,7 +62,8 @@ _pointwise("Sigmoid", "1 / (1 + e⁻ˣ)",
            "deep hidden layers.")
 _pointwise("Tanh", "(eˣ − e⁻ˣ)/(eˣ + e⁻ˣ)",
            "Squashes values into (−1, 1), zero-centred (LeNet-5's activation).")
-_pointwise("Softplus", "ln(1 + e^(βx))/β", "A smooth ReLU.",
+_pointwise("Softplus", "ln(1 + e^(βx))/β",
+           "A smooth approximation of ReLU, ln(1 + e^(βx))/β, positive everywhere.",
            Param("beta", "float", 1.0, min=0, exclusive_min=True, help="Sharpness β."),
            Param("threshold", "float", 20.0, help="Above this βx the layer is linear."))
 
