@@ -223,6 +223,9 @@ class Report:
         rule = report._out.rf if report._out else None
         (rh, jh, _), (rw, jw, _) = report.rf  # type: ignore[misc]
         size = f"{_num(rh)}×{_num(rw)} input pixels"
+        if len(report.sources) > 1:
+            src = self._widest_source(report)
+            return f"{size}: the widest field among its inputs ({src.id if src else '–'})"
         if rule is None or rule == WHOLE or not report.in_shapes:
             return f"{size} (unchanged: this layer works pixel by pixel)"
         src = self._widest_source(report)

@@ -53,15 +53,21 @@ def format_report(report: Report, source: str, memory: MemoryEstimate | None,
     out += [line(r) for r in rows]
     out.append(rule)
     frozen = report.total_params - report.trainable_params
+    outputs = ", ".join(
+        shape_text(report.nodes[o].shape)
+        + (" (training only)" if report.nodes[o].training_only else "")
+        for o in report.output_ids)
+    aux_macs = sum(n.macs for n in report.nodes.values() if n.training_only)
     out += [
         f"Input shape:          {shape_text(report.input_shape)} per sample",
-        f"Output shape:         {', '.join(shape_text(s) for s in report.output_shapes) or '–'}",
+        f"Output shape:         {outputs or '–'}",
         f"Total params:         {report.total_params:,}",
         f"Trainable params:     {report.trainable_params:,}",
         f"Non-trainable params: {frozen:,}",
         f"Buffers:              {report.buffers:,} (BatchNorm running statistics)"
         if report.buffers else "Buffers:              0",
-        f"MACs:                 {si(report.macs)} per sample",
+        f"MACs:                 {si(report.macs)} per sample"
+        + (f" (training-only heads add {si(aux_macs)})" if aux_macs else ""),
         f"Activations:          {size(report.activation_memory)} per sample (float32)",
         f"Params size:          {size(report.total_params * 4)}",
     ]
