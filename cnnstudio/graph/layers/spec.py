@@ -9,7 +9,6 @@ core never imports torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
 from typing import Any
 
 Shape = tuple[int, ...]
@@ -243,10 +242,6 @@ def _tupled(v: Any) -> Any:
 
 def _shape(shape: Shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def numel(shape: Shape) -> int:
-    return prod(shape)
 
 
 def need_rank(ins: list[Shape], ranks: tuple[int, ...], what: str) -> Shape:
