@@ -1,0 +1,325 @@
+"""Dataset and training configuration: plain dataclasses, read from and written to the
+project's JSON with checks whose messages name the field (``training.optimizer.lr: ...``).
+
+One place declares every option, its default and its range; the trainer, the dataset code,
+the command line and (later) the training panel all read these classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message starts with the field's path."""
+
+
+Check = Callable[[Any, str], Any]
+
+
+def _fail(path: str, message: str) -> ConfigError:
+    return ConfigError(f"{path}: {message}")
+
+
+def number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+           nullable: bool = False, above: bool = False) -> Check:
+    """A number in [lo, hi] (above: strictly greater than lo)."""
+
+    def check(value: Any, path: str) -> Any:
+        if value is None and nullable:
+            return None
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value != value:
+            raise _fail(path, f"expected {'an integer' if integer else 'a number'}"
+                        f"{' or null' if nullable else ''}, found {value!r}")
+        if lo is not None and (value <= lo if above else value < lo):
+            raise _fail(path, f"must be {'greater than' if above else 'at least'} {lo}, "
+                        f"found {value}")
+        if hi is not None and value > hi:
+            raise _fail(path, f"must be at most {hi}, found {value}")
+        return value if integer else float(value)
+
+    return check
+
+
+def choice(*options: str) -> Check:
+    def check(value: Any, path: str) -> Any:
+        if value not in options:
+            raise _fail(path, f"must be one of {', '.join(map(repr, options))}, found {value!r}")
+        return value
+
+    return check
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, f"expected true or false, found {value!r}")
+    return value
+
+
+def text(nullable: bool = True) -> Check:
+    def check(value: Any, path: str) -> Any:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise _fail(path, f"expected a string, found {value!r}")
+        return value
+
+    return check
+
+
+def list_of(item: Check, max_len: int = 10_000) -> Check:
+    def check(value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise _fail(path, f"expected a list, found {value!r}")
+        if len(value) > max_len:
+            raise _fail(path, f"at most {max_len} items, found {len(value)}")
+        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+    return check
+
+
+def mapping(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path, f"expected an object, found {value!r}")
+    return value
+
+
+def _opt(default: Any, check: Check, help_text: str) -> Any:
+    """A dataclass field with its check and help."""
+    meta = {"check": check, "help": help_text}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _nested(cls: type, help_text: str) -> Any:
+    return field(default_factory=cls, metadata={"nested": cls, "help": help_text})
+
+
+class Section:
+    """A group of options that reads and writes itself as a JSON object."""
+
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str) -> Any:
+        data = mapping(data, path)
+        values: dict[str, Any] = {}
+        known = set()
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name == "extra":
+                continue
+            known.add(f.name)
+            if f.name not in data:
+                continue
+            where = f"{path}.{f.name}"
+            nested = f.metadata.get("nested")
+            if nested is not None:
+                values[f.name] = nested.from_dict(data[f.name], where)
+            else:
+                values[f.name] = f.metadata["check"](data[f.name], where)
+        obj = cls(**values)
+        obj.extra = {k: v for k, v in data.items() if k not in known}
+        obj.validate(path)
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.name == "extra":
+                continue
+            out[f.name] = _plain(getattr(self, f.name))
+        out.update(self.extra)
+        return out
+
+    def validate(self, path: str) -> None:
+        """Checks between fields (override)."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _extra() -> Any:
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+AUGMENTATIONS = (
+    "random_crop", "random_resized_crop", "horizontal_flip", "vertical_flip", "rotation",
+    "affine", "color_jitter", "gaussian_blur", "gaussian_noise", "random_erasing",
+)
+
+
+@dataclass
+class Augmentation(Section):
+    """One augmentation step: its name and parameters (see cnnstudio.engine.augment)."""
+
+    name: str = _opt("horizontal_flip", choice(*AUGMENTATIONS), "Which augmentation.")
+    params: dict = _opt({}, lambda v, p: mapping(v, p), "Its parameters.")
+    extra: dict = _extra()
+
+
+def _augmentation(value: Any, path: str) -> Augmentation:
+    return Augmentation.from_dict(value, path)
+
+
+SOURCES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn",
+           "folder", "csv")
+
+
+@dataclass
+class DatasetConfig(Section):
+    source: str = _opt("digits", choice(*SOURCES),
+                       "Where the images come from: a built-in set, a folder, or a CSV.")
+    path: str | None = _opt(None, text(),
+                            "The image folder or CSV file (folder/csv), or the download cache "
+                            "folder for the torchvision sets (empty: the default cache).")
+    download: bool = _opt(True, boolean, "Download a torchvision set that is not cached yet.")
+    val_fraction: float = _opt(0.2, number(0, 0.9), "Share of the training data held out for "
+                               "validation (stratified).")
+    test_fraction: float = _opt(0.0, number(0, 0.9), "Share held out for a final test, for "
+                                "sources without an official test split.")
+    split_seed: int = _opt(0, number(0, integer=True), "Seed of the stratified split.")
+    limit: int | None = _opt(None, number(1, integer=True, nullable=True),
+                             "Use at most this many training samples (a quick try).")
+    normalize: str = _opt("auto", choice("auto", "none", "imagenet"),
+                          "Normalise with the training set's mean and std (auto), ImageNet's, "
+                          "or not at all.")
+    augment: list = _opt([], list_of(_augmentation, 32), "Augmentations, in order (training "
+                         "only).")
+    mixup_alpha: float = _opt(0.0, number(0), "Mixup strength α (0: off).")
+    cutmix_alpha: float = _opt(0.0, number(0), "CutMix strength α (0: off).")
+    extra: dict = _extra()
+
+    def validate(self, path: str) -> None:
+        if self.source in ("folder", "csv") and not self.path:
+            raise _fail(f"{path}.path", f"a {self.source} dataset needs a path")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise _fail(f"{path}.val_fraction", "validation and test together must leave "
+                        "training data (their sum must be below 1)")
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "radam")
+
+
+@dataclass
+class OptimizerConfig(Section):
+    name: str = _opt("adam", choice(*OPTIMIZERS), "The optimizer.")
+    lr: float = _opt(1e-3, number(0, above=True), "Learning rate.")
+    momentum: float = _opt(0.9, number(0, 1), "Momentum (SGD, RMSprop).")
+    nesterov: bool = _opt(False, boolean, "Nesterov momentum (SGD).")
+    beta1: float = _opt(0.9, number(0, 1), "Adam's β1.")
+    beta2: float = _opt(0.999, number(0, 1), "Adam's β2.")
+    eps: float = _opt(1e-8, number(0, above=True), "Numerical stability term.")
+    weight_decay: float = _opt(0.0, number(0), "L2 penalty (decoupled in AdamW).")
+    extra: dict = _extra()
+
+
+SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "cosine_restarts",
+             "plateau", "onecycle")
+
+
+@dataclass
+class ScheduleConfig(Section):
+    name: str = _opt("none", choice(*SCHEDULES), "How the learning rate changes over time.")
+    step_size: int = _opt(10, number(1, integer=True), "Epochs between decays (step).")
+    milestones: list = _opt([30, 60, 90], list_of(number(1, integer=True), 100),
+                            "Epochs at which to decay (multistep).")
+    gamma: float = _opt(0.1, number(0, 1, above=True), "Decay factor (step, multistep, "
+                        "exponential).")
+    eta_min: float = _opt(0.0, number(0), "Lowest rate (cosine).")
+    t0: int = _opt(10, number(1, integer=True), "Epochs of the first cycle (warm restarts).")
+    t_mult: int = _opt(1, number(1, integer=True), "Growth of each next cycle (warm restarts).")
+    patience: int = _opt(5, number(0, integer=True), "Epochs without improvement (plateau).")
+    factor: float = _opt(0.1, number(0, 1, above=True), "Decay factor (plateau).")
+    max_lr: float | None = _opt(None, number(0, above=True, nullable=True),
+                                "Peak rate (one-cycle; empty: 10× the learning rate).")
+    warmup_epochs: float = _opt(0.0, number(0), "Linear warm-up from 0 over this many epochs.")
+    extra: dict = _extra()
+
+
+LOSSES = ("cross_entropy", "bce", "focal", "mse", "mae")
+
+
+@dataclass
+class LossConfig(Section):
+    name: str = _opt("cross_entropy", choice(*LOSSES), "The loss function.")
+    label_smoothing: float = _opt(0.0, number(0, 1), "Label smoothing (cross-entropy).")
+    class_weights: Any = _opt(None, lambda v, p: _class_weights(v, p),
+                              "Per-class weights: a list, 'balanced', or empty.")
+    focal_gamma: float = _opt(2.0, number(0), "Focusing parameter γ (focal loss).")
+    extra: dict = _extra()
+
+
+def _class_weights(value: Any, path: str) -> Any:
+    if value is None or value == "balanced":
+        return value
+    return list_of(number(0), 100_000)(value, path)
+
+
+@dataclass
+class UnfreezeStep(Section):
+    epoch: int = _opt(1, number(1, integer=True), "The epoch at whose start to unfreeze.")
+    nodes: list = _opt([], list_of(text(nullable=False)), "Node or block ids to unfreeze.")
+    extra: dict = _extra()
+
+
+@dataclass
+class TransferConfig(Section):
+    weights: str | None = _opt(None, text(), "Pretrained weights (.safetensors or .pth) to load "
+                               "into the nodes whose names and shapes match.")
+    freeze: list = _opt([], list_of(text(nullable=False)), "Node or block ids to freeze "
+                        "(feature extraction).")
+    lr_multipliers: dict = _opt({}, lambda v, p: _multipliers(v, p),
+                                "Learning-rate multiplier per node or block id.")
+    unfreeze: list = _opt([], list_of(lambda v, p: UnfreezeStep.from_dict(v, p), 100),
+                          "Gradual unfreezing: which ids to unfreeze at which epoch.")
+    extra: dict = _extra()
+
+
+def _multipliers(value: Any, path: str) -> dict[str, float]:
+    value = mapping(value, path)
+    return {k: number(0)(v, f"{path}.{k}") for k, v in value.items()}
+
+
+@dataclass
+class TrainConfig(Section):
+    epochs: int = _opt(10, number(1, 100_000, integer=True), "Passes over the training data.")
+    batch_size: int = _opt(64, number(1, 1 << 20, integer=True), "Samples per step.")
+    seed: int = _opt(0, number(0, integer=True), "Seed of weights, data order and augmentation.")
+    deterministic: bool = _opt(False, boolean, "Use deterministic algorithms only (slower on "
+                               "GPUs).")
+    device: str = _opt("auto", choice("auto", "cpu", "cuda", "mps"), "Where to train.")
+    amp: bool = _opt(True, boolean, "Mixed precision (CUDA only).")
+    channels_last: bool = _opt(True, boolean, "Channels-last memory format (CUDA only).")
+    compile: bool = _opt(False, boolean, "torch.compile the model (slow first epoch).")
+    grad_clip: float | None = _opt(None, number(0, above=True, nullable=True),
+                                   "Clip the gradient norm to this (empty: off).")
+    early_stopping: int | None = _opt(None, number(1, integer=True, nullable=True),
+                                      "Stop after this many epochs without a better "
+                                      "validation loss (empty: off).")
+    checkpoint_every: int = _opt(1, number(1, integer=True),
+                                 "Save a resumable checkpoint every this many epochs.")
+    optimizer: OptimizerConfig = _nested(OptimizerConfig, "The optimizer.")
+    schedule: ScheduleConfig = _nested(ScheduleConfig, "The learning-rate schedule.")
+    loss: LossConfig = _nested(LossConfig, "The loss.")
+    transfer: TransferConfig = _nested(TransferConfig, "Transfer learning.")
+    extra: dict = _extra()
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help line of option ``name`` of a section class."""
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name == name:
+            return f.metadata.get("help", "")
+    raise KeyError(name)
