@@ -84,7 +84,11 @@ def dumps_graph(graph: Graph) -> str:
 
 
 def save_graph(graph: Graph, path: str | os.PathLike[str]) -> None:
-    atomic_write(path, dumps_graph(graph).encode("utf-8"))
+    try:
+        data = dumps_graph(graph).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a "\udc00" escape: keep it escaped
+        data = json.dumps(graph_to_dict(graph), ensure_ascii=True).encode("ascii")
+    atomic_write(path, data)
 
 
 # -- reading ---------------------------------------------------------------------------------

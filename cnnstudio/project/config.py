@@ -8,9 +8,12 @@ the command line and (later) the training panel all read these classes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+SEED_MAX = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -32,8 +35,8 @@ def number(lo: float | None = None, hi: float | None = None, *, integer: bool = 
         if value is None and nullable:
             return None
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or value != value:
-            raise _fail(path, f"expected {'an integer' if integer else 'a number'}"
+        if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
+            raise _fail(path, f"expected {'an integer' if integer else 'a finite number'}"
                         f"{' or null' if nullable else ''}, found {value!r}")
         if lo is not None and (value <= lo if above else value < lo):
             raise _fail(path, f"must be {'greater than' if above else 'at least'} {lo}, "
@@ -189,7 +192,8 @@ class DatasetConfig(Section):
                                "validation (stratified).")
     test_fraction: float = _opt(0.0, number(0, 0.9), "Share held out for a final test, for "
                                 "sources without an official test split.")
-    split_seed: int = _opt(0, number(0, integer=True), "Seed of the stratified split.")
+    split_seed: int = _opt(0, number(0, SEED_MAX, integer=True),
+                           "Seed of the stratified split.")
     limit: int | None = _opt(None, number(1, integer=True, nullable=True),
                              "Use at most this many training samples (a quick try).")
     normalize: str = _opt("auto", choice("auto", "none", "imagenet"),
@@ -296,7 +300,8 @@ def _multipliers(value: Any, path: str) -> dict[str, float]:
 class TrainConfig(Section):
     epochs: int = _opt(10, number(1, 100_000, integer=True), "Passes over the training data.")
     batch_size: int = _opt(64, number(1, 1 << 20, integer=True), "Samples per step.")
-    seed: int = _opt(0, number(0, integer=True), "Seed of weights, data order and augmentation.")
+    seed: int = _opt(0, number(0, SEED_MAX, integer=True),
+                     "Seed of weights, data order and augmentation.")
     deterministic: bool = _opt(False, boolean, "Use deterministic algorithms only (slower on "
                                "GPUs).")
     device: str = _opt("auto", choice("auto", "cpu", "cuda", "mps"), "Where to train.")

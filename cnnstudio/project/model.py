@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..graph import Graph, graph_to_dict
-from .config import ConfigError, DatasetConfig, TrainConfig, mapping, number, text
+from .config import SEED_MAX, ConfigError, DatasetConfig, TrainConfig, mapping, number, text
 
 RUN_STATUSES = ("running", "finished", "stopped", "early_stopped", "failed", "interrupted")
 
@@ -57,8 +57,17 @@ class EpochRecord:
     def from_dict(cls, data: Any, path: str) -> EpochRecord:
         data = mapping(data, path)
         epoch = number(1, integer=True)(data.get("epoch"), f"{path}.epoch")
-        values = {k: number(nullable=True)(data.get(k), f"{path}.{k}") for k in EPOCH_FIELDS}
+        values = {k: _metric(data.get(k), f"{path}.{k}") for k in EPOCH_FIELDS}
         return cls(epoch, **values)
+
+
+def _metric(value: Any, path: str) -> float | None:
+    """A measured number; NaN and infinity are kept (a diverged run records them)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: expected a number or null, found {value!r}")
+    return float(value)
 
 
 @dataclass
@@ -118,7 +127,7 @@ class Run:
             graph_revision=number(0, integer=True)(data["graph_revision"],
                                                    f"{path}.graph_revision"),
             graph_hash=text(nullable=False)(data["graph_hash"], f"{path}.graph_hash"),
-            seed=number(0, integer=True)(data["seed"], f"{path}.seed"),
+            seed=number(0, SEED_MAX, integer=True)(data["seed"], f"{path}.seed"),
             training=mapping(data["training"], f"{path}.training"),
             dataset=mapping(data["dataset"], f"{path}.dataset"),
             status=status,
