@@ -9,7 +9,13 @@ import torch
 
 from cnnstudio.engine import checkpoint as ckpt
 from cnnstudio.engine.trainer import (
-    BatchEnd, CheckpointSaved, EpochEnd, Failed, Finished, Started, Trainer,
+    BatchEnd,
+    CheckpointSaved,
+    EpochEnd,
+    Failed,
+    Finished,
+    Started,
+    Trainer,
 )
 from cnnstudio.graph import load_graph
 from cnnstudio.project.config import TrainConfig
