@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 
-COMMANDS = ("presets", "summary")
+COMMANDS = ("presets", "summary", "train")
 
 
 class CliError(Exception):
@@ -52,11 +52,12 @@ def _top_parser() -> argparse.ArgumentParser:
         "receptive field and MACs; totals; training memory; errors and warnings. Exit status "
         "0 when the graph is valid, 1 when it has errors, 2 when TARGET cannot be read.")
     s.add_argument("target", metavar="TARGET",
-                   help="a preset name (see `cnnstudio presets`) or a graph JSON file")
+                   help="a preset name (see `cnnstudio presets`), a graph JSON file or a "
+                   ".cnnproj project")
     s.add_argument("--input", metavar="C,H,W", help="per-sample input shape, e.g. 3,224,224")
-    s.add_argument("--classes", metavar="N", type=_positive_int,
+    s.add_argument("--classes", metavar="N", type=positive_int,
                    help="number of classes of the classifier")
-    s.add_argument("--batch-size", metavar="B", type=_positive_int, default=32,
+    s.add_argument("--batch-size", metavar="B", type=positive_int, default=32,
                    help="batch size for the training-memory estimate (default 32)")
     s.add_argument("--optimizer", default="adam",
                    choices=("sgd", "sgd_momentum", "rmsprop", "adagrad", "adam", "adamw",
@@ -66,10 +67,13 @@ def _top_parser() -> argparse.ArgumentParser:
                    help="show how each number of NODE is computed, formulas filled in")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    from .cli_train import add_parser
+
+    add_parser(sub)
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -117,18 +121,18 @@ def load_target(target: str, input_shape: list[int] | None, classes: int | None)
     if path.exists():
         if path.is_dir():
             raise CliError(f"{target} is a folder, not a graph file")
-        if zipfile.is_zipfile(path):
-            raise CliError(f"{target}: project files (.cnnproj) are not supported by this "
-                           "version yet; give a graph JSON file or a preset name")
         try:
-            graph = load_graph(path)
+            if zipfile.is_zipfile(path) or path.suffix == ".cnnproj":
+                graph, source = _project_graph(path), f"project {target}"
+            else:
+                graph, source = load_graph(path), f"graph file {target}"
             if input_shape is not None:
                 set_input_shape(graph, input_shape)
             if classes is not None:
                 set_num_classes(graph, classes)
-        except GraphError as exc:
+        except (GraphError, ValueError) as exc:
             raise CliError(str(exc)) from None
-        return graph, f"graph file {target}"
+        return graph, source
     if any(sep in target for sep in "/\\") or target.endswith((".json", ".cnnproj")):
         raise CliError(f"{target}: no such file")
     options: dict[str, Any] = {}
@@ -142,6 +146,12 @@ def load_target(target: str, input_shape: list[int] | None, classes: int | None)
         raise CliError(str(exc)) from None
     except (ValueError, GraphError) as exc:
         raise CliError(f"preset {target}: {exc}") from None
+
+
+def _project_graph(path: Path):
+    from .project import load_project
+
+    return load_project(path).graph
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -186,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command is None:
                 parser.print_help()
                 return 0
+            args.argv = argv
+            if args.command == "train":
+                from .cli_train import cmd_train
+
+                return cmd_train(args)
             return {"presets": cmd_presets, "summary": cmd_summary}[args.command](args)
         rest = [a for a in argv if a != "--debug"]
         if len(rest) > 1 or (rest and rest[0].startswith("-")):

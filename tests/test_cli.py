@@ -99,7 +99,7 @@ def test_unreadable_files_exit_2(tmp_path, capsys) -> None:
     with zipfile.ZipFile(project, "w") as zf:
         zf.writestr("project.json", "{}")
     code, _, err = run(capsys, "summary", str(project))
-    assert code == 2 and "project files" in err
+    assert code == 2 and "p.cnnproj: project.json" in err
     code, _, err = run(capsys, "summary", str(tmp_path))
     assert code == 2 and "is a folder" in err
 
@@ -118,6 +118,13 @@ def test_argument_errors_and_help(capsys) -> None:
         main(["--help"])
     assert exc.value.code == 0
     assert "summary" in capsys.readouterr().out
+
+
+def test_summary_of_a_project(capsys) -> None:
+    code, out, _ = run(capsys, "summary", "projects/lenet5-digits.cnnproj", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["total_params"] == 61_706
+    assert doc["source"] == "project projects/lenet5-digits.cnnproj"
 
 
 def test_window_is_not_claimed_yet(capsys) -> None:

@@ -61,6 +61,7 @@ class Session:
         distributed: Distributed | None = None,
         data: Any = None,
         cache_dir: str | Path | None = None,
+        base_dir: str | Path | None = None,
         save: Callable[[Project, Path], None] | None = None,
     ) -> None:
         self.project = project
@@ -71,6 +72,8 @@ class Session:
         self.dist = distributed or Distributed(0, 1)
         self.data = data
         self.cache_dir = cache_dir
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        """A relative dataset path is read from here (the project file's folder)."""
         self._save_fn = save
         self.trainer: Trainer | None = None
         self.run: Run | None = None
@@ -170,9 +173,14 @@ class Session:
             from .data import DatasetError, load_data
 
             progress: list[DataProgress] = []
+            dataset = self.project.dataset
+            if dataset.path and self.base_dir is not None and \
+                    not Path(dataset.path).expanduser().is_absolute():
+                dataset = copy.deepcopy(dataset)
+                dataset.path = str(self.base_dir / dataset.path)
             try:
                 device = pick_device(config.device)
-                data = load_data(self.project.dataset, self.input_shape, device,
+                data = load_data(dataset, self.input_shape, device,
                                  cache_dir=self.cache_dir,
                                  progress=lambda s, d, t: progress.append(DataProgress(s, d, t)))
             except DatasetError as exc:
@@ -184,7 +192,8 @@ class Session:
     def _record(self, event: Event, run: Run) -> Iterator[SessionEvent]:
         project = self.project
         if isinstance(event, Started):
-            run.device = event.device_name
+            world = self.dist.world
+            run.device = event.device_name + (f" × {world} processes" if world > 1 else "")
         elif isinstance(event, EpochEnd):
             run.epochs.append(event.record)
             if event.best:

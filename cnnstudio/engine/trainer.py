@@ -6,6 +6,7 @@ device and are read back a few times a second, never with ``.item()`` on every s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -143,14 +144,19 @@ def device_name(device: torch.device) -> str:
 
 @dataclass
 class _EpochSums:
-    """Running sums of one epoch, kept on the device: [loss·n, correct, non-finite]."""
+    """Running sums of one epoch, kept on the device: [loss·n, correct]. A NaN or infinite
+    loss makes the first sum non-finite, which is how it is noticed at read-back."""
 
     values: torch.Tensor
     count: int = 0
 
     @classmethod
     def zeros(cls, device: torch.device) -> _EpochSums:
-        return cls(torch.zeros(3, dtype=torch.float64, device=device))
+        return cls(torch.zeros(2, dtype=torch.float64, device=device))
+
+    @property
+    def views(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.values[0], self.values[1]
 
 
 @dataclass
@@ -365,8 +371,7 @@ class Trainer:
                 group["lr"] = base * factor
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype,
-                                enabled=self.amp_dtype is not None):
+            with self._autocast():
                 out = net(x)
                 if isinstance(out, tuple):  # auxiliary classifiers in training
                     loss = loss_fn(out[0], y) + AUX_WEIGHT * sum(loss_fn(o, y) for o in out[1:])
@@ -389,10 +394,9 @@ class Trainer:
             n = x.shape[0]
             labels = y.argmax(dim=1) if y.dim() == 2 else y
             with torch.no_grad():
-                detached = loss.detach().double()
-                sums.values += torch.stack((
-                    detached * n, (out.argmax(dim=1) == labels).sum().double(),
-                    (~torch.isfinite(detached)).double()))
+                loss_sum, correct = sums.views
+                loss_sum.add_(loss.detach(), alpha=n)
+                correct.add_((out.argmax(dim=1) == labels).sum())
             sums.count += n
             step += 1
             now = time.perf_counter()
@@ -410,6 +414,11 @@ class Trainer:
         self.epoch_seconds = seconds_before + time.perf_counter() - started
         return False
 
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def _read(self, sums: _EpochSums) -> tuple[float, float, bool]:
         """Epoch-so-far loss and accuracy: the one place that waits for the device."""
         values = sums.values
@@ -421,10 +430,10 @@ class Trainer:
             values = torch.cat((values, stop))
             torch.distributed.all_reduce(values)
             count *= self.dist.world
-            self.sync_stop = bool(values[3] > 0)
-            values = values[:3]
-        loss_sum, correct, bad = values.tolist()
-        return loss_sum / max(count, 1), correct / max(count, 1), bad > 0
+            self.sync_stop = bool(values[2] > 0)
+            values = values[:2]
+        loss_sum, correct = values.tolist()
+        return loss_sum / max(count, 1), correct / max(count, 1), not math.isfinite(loss_sum)
 
     def _nan(self, epoch: int, step: int) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
@@ -475,8 +484,7 @@ class Trainer:
         try:
             for x, y in self.data.val.batches(cfg.batch_size, shuffle=False, seed=cfg.seed,
                                               epoch=0):
-                with torch.autocast(self.device.type, dtype=self.amp_dtype,
-                                    enabled=self.amp_dtype is not None):
+                with self._autocast():
                     out = model(x)
                     if isinstance(out, tuple):
                         out = out[0]

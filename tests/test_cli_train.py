@@ -1,0 +1,175 @@
+"""`cnnstudio train` and the training session as a user runs them: the example project, the
+JSON log, stop and resume, faults, bad input, and two processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnstudio.cli import main
+from cnnstudio.engine.session import Session
+from cnnstudio.engine.trainer import BatchEnd, Failed, Finished
+from cnnstudio.project import load_project, save_project
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "projects"
+
+
+@pytest.fixture
+def lenet(tmp_path) -> Path:
+    path = tmp_path / "lenet.cnnproj"
+    shutil.copy(EXAMPLES / "lenet5-digits.cnnproj", path)
+    return path
+
+
+def test_every_example_project_opens_and_is_valid() -> None:
+    from cnnstudio.graph import analyze
+
+    names = sorted(p.name for p in EXAMPLES.glob("*.cnnproj"))
+    assert names == ["alexnet-mnist.cnnproj", "lenet5-digits.cnnproj",
+                     "resnet18-cifar10.cnnproj", "resnet18-mnist.cnnproj",
+                     "simple-cnn-digits.cnnproj"]
+    for name in names:
+        project = load_project(EXAMPLES / name)
+        assert analyze(project.graph).ok and project.description and not project.runs
+
+
+def test_the_example_reaches_95_percent_in_5_epochs(lenet, tmp_path, capsys) -> None:
+    log = tmp_path / "log.jsonl"
+    code = main(["train", str(lenet), "--epochs", "5", "--device", "cpu", "--log-json",
+                 str(log)])
+    assert code == 0
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    epochs = [x for x in lines if x["event"] == "epoch_end"]
+    assert len(epochs) == 5
+    assert set(epochs[0]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                              "seconds", "samples_per_s"}
+    assert epochs[-1]["val_acc"] >= 0.95
+    assert lines[-1]["event"] == "finished" and lines[-1]["status"] == "finished"
+    project = load_project(lenet)
+    run = project.runs[-1]
+    assert run.status == "finished" and len(run.epochs) == 5
+    assert run.evaluation["accuracy"] == pytest.approx(epochs[-1]["val_acc"])
+    assert run.dataset["summary"]["counts"] == {"train": 1438, "val": 359, "test": 0}
+    assert project.current_weights in project.weights and project.checkpoint is None
+    with zipfile.ZipFile(lenet) as zf:  # no pickle anywhere
+        assert all(n.endswith((".json", ".safetensors")) for n in zf.namelist())
+        for name in zf.namelist():
+            assert not zf.read(name).startswith(b"\x80")
+
+
+def test_continue_starts_from_the_current_weights(lenet) -> None:
+    assert main(["train", str(lenet), "--epochs", "1", "--device", "cpu", "--quiet"]) == 0
+    first = load_project(lenet).runs[-1].epochs[0]
+    assert main(["train", str(lenet), "--epochs", "1", "--device", "cpu", "--quiet",
+                 "--continue"]) == 0
+    project = load_project(lenet)
+    assert [r.id for r in project.runs] == [1, 2]
+    assert project.runs[1].epochs[0].train_loss < first.train_loss
+
+
+def test_stop_then_resume_finishes_the_same_run(lenet) -> None:
+    project = load_project(lenet)
+    project.training.epochs = 2
+    project.training.device = "cpu"
+    session = Session(project, lenet)
+    seen = 0
+    for event in session.events():
+        if isinstance(event, BatchEnd):
+            seen += 1
+            if seen == 2:
+                session.stop()
+    saved = load_project(lenet)
+    assert saved.runs[-1].status == "stopped" and saved.checkpoint is not None
+    assert main(["train", str(lenet), "--resume", "--quiet"]) == 0
+    done = load_project(lenet)
+    assert len(done.runs) == 1 and done.runs[0].status == "finished"
+    assert [e.epoch for e in done.runs[0].epochs] == [1, 2] and done.checkpoint is None
+
+
+def test_out_of_memory_is_retried_with_a_smaller_batch(lenet, monkeypatch) -> None:
+    from cnnstudio.engine import build
+
+    real = build.GraphModule.forward
+
+    def limited(self, x):
+        if x.shape[0] > 8 and self.training:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+        return real(self, x)
+
+    monkeypatch.setattr(build.GraphModule, "forward", limited)
+    project = load_project(lenet)
+    project.training.epochs = 1
+    events = list(Session(project, lenet, retry_oom=True).events())
+    failures = [e for e in events if isinstance(e, Failed)]
+    assert [f.suggested_batch_size for f in failures] == [8]
+    assert isinstance([e for e in events if e.event != "saved"][-1], Finished)
+    assert load_project(lenet).runs[-1].training["batch_size"] == 8
+    events = [e for e in Session(load_project(lenet), lenet).events() if e.event != "saved"]
+    assert isinstance(events[-1], Failed) and "out of memory with batch size 16" in \
+        events[-1].message
+    assert load_project(lenet).runs[-1].status == "failed"
+
+
+def test_a_download_backed_example_says_what_it_needs_offline(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    from cnnstudio.engine import sources
+
+    def offline(url):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(sources, "_urlopen", offline)
+    path = tmp_path / "alexnet.cnnproj"
+    shutil.copy(EXAMPLES / "alexnet-mnist.cnnproj", path)
+    code = main(["train", str(path), "--epochs", "1", "--quiet", "--data-cache",
+                 str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 1 and "download" in err and "MB" in err
+    assert load_project(path).runs[-1].status == "failed"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "missing.cnnproj"], "missing.cnnproj: no such project file"),
+    (["train", "{lenet}", "--lr", "-1"], "bad option: training.optimizer.lr"),
+    (["train", "{notzip}"], "not a CNN Studio project"),
+])
+def test_bad_input_exits_2_with_one_line(lenet, tmp_path, capsys, args, fragment) -> None:
+    notzip = tmp_path / "x.cnnproj"
+    notzip.write_text("hello")
+    args = [a.format(lenet=lenet, notzip=notzip) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1
+
+
+def test_resume_without_an_interrupted_run_is_refused(lenet, capsys) -> None:
+    assert main(["train", str(lenet), "--resume", "--quiet"]) == 1
+    assert "no interrupted run to resume" in capsys.readouterr().err
+
+
+def test_a_graph_with_errors_is_not_trained(lenet, capsys) -> None:
+    project = load_project(lenet)
+    project.graph.set_param("features.c1", "kernel_size", 40)
+    save_project(project, lenet)
+    assert main(["train", str(lenet), "--quiet"]) == 1
+    assert "fix them before training" in capsys.readouterr().err
+
+
+def test_two_processes_train_the_example_and_write_one_project(lenet, tmp_path) -> None:
+    out = tmp_path / "ddp.cnnproj"
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnstudio", "train", str(lenet), "--epochs", "2", "--device",
+         "cpu", "--nproc", "2", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    project = load_project(out)
+    run = project.runs[-1]
+    assert run.status == "finished" and len(run.epochs) == 2
+    assert run.device.endswith("× 2 processes")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp.cnnproj", "lenet.cnnproj"]
