@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 
-COMMANDS = ("presets", "summary", "train")
+COMMANDS = ("presets", "summary", "train", "preview")
 
 
 class CliError(Exception):
@@ -67,9 +67,10 @@ def _top_parser() -> argparse.ArgumentParser:
                    help="show how each number of NODE is computed, formulas filled in")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    from .cli_train import add_parser
+    from .cli_train import add_parser, add_preview_parser
 
     add_parser(sub)
+    add_preview_parser(sub)
     return parser
 
 
@@ -197,10 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.print_help()
                 return 0
             args.argv = argv
-            if args.command == "train":
-                from .cli_train import cmd_train
+            if args.command in ("train", "preview"):
+                from . import cli_train
 
-                return cmd_train(args)
+                return getattr(cli_train, f"cmd_{args.command}")(args)
             return {"presets": cmd_presets, "summary": cmd_summary}[args.command](args)
         rest = [a for a in argv if a != "--debug"]
         if len(rest) > 1 or (rest and rest[0].startswith("-")):

@@ -32,7 +32,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--out", metavar="PROJECT", help="save to this project file instead")
     t.add_argument("--log-json", metavar="FILE", help="write one JSON object per line")
     t.add_argument("--resume", action="store_true",
-                   help="continue the project's interrupted run exactly where it stopped")
+                   help="continue the project's interrupted run exactly where it stopped "
+                   "(with --epochs: to a new total)")
     t.add_argument("--continue", dest="from_current", action="store_true",
                    help="start from the project's current weights instead of from scratch")
     t.add_argument("--retry-oom", action="store_true",
@@ -42,6 +43,54 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_preview_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "preview", help="save a grid of augmented training images as a PNG",
+        description="Load a project's dataset and save the same training images, augmented "
+        "as training will augment them, tiled into one PNG image.")
+    p.add_argument("project", metavar="PROJECT", help="a .cnnproj project file")
+    p.add_argument("--out", metavar="PNG", required=True, help="the image file to write")
+    p.add_argument("--n", type=positive_int, default=16, help="how many images (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
+    p.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .engine.augment import preview_from_config
+    from .engine.sources import DatasetError
+    from .graph import analyze
+    from .project import ProjectError, load_project
+
+    try:
+        project = load_project(args.project)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+    report = analyze(project.graph)
+    if report.input_shape is None:
+        raise CliError(f"{args.project}: the graph has no Input, so the image size is unknown")
+    dataset = project.dataset
+    if dataset.path and not Path(dataset.path).expanduser().is_absolute():
+        dataset.path = str(Path(args.project).resolve().parent / dataset.path)
+    bar = Bar()
+    try:
+        grid = preview_from_config(dataset, report.input_shape, n=args.n, seed=args.seed,
+                                   cache_dir=args.data_cache,
+                                   progress=lambda s, d, t: bar.update(s, d, t))
+    except DatasetError as exc:
+        bar.close()
+        raise CliError(str(exc), 1) from None
+    bar.close()
+    try:
+        Image.fromarray(grid).save(args.out)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--out {args.out}: cannot write the image ({exc})") from None
+    print(f"saved {args.out} ({grid.shape[1]}×{grid.shape[0]} pixels, {args.n} images)")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,6 +126,12 @@ def load_for_training(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args)
+    if args.resume:
+        changed = [f"--{n.replace('_', '-')}" for n in ("batch_size", "lr", "seed", "device")
+                   if getattr(args, n) is not None]
+        if changed or args.from_current:
+            raise CliError(f"--resume continues the run with its own settings; only --epochs "
+                           f"may change (not {', '.join(changed) or '--continue'})")
     project = load_for_training(args)
     from .engine.distributed import setup_from_env, teardown
     from .engine.session import DataProgress, Saved, Session
@@ -84,7 +139,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     dist = setup_from_env(project.training.device)
     out = Path(args.out or args.project)
-    session = Session(project, out, resume=args.resume, from_current=args.from_current,
+    session = Session(project, out, resume=args.resume,
+                      resume_epochs=args.epochs if args.resume else None,
+                      from_current=args.from_current,
                       retry_oom=args.retry_oom, distributed=dist, cache_dir=args.data_cache,
                       base_dir=Path(args.project).resolve().parent)
     main = dist is None or dist.main

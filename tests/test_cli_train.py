@@ -173,3 +173,44 @@ def test_two_processes_train_the_example_and_write_one_project(lenet, tmp_path) 
     assert run.status == "finished" and len(run.epochs) == 2
     assert run.device.endswith("× 2 processes")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp.cnnproj", "lenet.cnnproj"]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(lenet, tmp_path) -> None:
+    import signal
+    import time
+
+    log = tmp_path / "log.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnnstudio", "train", str(lenet), "--epochs", "200",
+         "--device", "cpu", "--quiet", "--log-json", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and '"epoch_end"' not in (
+            log.read_text() if log.exists() else ""):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-1000:]
+    project = load_project(lenet)
+    run = project.runs[-1]
+    assert run.status == "stopped" and project.checkpoint is not None
+    done_epochs = len(run.epochs)
+    assert 1 <= done_epochs < 200
+    assert main(["train", str(lenet), "--resume", "--epochs", str(done_epochs + 1),
+                 "--quiet"]) == 0
+    finished = load_project(lenet).runs[-1]
+    assert finished.status == "finished" and len(finished.epochs) == done_epochs + 1
+    assert main(["train", str(lenet), "--resume", "--lr", "0.1"]) == 2
+
+
+def test_preview_writes_a_grid_png(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    assert main(["preview", str(EXAMPLES / "simple-cnn-digits.cnnproj"), "--out", str(out),
+                 "--n", "9"]) == 0
+    image = Image.open(out)
+    assert image.mode == "RGB" and image.width == image.height > 3 * 28
+    assert main(["preview", str(EXAMPLES / "simple-cnn-digits.cnnproj"), "--out",
+                 str(tmp_path / "missing" / "x.png")]) == 2
+    assert "cannot write the image" in capsys.readouterr().err

@@ -56,6 +56,7 @@ class Session:
         path: str | Path | None,
         *,
         resume: bool = False,
+        resume_epochs: int | None = None,
         from_current: bool = False,
         retry_oom: bool = False,
         distributed: Distributed | None = None,
@@ -67,6 +68,8 @@ class Session:
         self.project = project
         self.path = Path(path) if path is not None else None
         self.resume = resume
+        self.resume_epochs = resume_epochs
+        """A new total number of epochs for a resumed run (its other settings stay)."""
         self.from_current = from_current
         self.retry_oom = retry_oom
         self.dist = distributed or Distributed(0, 1)
@@ -153,6 +156,14 @@ class Session:
                 raise TrainingError(f"the graph changed since run {run.id} stopped, so it "
                                     "cannot be resumed exactly; start a new run")
             config = type(project.training).from_dict(checkpoint.state["config"], "checkpoint")
+            if self.resume_epochs is not None:
+                done = int(checkpoint.state["epoch"])
+                if self.resume_epochs <= done:
+                    raise TrainingError(f"run {run.id} already did {done} epochs; give more "
+                                        "than that to resume it")
+                config.epochs = self.resume_epochs
+                checkpoint.state["config"] = config.to_dict()
+                run.training = config.to_dict()
             run.status, run.finished, run.message = "running", None, None
             run.epochs = run.epochs[: len(checkpoint.state["history"])]
             return config, run, checkpoint
