@@ -286,3 +286,30 @@ def test_lr_range_test_finds_a_sensible_rate_and_restores_weights() -> None:
     assert 1e-4 < result.suggested < 5
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
+
+
+def test_pause_holds_between_batches_and_resume_continues() -> None:
+    import threading
+    import time
+
+    trainer = Trainer(small_graph(), config(epochs=2), TensorData(), report_interval=0.0)
+    events: list = []
+    paused_at: list[int] = []
+
+    def consume() -> None:
+        for event in trainer.run():
+            events.append(event)
+            if isinstance(event, BatchEnd) and not paused_at:
+                paused_at.append(len(events))
+                trainer.pause()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not paused_at and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert trainer.paused and len(events) == paused_at[0]  # nothing happened while paused
+    trainer.resume()
+    worker.join(timeout=60)
+    assert isinstance(events[-1], Finished) and events[-1].status == "finished"
