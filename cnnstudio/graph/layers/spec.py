@@ -194,7 +194,17 @@ class LayerSpec:
 
     # -- parameters --------------------------------------------------------------------------
     def resolve(self, given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Fill defaults and check every value; return (params, problems)."""
+        """Fill defaults and check every value; return (params, problems). The params are
+        shared between calls: read them, never change them."""
+        if not given:  # most nodes of a big network (BatchNorm, ReLU) set nothing
+            cached = self.__dict__.get("_resolved_defaults")
+            if cached is None:
+                cached = self._resolve({})
+                self._resolved_defaults = cached
+            return cached
+        return self._resolve(given)
+
+    def _resolve(self, given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems: list[str] = []
         resolved = dict(self.defaults)
         for name, value in given.items():
