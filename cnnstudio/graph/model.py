@@ -313,7 +313,7 @@ class Graph:
             raise GraphError(layers.unknown_type_message(type_name))
         if node_id is None:
             node_id = self.new_id(type_name)
-        self._check_new_id(node_id)
+        self.check_new_id(node_id)
         params = {k: plain(v) for k, v in (params or {}).items()}
         for pname in params:
             if pname not in spec.param_map:
@@ -324,7 +324,9 @@ class Graph:
         self._insert(node)
         return node
 
-    def _check_new_id(self, node_id: str) -> None:
+    def check_new_id(self, node_id: str) -> None:
+        """Raise GraphError when ``node_id`` cannot name a new node (taken, malformed, or
+        clashing with a block path)."""
         problem = id_problem(node_id)
         if problem:
             raise GraphError(problem)
@@ -390,7 +392,7 @@ class Graph:
     def restore_node(self, removed: RemovedNode) -> Node:
         """Undo ``remove_node``: the same node object, and its links at their old ports."""
         node = removed.node
-        self._check_new_id(node.id)
+        self.check_new_id(node.id)
         with self.batch():
             if node.group is not None and node.group not in self.groups:
                 self.add_group(node.group)
@@ -446,7 +448,7 @@ class Graph:
         node = self.node(old_id)
         if new_id == old_id:
             return
-        self._check_new_id(new_id)
+        self.check_new_id(new_id)
         srcs, dsts = self._inputs[old_id], self._outputs[old_id]
         index = list(self._nodes).index(old_id)
         self._forget(old_id)

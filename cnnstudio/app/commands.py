@@ -1,0 +1,195 @@
+"""Undo commands (DESIGN.md §1.5): each calls one model method in ``redo`` and its inverse in
+``undo``. Multi-step edits are macros of these (Document opens them); a drag is one MoveNodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from ..graph import Graph
+from ..graph.model import Group, RemovedNode
+
+SET_PARAMS_ID = 1001
+
+
+class AddNode(QUndoCommand):
+    def __init__(self, graph: Graph, type_name: str, node_id: str, params: dict[str, Any],
+                 position: tuple[float, float] | None, group: str | None = None,
+                 name: str | None = None, frozen: bool = False,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"Add {type_name} {node_id}")
+        self.graph = graph
+        self.args = (type_name, node_id, params)
+        self.kwargs = {"position": position, "group": group, "name": name, "frozen": frozen,
+                       "extra": extra}
+        self.removed: RemovedNode | None = None
+
+    def redo(self) -> None:
+        if self.removed is not None:  # redo after undo: the very same node object again
+            self.graph.restore_node(self.removed)
+        else:
+            self.graph.add_node(*self.args, **self.kwargs)
+
+    def undo(self) -> None:
+        self.removed = self.graph.remove_node(self.args[1])
+
+
+class RemoveNode(QUndoCommand):
+    def __init__(self, graph: Graph, node_id: str) -> None:
+        super().__init__(f"Delete {node_id}")
+        self.graph = graph
+        self.node_id = node_id
+        self.removed: RemovedNode | None = None
+
+    def redo(self) -> None:
+        self.removed = self.graph.remove_node(self.node_id)
+
+    def undo(self) -> None:
+        assert self.removed is not None
+        self.graph.restore_node(self.removed)
+
+
+class Connect(QUndoCommand):
+    def __init__(self, graph: Graph, src: str, dst: str, port: int | None = None) -> None:
+        super().__init__(f"Link {src} → {dst}")
+        self.graph, self.src, self.dst, self.port = graph, src, dst, port
+
+    def redo(self) -> None:
+        self.port = self.graph.connect(self.src, self.dst, self.port).port
+
+    def undo(self) -> None:
+        self.graph.disconnect(self.src, self.dst)
+
+
+class Disconnect(QUndoCommand):
+    def __init__(self, graph: Graph, src: str, dst: str) -> None:
+        super().__init__(f"Unlink {src} → {dst}")
+        self.graph, self.src, self.dst = graph, src, dst
+        self.port: int | None = None
+
+    def redo(self) -> None:
+        self.port = self.graph.disconnect(self.src, self.dst).port
+
+    def undo(self) -> None:
+        self.graph.connect(self.src, self.dst, self.port)
+
+
+class SetParams(QUndoCommand):
+    """Parameter edits; consecutive edits of the same node's same parameters merge, so typing
+    a number is one step."""
+
+    def __init__(self, graph: Graph, node_id: str, changes: dict[str, Any]) -> None:
+        names = ", ".join(changes)
+        super().__init__(f"Set {names} of {node_id}")
+        self.graph, self.node_id = graph, node_id
+        self.changes = dict(changes)
+        self.old: dict[str, Any] | None = None
+
+    def id(self) -> int:
+        return SET_PARAMS_ID
+
+    def redo(self) -> None:
+        old = self.graph.set_params(self.node_id, self.changes)
+        if self.old is None:
+            self.old = old
+
+    def undo(self) -> None:
+        assert self.old is not None
+        self.graph.set_params(self.node_id, self.old)
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, SetParams) or other.node_id != self.node_id \
+                or set(other.changes) != set(self.changes):
+            return False
+        self.changes = dict(other.changes)
+        return True
+
+
+class SetAttrs(QUndoCommand):
+    """Name, frozen, group or extra of one node."""
+
+    def __init__(self, graph: Graph, node_id: str, text: str, **attrs: Any) -> None:
+        super().__init__(text)
+        self.graph, self.node_id, self.attrs = graph, node_id, attrs
+        self.old: dict[str, Any] | None = None
+
+    def redo(self) -> None:
+        self.old = self.graph.set_node_attrs(self.node_id, **self.attrs)
+
+    def undo(self) -> None:
+        assert self.old is not None
+        self.graph.set_node_attrs(self.node_id, **self.old)
+
+
+class MoveNodes(QUndoCommand):
+    """One drag (or one automatic layout): every moved node's old and new position."""
+
+    def __init__(self, graph: Graph, moves: dict[str, tuple[Any, Any]], text: str = "") -> None:
+        super().__init__(text or (f"Move {next(iter(moves))}" if len(moves) == 1
+                                  else f"Move {len(moves)} nodes"))
+        self.graph, self.moves = graph, moves
+
+    def _apply(self, which: int) -> None:
+        with self.graph.batch():
+            for nid, pair in self.moves.items():
+                self.graph.set_node_attrs(nid, position=pair[which])
+
+    def redo(self) -> None:
+        self._apply(1)
+
+    def undo(self) -> None:
+        self._apply(0)
+
+
+class Rename(QUndoCommand):
+    def __init__(self, graph: Graph, old: str, new: str) -> None:
+        super().__init__(f"Rename {old} to {new}")
+        self.graph, self.old, self.new = graph, old, new
+
+    def redo(self) -> None:
+        self.graph.rename_node(self.old, self.new)
+
+    def undo(self) -> None:
+        self.graph.rename_node(self.new, self.old)
+
+
+class AddGroup(QUndoCommand):
+    def __init__(self, graph: Graph, group_id: str, name: str | None,
+                 parent: str | None) -> None:
+        super().__init__(f"Make block {name or group_id}")
+        self.graph, self.group_id, self.name, self.parent = graph, group_id, name, parent
+
+    def redo(self) -> None:
+        self.graph.add_group(self.group_id, self.name, self.parent)
+
+    def undo(self) -> None:
+        self.graph.remove_group(self.group_id)
+
+
+class RemoveGroup(QUndoCommand):
+    def __init__(self, graph: Graph, group_id: str) -> None:
+        super().__init__(f"Dissolve block {group_id}")
+        self.graph, self.group_id = graph, group_id
+        self.saved: tuple[Group, list[str], list[str]] | None = None
+
+    def redo(self) -> None:
+        self.saved = self.graph.remove_group(self.group_id)
+
+    def undo(self) -> None:
+        assert self.saved is not None
+        self.graph.restore_group(*self.saved)
+
+
+class SetGroupAttrs(QUndoCommand):
+    def __init__(self, graph: Graph, group_id: str, text: str, **attrs: Any) -> None:
+        super().__init__(text)
+        self.graph, self.group_id, self.attrs = graph, group_id, attrs
+        self.old: dict[str, Any] | None = None
+
+    def redo(self) -> None:
+        self.old = self.graph.set_group_attrs(self.group_id, **self.attrs)
+
+    def undo(self) -> None:
+        assert self.old is not None
+        self.graph.set_group_attrs(self.group_id, **self.old)

@@ -1,0 +1,312 @@
+"""The open document: a project, its file, its undo stack, its live analysis, and the shared
+view state (selection, collapsed blocks). Widgets connect to these signals once; every user
+edit goes through a method here, which pushes an undo command."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from ..graph import Graph, GraphError, Report, analyze, graph_from_dict, graph_to_dict
+from ..project import Project
+from . import commands as cmd
+
+VIEW_KEY = "view"  # Project.extra[VIEW_KEY]: what the window remembers (collapsed blocks)
+
+
+class Document(QObject):
+    # Model events, re-emitted as Qt signals (napari's habit: connect once, in __init__).
+    node_added = Signal(object)  # Node
+    node_removed = Signal(object)  # Node
+    node_changed = Signal(object, str)  # Node, what
+    node_renamed = Signal(object, str)  # Node, old id
+    edge_added = Signal(object)  # Edge
+    edge_removed = Signal(object)  # Edge
+    group_changed = Signal(str)
+    graph_changed = Signal()  # once per edit
+    reset = Signal()  # a new graph: rebuild everything
+    analysis_ready = Signal(object)  # Report
+    selection_changed = Signal(list)  # node ids
+    collapsed_changed = Signal(str, bool)
+    dirty_changed = Signal(bool)
+    path_changed = Signal(object)  # Path | None
+
+    def __init__(self, project: Project | None = None, path: Path | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.flush)
+        self._selection: list[str] = []
+        self.collapsed: set[str] = set()
+        self.report: Report = Report()
+        self._extra_dirty = False
+        self.project = Project()
+        self.path: Path | None = None
+        self.replace(project or Project(), path)
+
+    # -- the document as a whole -------------------------------------------------------------
+    @property
+    def graph(self) -> Graph:
+        return self.project.graph
+
+    @property
+    def dirty(self) -> bool:
+        return self._extra_dirty or not self.undo_stack.isClean()
+
+    def replace(self, project: Project, path: Path | None) -> None:
+        """Show another project (after New or Open): clears undo, selection and view state."""
+        old = self.project.graph
+        for name, slot in self._listeners():
+            getattr(old.events, name).disconnect(slot)
+        self.project = project
+        self.path = path
+        for name, slot in self._listeners():
+            getattr(project.graph.events, name).connect(slot)
+        view = project.extra.get(VIEW_KEY, {})
+        collapsed = view.get("collapsed", []) if isinstance(view, dict) else []
+        self.collapsed = {g for g in collapsed if isinstance(g, str) and g in self.graph.groups}
+        self._selection = []
+        self._extra_dirty = False
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.report = analyze(self.graph)
+        self.reset.emit()
+        self.analysis_ready.emit(self.report)
+        self.selection_changed.emit([])
+        self.dirty_changed.emit(False)
+        self.path_changed.emit(path)
+
+    def _listeners(self) -> list[tuple[str, Any]]:
+        return [
+            ("node_added", self.node_added.emit), ("node_removed", self.node_removed.emit),
+            ("node_changed", self.node_changed.emit), ("node_renamed", self.node_renamed.emit),
+            ("edge_added", self.edge_added.emit), ("edge_removed", self.edge_removed.emit),
+            ("group_changed", self.group_changed.emit), ("changed", self._on_changed),
+        ]
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(self.dirty)
+
+    def _on_changed(self) -> None:
+        self.graph_changed.emit()
+        self._timer.start()
+
+    def flush(self) -> Report:
+        """Analyse now if an edit is pending (the timer coalesces edits of one event loop)."""
+        self._timer.stop()
+        self.report = analyze(self.graph)
+        self.analysis_ready.emit(self.report)
+        return self.report
+
+    def mark_saved(self, path: Path) -> None:
+        self.path = path
+        self._extra_dirty = False
+        self.undo_stack.setClean()
+        self.dirty_changed.emit(False)
+        self.path_changed.emit(path)
+
+    def mark_dirty(self) -> None:
+        """A change outside the undo stack (dataset or training settings)."""
+        if not self._extra_dirty:
+            self._extra_dirty = True
+            self.dirty_changed.emit(True)
+
+    def store_view_state(self) -> None:
+        """Put the view state that travels with the project into it (before saving)."""
+        self.project.extra[VIEW_KEY] = {"collapsed": sorted(self.collapsed)}
+
+    # -- selection and blocks (view state) ---------------------------------------------------
+    def selection(self) -> list[str]:
+        return list(self._selection)
+
+    def select(self, ids: Iterable[str]) -> None:
+        ids = [i for i in dict.fromkeys(ids) if i in self.graph.nodes]
+        if ids != self._selection:
+            self._selection = ids
+            self.selection_changed.emit(list(ids))
+
+    def set_collapsed(self, group_id: str, collapsed: bool) -> None:
+        if group_id not in self.graph.groups or (group_id in self.collapsed) == collapsed:
+            return
+        if collapsed:
+            self.collapsed.add(group_id)
+        else:
+            self.collapsed.discard(group_id)
+        self.collapsed_changed.emit(group_id, collapsed)
+
+    # -- edits (each one undo step) ----------------------------------------------------------
+    def _push(self, command: Any) -> None:
+        self.undo_stack.push(command)
+
+    def _macro(self, text: str) -> _Macro:
+        return _Macro(self.undo_stack, text, self.graph)
+
+    def add_node(self, type_name: str, position: tuple[float, float] | None = None,
+                 params: dict[str, Any] | None = None, node_id: str | None = None,
+                 group: str | None = None) -> str:
+        nid = node_id or self.graph.new_id(type_name)
+        self._push(cmd.AddNode(self.graph, type_name, nid, dict(params or {}), position, group))
+        return nid
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = [i for i in ids if i in self.graph.nodes]
+        if not ids:
+            return
+        text = f"Delete {ids[0]}" if len(ids) == 1 else f"Delete {len(ids)} nodes"
+        with self._macro(text):
+            for nid in ids:
+                self._push(cmd.RemoveNode(self.graph, nid))
+        self.select([])
+
+    def connect(self, src: str, dst: str, port: int | None = None) -> str | None:
+        """Link ``src → dst``; returns why not (and changes nothing) when refused."""
+        problem = self.graph.connection_problem(src, dst, port)
+        if problem is None:
+            self._push(cmd.Connect(self.graph, src, dst, port))
+        return problem
+
+    def disconnect(self, src: str, dst: str) -> None:
+        self._push(cmd.Disconnect(self.graph, src, dst))
+
+    def set_params(self, node_id: str, changes: dict[str, Any]) -> None:
+        self._push(cmd.SetParams(self.graph, node_id, changes))
+
+    def move(self, moves: dict[str, tuple[Any, Any]], text: str = "") -> None:
+        """Nodes moved (one drag, or an arrangement): {id: (old position, new position)}."""
+        moves = {k: v for k, v in moves.items() if v[0] != v[1] and k in self.graph.nodes}
+        if moves:
+            self._push(cmd.MoveNodes(self.graph, moves, text))
+
+    def place(self, positions: dict[str, tuple[float, float]], text: str = "Arrange") -> None:
+        nodes = self.graph.nodes
+        self.move({nid: (nodes[nid].position, pos) for nid, pos in positions.items()
+                   if nid in nodes}, text)
+
+    def rename(self, old: str, new: str) -> str | None:
+        """Give a node a new id; returns why not when refused."""
+        if new == old:
+            return None
+        try:
+            self.graph.check_new_id(new)
+        except GraphError as exc:
+            return str(exc)
+        self._push(cmd.Rename(self.graph, old, new))
+        if old in self._selection:
+            self.select([new if i == old else i for i in self._selection])
+        return None
+
+    def set_name(self, node_id: str, name: str | None) -> None:
+        self._push(cmd.SetAttrs(self.graph, node_id, f"Name {node_id}", name=name or None))
+
+    def set_frozen(self, ids: Iterable[str], frozen: bool) -> None:
+        ids = [i for i in ids if self.graph.nodes[i].frozen != frozen]
+        if not ids:
+            return
+        word = "Freeze" if frozen else "Unfreeze"
+        with self._macro(f"{word} {ids[0] if len(ids) == 1 else f'{len(ids)} nodes'}"):
+            for nid in ids:
+                self._push(cmd.SetAttrs(self.graph, nid, f"{word} {nid}", frozen=frozen))
+
+    def make_block(self, ids: Iterable[str], name: str | None = None) -> str | None:
+        """Put the nodes into a new block (inside their common block, if any)."""
+        ids = [i for i in ids if i in self.graph.nodes]
+        if not ids:
+            return None
+        parents = {self.graph.nodes[i].group for i in ids}
+        parent = parents.pop() if len(parents) == 1 else None
+        n = 1
+        while f"block{n}" in self.graph.groups:
+            n += 1
+        gid = f"block{n}"
+        with self._macro(f"Make block {name or gid}"):
+            self._push(cmd.AddGroup(self.graph, gid, name or f"Block {n}", parent))
+            for nid in ids:
+                self._push(cmd.SetAttrs(self.graph, nid, f"Put {nid} in {gid}", group=gid))
+        return gid
+
+    def dissolve_block(self, group_id: str) -> None:
+        self.set_collapsed(group_id, False)
+        self._push(cmd.RemoveGroup(self.graph, group_id))
+
+    def rename_block(self, group_id: str, name: str) -> None:
+        self._push(cmd.SetGroupAttrs(self.graph, group_id, f"Name block {group_id}",
+                                     name=name or None))
+
+    # -- clipboard ---------------------------------------------------------------------------
+    def copy(self, ids: Iterable[str]) -> dict[str, Any]:
+        """The nodes and the links among them as a graph JSON document."""
+        keep = [i for i in ids if i in self.graph.nodes]
+        doc = graph_to_dict(self.graph)
+        wanted = set(keep)
+        nodes = [n for n in doc["nodes"] if n["id"] in wanted]
+        for n in nodes:
+            n.pop("group", None)
+        edges = [e for e in doc["edges"] if e[0] in wanted and e[1] in wanted]
+        return {"format": doc["format"], "version": doc["version"], "nodes": nodes,
+                "edges": edges}
+
+    def paste(self, doc: dict[str, Any], offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+        """Add a copied fragment (ids that exist get fresh ones); one undo step."""
+        fragment = graph_from_dict(copy.deepcopy(doc))  # validates types, params, links
+        rename: dict[str, str] = {}
+        taken = set(self.graph.nodes)
+        for node in fragment:
+            nid = node.id
+            if nid in taken or self._nested_clash(nid):
+                nid = self._fresh_id(node.type, taken)
+            taken.add(nid)
+            rename[node.id] = nid
+        new_ids = []
+        with self._macro(f"Paste {len(rename)} node{'s' if len(rename) != 1 else ''}"):
+            for node in fragment:
+                pos = node.position
+                if pos is not None:
+                    pos = (pos[0] + offset[0], pos[1] + offset[1])
+                self._push(cmd.AddNode(self.graph, node.type, rename[node.id],
+                                       copy.deepcopy(node.params), pos, None, node.name,
+                                       node.frozen, copy.deepcopy(node.extra)))
+                new_ids.append(rename[node.id])
+            for edge in fragment.edges():
+                self._push(cmd.Connect(self.graph, rename[edge.src], rename[edge.dst]))
+        self.select(new_ids)
+        return new_ids
+
+    def _nested_clash(self, nid: str) -> bool:
+        try:
+            self.graph.check_new_id(nid)
+        except GraphError:
+            return True
+        return False
+
+
+    def _fresh_id(self, type_name: str, taken: set[str]) -> str:
+        while True:
+            nid = self.graph.new_id(type_name)
+            if nid not in taken:
+                return nid
+
+
+class _Macro:
+    """A context manager around QUndoStack.beginMacro/endMacro, batching model events."""
+
+    def __init__(self, stack: QUndoStack, text: str, graph: Graph) -> None:
+        self.stack, self.text, self.graph = stack, text, graph
+        self._batch = graph.batch()
+
+    def __enter__(self) -> _Macro:
+        self._batch.__enter__()
+        self.stack.beginMacro(self.text)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stack.endMacro()
+        self._batch.__exit__(*exc)
