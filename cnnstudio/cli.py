@@ -182,8 +182,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def open_window(path: str | None) -> int:
     if path is not None and not Path(path).exists():
         raise CliError(f"{path!r} is neither a file nor a command ({', '.join(COMMANDS)})")
-    raise CliError("the editor window is not part of this version yet; use "
-                   "`cnnstudio summary` and `cnnstudio presets` (see `cnnstudio --help`)", 1)
+    from .app import main as app_main
+
+    problem = app_main.display_problem()
+    if problem:
+        raise CliError(problem, 1)
+    return app_main.run(path)
 
 
 # -- entry point -----------------------------------------------------------------------------

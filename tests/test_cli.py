@@ -127,9 +127,22 @@ def test_summary_of_a_project(capsys) -> None:
     assert doc["source"] == "project projects/lenet5-digits.cnnproj"
 
 
-def test_window_is_not_claimed_yet(capsys) -> None:
-    code, out, err = run(capsys)
-    assert code == 1 and "not part of this version yet" in err
+def test_the_window_opens_with_the_file_given(monkeypatch, capsys) -> None:
+    from cnnstudio.app import main as app_main
+
+    opened = []
+    monkeypatch.setattr(app_main, "run", lambda path=None: opened.append(path) or 0)
+    assert run(capsys)[0] == 0 and opened == [None]
+    assert run(capsys, "projects/lenet5-digits.cnnproj")[0] == 0
+    assert opened[-1] == "projects/lenet5-digits.cnnproj"
+
+
+def test_no_display_is_one_clear_line(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys)
+    assert code == 1 and "no display" in err and err.count("\n") == 1
 
 
 def test_python_dash_m_works_like_the_command() -> None:

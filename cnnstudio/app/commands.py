@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from ..graph import Graph
-from ..graph.model import Group, RemovedNode
+from ..graph.model import RemovedGroup, RemovedNode
 
 SET_PARAMS_ID = 1001
 
@@ -79,11 +79,14 @@ class SetParams(QUndoCommand):
     """Parameter edits; consecutive edits of the same node's same parameters merge, so typing
     a number is one step."""
 
-    def __init__(self, graph: Graph, node_id: str, changes: dict[str, Any]) -> None:
+    def __init__(self, graph: Graph, node_id: str, changes: dict[str, Any],
+                 merge: bool = True) -> None:
         names = ", ".join(changes)
         super().__init__(f"Set {names} of {node_id}")
         self.graph, self.node_id = graph, node_id
         self.changes = dict(changes)
+        self.merge = merge
+        """False starts a new undo step (a new editing session) even for the same field."""
         self.old: dict[str, Any] | None = None
 
     def id(self) -> int:
@@ -99,8 +102,8 @@ class SetParams(QUndoCommand):
         self.graph.set_params(self.node_id, self.old)
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, SetParams) or other.node_id != self.node_id \
-                or set(other.changes) != set(self.changes):
+        if not isinstance(other, SetParams) or not other.merge \
+                or other.node_id != self.node_id or set(other.changes) != set(self.changes):
             return False
         self.changes = dict(other.changes)
         return True
@@ -171,7 +174,7 @@ class RemoveGroup(QUndoCommand):
     def __init__(self, graph: Graph, group_id: str) -> None:
         super().__init__(f"Dissolve block {group_id}")
         self.graph, self.group_id = graph, group_id
-        self.saved: tuple[Group, list[str], list[str]] | None = None
+        self.saved: RemovedGroup | None = None
 
     def redo(self) -> None:
         self.saved = self.graph.remove_group(self.group_id)

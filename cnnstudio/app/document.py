@@ -87,11 +87,22 @@ class Document(QObject):
 
     def _listeners(self) -> list[tuple[str, Any]]:
         return [
-            ("node_added", self.node_added.emit), ("node_removed", self.node_removed.emit),
-            ("node_changed", self.node_changed.emit), ("node_renamed", self.node_renamed.emit),
+            ("node_added", self.node_added.emit), ("node_removed", self._on_removed),
+            ("node_changed", self.node_changed.emit), ("node_renamed", self._on_renamed),
             ("edge_added", self.edge_added.emit), ("edge_removed", self.edge_removed.emit),
             ("group_changed", self.group_changed.emit), ("changed", self._on_changed),
         ]
+
+    def _on_removed(self, node: Any) -> None:
+        self.node_removed.emit(node)
+        if node.id in self._selection:  # e.g. undoing an added node
+            self.select(i for i in self._selection if i != node.id)
+
+    def _on_renamed(self, node: Any, old: str) -> None:
+        self.node_renamed.emit(node, old)
+        if old in self._selection:
+            self._selection = [node.id if i == old else i for i in self._selection]
+            self.selection_changed.emit(list(self._selection))
 
     def _on_clean_changed(self, clean: bool) -> None:
         self.dirty_changed.emit(self.dirty)
@@ -147,8 +158,11 @@ class Document(QObject):
     def _push(self, command: Any) -> None:
         self.undo_stack.push(command)
 
-    def _macro(self, text: str) -> _Macro:
+    def macro(self, text: str) -> _Macro:
+        """Several edits as one undo step: ``with document.macro("..."):``."""
         return _Macro(self.undo_stack, text, self.graph)
+
+    _macro = macro
 
     def add_node(self, type_name: str, position: tuple[float, float] | None = None,
                  params: dict[str, Any] | None = None, node_id: str | None = None,
@@ -177,8 +191,28 @@ class Document(QObject):
     def disconnect(self, src: str, dst: str) -> None:
         self._push(cmd.Disconnect(self.graph, src, dst))
 
-    def set_params(self, node_id: str, changes: dict[str, Any]) -> None:
-        self._push(cmd.SetParams(self.graph, node_id, changes))
+    def relink(self, old: tuple[str, str], new: tuple[str, str], port: int | None = None
+               ) -> str | None:
+        """Replace the link ``old`` (src, dst) by ``new`` (at ``port``) in one undo step, e.g.
+        an end dragged to another port or Concat inputs reordered; returns why not (and
+        changes nothing) when refused."""
+        trial = self.graph.copy()
+        try:
+            trial.disconnect(*old)
+        except GraphError as exc:
+            return str(exc)
+        problem = trial.connection_problem(new[0], new[1], port)
+        if problem is not None:
+            return problem
+        with self.macro(f"Relink {new[0]} → {new[1]}"):
+            self._push(cmd.Disconnect(self.graph, *old))
+            self._push(cmd.Connect(self.graph, new[0], new[1], port))
+        return None
+
+    def set_params(self, node_id: str, changes: dict[str, Any], merge: bool = True) -> None:
+        """Set parameters; ``merge`` lets consecutive edits of the same fields (typing) be
+        one undo step, ``merge=False`` starts a new one."""
+        self._push(cmd.SetParams(self.graph, node_id, changes, merge))
 
     def move(self, moves: dict[str, tuple[Any, Any]], text: str = "") -> None:
         """Nodes moved (one drag, or an arrangement): {id: (old position, new position)}."""
@@ -200,8 +234,6 @@ class Document(QObject):
         except GraphError as exc:
             return str(exc)
         self._push(cmd.Rename(self.graph, old, new))
-        if old in self._selection:
-            self.select([new if i == old else i for i in self._selection])
         return None
 
     def set_name(self, node_id: str, name: str | None) -> None:

@@ -16,13 +16,27 @@ from .model import Graph
 
 ROW = 110.0
 COLUMN = 230.0
+SPACE = 40.0  # between neighbours in a row, when their widths are known
+FRAME = (12.0, 18.0)  # a drawn block frame: padding around its members, height of its title
+LABEL = 18.0  # room a link's label takes between two rows
 
 
 def layered(edges: Iterable[tuple[Hashable, Hashable]], units: list[Hashable], *,
             row: float = ROW, column: float = COLUMN,
-            height: Callable[[Hashable], float] | None = None) -> dict[Hashable, tuple[float,
-                                                                                      float]]:
-    """Centre positions of ``units`` (in the given order for ties) for a DAG of ``edges``."""
+            height: Callable[[Hashable], float] | None = None,
+            width: Callable[[Hashable], float] | None = None,
+            blocks: Callable[[Hashable], tuple[str, ...]] | None = None,
+            frame: tuple[float, float] = FRAME, space: float = SPACE,
+            ) -> dict[Hashable, tuple[float, float]]:
+    """Centre positions of ``units`` (in the given order for ties) for a DAG of ``edges``.
+
+    ``height`` gives a unit's height (rows are then ``row / 2`` apart, else ``row`` from
+    centre to centre); ``width`` its width (neighbours are then ``space`` apart, else
+    ``column`` from centre to centre). ``blocks`` gives the blocks a unit sits in, outermost
+    first: where neighbours sit in different blocks, rows and columns leave room for the
+    blocks' frames (``frame``: the padding and the title height of one frame)."""
+    if not units:
+        return {}
     dag = nx.DiGraph()
     dag.add_nodes_from(units)
     dag.add_edges_from((a, b) for a, b in edges if a != b)
@@ -49,6 +63,20 @@ def layered(edges: Iterable[tuple[Hashable, Hashable]], units: list[Hashable], *
                 members.sort(key=lambda u: (key[u], rank[u]))
                 for i, u in enumerate(members):
                     index[u] = i
+    chain = blocks or (lambda u: ())
+    pad, title = frame
+
+    def apart(a: Hashable, b: Hashable) -> float:
+        """Centre distance of two neighbours in a row."""
+        base = column if width is None else (width(a) + width(b)) / 2 + space
+        if blocks is None:
+            return base
+        ca, cb = chain(a), chain(b)
+        common = 0
+        while common < min(len(ca), len(cb)) and ca[common] == cb[common]:
+            common += 1
+        return base + (len(ca) + len(cb) - 2 * common) * pad
+
     x: dict[Hashable, float] = {}
     for r in range(depth + 1):
         members = rows[r]
@@ -56,29 +84,51 @@ def layered(edges: Iterable[tuple[Hashable, Hashable]], units: list[Hashable], *
         for u in members:
             above = [x[p] for p in dag.predecessors(u) if p in x]
             wanted.append(sum(above) / len(above) if above else None)
-        placed = _spread(wanted, column)
+        gaps = [apart(a, b) for a, b in zip(members, members[1:])]
+        placed = _spread(wanted, gaps)
         for u, px in zip(members, placed):
             x[u] = px
     y: dict[int, float] = {}
     top = 0.0
     for r in range(depth + 1):
         tallest = max((height(u) for u in rows[r]), default=0.0) if height else 0.0
+        if r and blocks is not None:
+            need = _frame_room(rows[r - 1], rows[r], chain, pad, title) + LABEL
+            top += max(0.0, need - (row / 2 if height else row / 3))
         y[r] = top + tallest / 2
         top += max(row, tallest + row / 2)
     return {u: (x[u], y[level[u]]) for u in units}
 
 
-def _spread(wanted: list[float | None], gap: float) -> list[float]:
-    """x positions as close to ``wanted`` as possible, at least ``gap`` apart, in order."""
+def _frame_room(upper: list[Hashable], lower: list[Hashable],
+                chain: Callable[[Hashable], tuple[str, ...]], pad: float,
+                title: float) -> float:
+    """The room between two rows that frames take: frames that end below the upper row and
+    frames that begin above the lower one."""
+    above = {g for u in upper for g in chain(u)}
+    below = {g for u in lower for g in chain(u)}
+    closing = max((sum(1 for g in chain(u) if g not in below) for u in upper), default=0)
+    opening = max((sum(1 for g in chain(u) if g not in above) for u in lower), default=0)
+    return closing * pad + opening * (pad + title)
+
+
+def _spread(wanted: list[float | None], gap: float | list[float]) -> list[float]:
+    """x positions as close to ``wanted`` as possible, in order, neighbours at least ``gap``
+    apart (one gap for all, or one per neighbouring pair)."""
     n = len(wanted)
+    gaps = gap if isinstance(gap, list) else [gap] * max(n - 1, 0)
     known = [w for w in wanted if w is not None]
     centre = sum(known) / len(known) if known else 0.0
-    start = [w if w is not None else centre + (i - (n - 1) / 2) * gap
+    offsets = [0.0]
+    for g in gaps:
+        offsets.append(offsets[-1] + g)
+    middle = offsets[-1] / 2
+    start = [w if w is not None else centre + offsets[i] - middle
              for i, w in enumerate(wanted)]
     # Keep the order; push right where two would overlap, then centre the row on its wish.
-    out = []
+    out: list[float] = []
     for i, s in enumerate(start):
-        out.append(s if i == 0 else max(s, out[-1] + gap))
+        out.append(s if i == 0 else max(s, out[-1] + gaps[i - 1]))
     shift = (sum(start) - sum(out)) / n if n else 0.0
     return [v + shift for v in out]
 

@@ -141,6 +141,15 @@ class Group:
         return f"Group({self.id!r}, name={self.name!r}, parent={self.parent!r})"
 
 
+class RemovedGroup(NamedTuple):
+    """Everything ``remove_group`` changed, so ``restore_group`` can put it back."""
+
+    group: Group
+    members: list[str]
+    children: list[str]
+    index: int
+
+
 class RemovedNode(NamedTuple):
     """Everything ``remove_node`` took away, so ``restore_node`` can put it back."""
 
@@ -553,13 +562,14 @@ class Graph:
         self._touch()
         return group
 
-    def remove_group(self, group_id: str) -> tuple[Group, list[str], list[str]]:
+    def remove_group(self, group_id: str) -> RemovedGroup:
         """Dissolve a block: members and nested blocks move to its parent. Returns what moved."""
         group = self.groups.get(group_id)
         if group is None:
             raise GraphError(f"no block with id {group_id!r}")
         members = [n.id for n in self._nodes.values() if n.group == group_id]
         children = [g.id for g in self.groups.values() if g.parent == group_id]
+        index = list(self.groups).index(group_id)
         for nid in members:
             self._nodes[nid].group = group.parent
         for gid in children:
@@ -567,11 +577,14 @@ class Graph:
         del self.groups[group_id]
         self.events.group_changed.emit(group_id)
         self._touch()
-        return group, members, children
+        return RemovedGroup(group, members, children, index)
 
-    def restore_group(self, group: Group, members: list[str], children: list[str]) -> None:
-        """Undo ``remove_group``."""
-        self.groups[group.id] = group
+    def restore_group(self, group: Group, members: list[str], children: list[str],
+                      index: int | None = None) -> None:
+        """Undo ``remove_group`` (at its old place in the order, so files keep their order)."""
+        items = list(self.groups.items())
+        items.insert(len(items) if index is None else index, (group.id, group))
+        self.groups = dict(items)
         for nid in members:
             self._nodes[nid].group = group.id
         for gid in children:

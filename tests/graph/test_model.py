@@ -155,9 +155,10 @@ def test_groups_nest_and_dissolve_into_their_parent() -> None:
     g.add_group("layer1.0", "Block", parent="layer1")
     g.add_node("ReLU", "layer1.0.relu", group="layer1.0")
     assert g.group_members("layer1") == ["layer1.0.relu"]
-    group, members, children = g.remove_group("layer1.0")
+    removed = g.remove_group("layer1.0")
     assert g.node("layer1.0.relu").group == "layer1"
-    g.restore_group(group, members, children)
+    g.restore_group(*removed)
+    assert list(g.groups) == ["layer1", "layer1.0"]
     assert g.node("layer1.0.relu").group == "layer1.0"
     with pytest.raises(GraphError, match="inside itself"):
         g.set_group_attrs("layer1", parent="layer1.0")

@@ -1,0 +1,445 @@
+"""The summary table (like torchinfo): one row per node in topological order, indented by its
+block depth, with totals below and an estimate of training memory for a batch size and an
+optimizer. Rows and the document's selection follow each other.
+
+Updating after an analysis formats the rows once and compares them with the previous ones:
+the model is reset only when the rows themselves change (nodes added, removed, renamed or
+reordered), otherwise one ``dataChanged`` covers the span of rows that differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...graph import Graph, layers
+from ...graph.analysis import OPTIMIZER_STATE, MemoryEstimate, Report
+from ...graph.table import rf_text, shape_text, si, size
+from ..style import ERROR_COLOR, WARNING_COLOR
+from ._common import ComboBox, SpinBox, category_icon, muted_label
+
+COLUMNS = ("Layer (id)", "Type", "Output shape", "Params", "Receptive field", "MACs")
+ID, TYPE, SHAPE, PARAMS, RF, MACS = range(len(COLUMNS))
+NODE_ID_ROLE = Qt.ItemDataRole.UserRole
+DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
+INDENT = 12
+
+OPTIMIZER_LABELS = {
+    "sgd": "SGD", "sgd_momentum": "SGD with momentum", "nesterov": "SGD, Nesterov",
+    "rmsprop": "RMSprop", "adagrad": "Adagrad", "adam": "Adam", "adamw": "AdamW",
+    "radam": "RAdam",
+}
+
+
+class _Row:
+    """One node's row, formatted once per analysis."""
+
+    __slots__ = ("id", "cells", "depth", "block", "severity", "category", "frozen",
+                 "training_only", "tip")
+
+    def __init__(self, node_id: str, cells: tuple[str, ...], depth: int, block: str,
+                 severity: str | None, category: str, frozen: bool, training_only: bool,
+                 tip: str) -> None:
+        self.id = node_id
+        self.cells = cells
+        self.depth = depth
+        self.block = block
+        self.severity = severity
+        self.category = category
+        self.frozen = frozen
+        self.training_only = training_only
+        self.tip = tip
+
+    def key(self) -> tuple:
+        return (self.cells, self.depth, self.block, self.severity, self.frozen,
+                self.training_only, self.tip)
+
+
+def _group_depths(graph: Graph) -> dict[str, int]:
+    depths: dict[str, int] = {}
+
+    def depth(gid: str) -> int:
+        if gid not in depths:
+            depths[gid] = 0  # guards a (refused) cycle
+            parent = graph.groups[gid].parent
+            depths[gid] = 1 + (depth(parent) if parent in graph.groups else 0)
+        return depths[gid]
+
+    for gid in graph.groups:
+        depth(gid)
+    return depths
+
+
+def build_rows(report: Report, graph: Graph) -> list[_Row]:
+    hw = report.input_hw
+    depths = _group_depths(graph)
+    rows = []
+    nodes = graph.nodes
+    for rep in report.nodes.values():
+        node = nodes.get(rep.id)
+        group = node.group if node is not None else None
+        frozen = bool(node is not None and node.frozen)
+        params = f"{rep.params:,}" if rep.params else "0"
+        if frozen and rep.params:
+            params += " ❄"
+        cells = (rep.id, rep.type, shape_text(rep.shape), params, rf_text(rep, hw),
+                 si(rep.macs) if rep.macs else "0")
+        severity = "error" if rep.errors else "warning" if rep.warnings else None
+        tip = "\n".join([f"Error: {m}" for m in rep.errors]
+                        + [f"Warning: {m}" for m in rep.warnings])
+        if group:
+            tip = f"In block {group}" + ("\n" + tip if tip else "")
+        if frozen:
+            tip = "Frozen (not trained)" + ("\n" + tip if tip else "")
+        spec = layers.find(rep.type)
+        rows.append(_Row(rep.id, cells, depths.get(group, 0) if group else 0, group or "",
+                         severity, spec.category if spec else "", frozen, rep.training_only,
+                         tip))
+    return rows
+
+
+class SummaryModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.rows: list[_Row] = []
+        self._ids: list[str] = []
+        self._row_of: dict[str, int] = {}
+        self._error_brush = QBrush(_tint(ERROR_COLOR, 0.22))
+        self._warning_brush = QBrush(_tint(WARNING_COLOR, 0.14))
+        self._dim = QBrush(QColor(128, 128, 128))
+        self._mono = QFont("monospace")
+        self._mono.setStyleHint(QFont.StyleHint.TypeWriter)
+
+    # -- updating ------------------------------------------------------------------------------
+    def update(self, report: Report, graph: Graph) -> bool:
+        """Take a new analysis; returns True when the rows were reset."""
+        rows = build_rows(report, graph)
+        ids = [r.id for r in rows]
+        if ids != self._ids:
+            self.beginResetModel()
+            self.rows, self._ids = rows, ids
+            self._row_of = {nid: i for i, nid in enumerate(ids)}
+            self.endResetModel()
+            return True
+        first = last = -1
+        old = self.rows
+        for i, row in enumerate(rows):
+            if row.key() != old[i].key():
+                if first < 0:
+                    first = i
+                last = i
+        self.rows = rows
+        if first >= 0:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+        return False
+
+    def row_of(self, node_id: str) -> int | None:
+        return self._row_of.get(node_id)
+
+    def node_id(self, row: int) -> str:
+        return self.rows[row].id
+
+    # -- Qt model ------------------------------------------------------------------------------
+    def rowCount(self, parent: Any = QModelIndex()) -> int:  # noqa: N802,B008 - Qt's name
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Any = QModelIndex()) -> int:  # noqa: N802,B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.TextAlignmentRole and section in (PARAMS, MACS):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.cells[col]
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if row.severity == "error":
+                return self._error_brush
+            if row.severity == "warning":
+                return self._warning_brush
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._dim if row.training_only else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (PARAMS, MACS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.DecorationRole and col == TYPE and row.category:
+            return category_icon(row.category)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row.tip or None
+        if role == NODE_ID_ROLE:
+            return row.id
+        if role == DEPTH_ROLE:
+            return row.depth
+        if role == Qt.ItemDataRole.FontRole and col == ID and row.frozen:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        return None
+
+
+def _tint(color: str, alpha: float) -> QColor:
+    c = QColor(color)
+    c.setAlphaF(alpha)
+    return c
+
+
+class _IndentDelegate(QStyledItemDelegate):
+    """Indents the id column by the node's block depth (the row's background and selection
+    still span the whole cell)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        depth = index.data(DEPTH_ROLE) or 0
+        if not depth:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        widget = opt.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        text = opt.text  # type: ignore[attr-defined]
+        opt.text = ""  # type: ignore[attr-defined]
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        opt.text = text  # type: ignore[attr-defined]
+        opt.backgroundBrush = QBrush()  # type: ignore[attr-defined]
+        opt.rect = opt.rect.adjusted(depth * INDENT, 0, 0, 0)  # type: ignore[attr-defined]
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+
+
+class SummaryTable(QWidget):
+    """The table, its totals, and the training-memory estimate."""
+
+    def __init__(self, document: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._syncing = False
+        self.model = SummaryModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegateForColumn(ID, _IndentDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        vh = self.view.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setHighlightSections(False)
+        self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
+
+        self.totals = QLabel()
+        self.totals.setWordWrap(True)
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        # training memory
+        mem = QGroupBox("Training memory (estimate)")
+        self.batch = SpinBox()
+        self.batch.setRange(1, 1 << 20)
+        self.batch.setAccelerated(True)
+        self.batch.setToolTip("Samples per training step")
+        self.optimizer = ComboBox()
+        for key, label in OPTIMIZER_LABELS.items():
+            if key in OPTIMIZER_STATE:
+                self.optimizer.addItem(label, key)
+        self.optimizer.setToolTip("The optimizer's state per weight: none for plain SGD, one "
+                                  "value for momentum/RMSprop, two for Adam")
+        self._defaults_from_project()
+        self.batch.valueChanged.connect(self._update_memory)
+        self.optimizer.currentIndexChanged.connect(self._update_memory)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Batch"))
+        controls.addWidget(self.batch)
+        controls.addWidget(QLabel("Optimizer"))
+        controls.addWidget(self.optimizer)
+        controls.addStretch(1)
+        self.memory_labels: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(1)
+        items = (("weights", "Weights"), ("gradients", "Gradients"),
+                 ("optimizer_state", "Optimizer state"), ("buffers", "Buffers"),
+                 ("activations", "Activations"), ("total", "Total"))
+        for i, (key, title) in enumerate(items):
+            name = QLabel(title)
+            value = QLabel()
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if key == "total":
+                font = value.font()
+                font.setBold(True)
+                value.setFont(font)
+                name.setFont(font)
+            grid.addWidget(name, i % 3, 2 * (i // 3))
+            grid.addWidget(value, i % 3, 2 * (i // 3) + 1)
+            self.memory_labels[key] = value
+        grid.setColumnStretch(4, 1)
+        self.memory_note = muted_label()
+        mlay = QVBoxLayout(mem)
+        mlay.addLayout(controls)
+        mlay.addLayout(grid)
+        mlay.addWidget(self.memory_note)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.view, 1)
+        self.totals.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(self.totals)
+        layout.addWidget(mem)
+        self.estimate: MemoryEstimate | None = None
+
+        document.analysis_ready.connect(self._on_analysis)
+        document.selection_changed.connect(self._on_selection)
+        document.reset.connect(self._on_reset)
+        self._on_analysis(document.report)
+
+    # -- analysis --------------------------------------------------------------------------------
+    def _on_reset(self) -> None:
+        self._defaults_from_project()
+
+    def _defaults_from_project(self) -> None:
+        training = getattr(self.document.project, "training", None)
+        if training is None:
+            return
+        self.batch.blockSignals(True)
+        self.batch.setValue(int(getattr(training, "batch_size", 32) or 32))
+        self.batch.blockSignals(False)
+        opt = getattr(training, "optimizer", None)
+        key = getattr(opt, "name", "adam")
+        if key == "sgd" and getattr(opt, "momentum", 0):
+            key = "nesterov" if getattr(opt, "nesterov", False) else "sgd_momentum"
+        i = self.optimizer.findData(key)
+        if i >= 0:
+            self.optimizer.blockSignals(True)
+            self.optimizer.setCurrentIndex(i)
+            self.optimizer.blockSignals(False)
+
+    def _on_analysis(self, report: Report) -> None:
+        reset = self.model.update(report, self.document.graph)
+        if reset:
+            self._fit_columns()
+            self._on_selection(self.document.selection(), scroll=False)
+        self._update_totals(report)
+        self._update_memory()
+
+    def _fit_columns(self) -> None:
+        if not self.model.rows:
+            return
+        fm = self.view.fontMetrics()
+        header = self.view.horizontalHeader()
+        sample = self.model.rows[:: max(1, len(self.model.rows) // 200)]  # cheap on 500 rows
+        for col in range(len(COLUMNS)):
+            widest = max(fm.horizontalAdvance(r.cells[col]) + (r.depth * INDENT if col == ID
+                                                               else 0) for r in sample)
+            widest = max(widest, fm.horizontalAdvance(COLUMNS[col]))
+            extra = 30 if col == TYPE else 18
+            header.resizeSection(col, min(widest + extra, 260))
+
+    def _update_totals(self, report: Report) -> None:
+        total, trainable = report.total_params, report.trainable_params
+        parts = [f"<b>{total:,}</b> parameters" + (f" ({si(total)})" if total >= 1000 else "")]
+        if trainable != total:
+            parts.append(f"{trainable:,} trainable, {total - trainable:,} frozen")
+        parts.append(f"<b>{si(report.macs) if report.macs else '0'}</b> MACs")
+        parts.append(f"activations {size(report.activation_memory)} per sample")
+        n_err, n_warn = len(report.errors), len(report.warnings)
+        if n_err:
+            parts.append(f'<span style="color:{ERROR_COLOR}">{n_err} error'
+                         f'{"s" if n_err != 1 else ""}</span>')
+        if n_warn:
+            parts.append(f'<span style="color:{WARNING_COLOR}">{n_warn} warning'
+                         f'{"s" if n_warn != 1 else ""}</span>')
+        self.totals.setText(f"{len(report.nodes)} layers · " + " · ".join(parts))
+
+    def _update_memory(self, *_args: Any) -> None:
+        report = self.document.report
+        key = self.optimizer.currentData() or "adam"
+        est = report.training_memory(self.batch.value(), key)
+        self.estimate = est
+        values = {"weights": est.weights, "gradients": est.gradients,
+                  "optimizer_state": est.optimizer_state, "buffers": est.buffers,
+                  "activations": est.activations + est.inputs, "total": est.total}
+        for k, v in values.items():
+            self.memory_labels[k].setText(size(v))
+        self.memory_note.setText(
+            f"float32, batch {est.batch_size}: activations include the input batch "
+            f"({size(est.inputs)}); the framework adds some working memory on top."
+            if report.ok else "The graph has errors: the estimate covers the layers computed.")
+
+    # -- selection -------------------------------------------------------------------------------
+    def _on_selection(self, ids: list[str], scroll: bool = True) -> None:
+        if self._syncing:
+            return
+        model = self.model
+        selection = QItemSelection()
+        rows = sorted(r for r in (model.row_of(i) for i in ids) if r is not None)
+        start = prev = None
+        for r in rows + [None]:
+            if r is not None and prev is not None and r == prev + 1:
+                prev = r
+                continue
+            if start is not None:
+                selection.select(model.index(start, 0), model.index(prev, len(COLUMNS) - 1))
+            start = prev = r
+        self._syncing = True
+        try:
+            sm = self.view.selectionModel()
+            sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if ids and ids[0] in model._row_of:
+                first = model.index(model.row_of(ids[0]), 0)
+                sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+                if scroll:
+                    self.view.scrollTo(first, QAbstractItemView.ScrollHint.EnsureVisible)
+        finally:
+            self._syncing = False
+
+    def _on_view_selection(self, *_args: Any) -> None:
+        if self._syncing:
+            return
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        ids = [self.model.node_id(r) for r in rows]
+        self._syncing = True
+        try:
+            self.document.select(ids)
+        finally:
+            self._syncing = False

@@ -1,0 +1,554 @@
+"""The main window: canvas in the middle, palette, inspector, summary, issues, receptive field
+and history around it; menus, toolbar, shortcuts, status bar; files, autosave, recovery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QUndoView,
+    QWidget,
+)
+
+from ..graph import GraphError, load_graph, presets, save_graph
+from ..graph.model import Graph
+from ..graph.table import si, size
+from ..project import Project, ProjectError, load_project, save_project
+from . import autosave, settings
+from .canvas import GraphView
+from .dialogs import PresetDialog
+from .document import Document
+from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
+from .style import apply_theme
+from .welcome import WelcomePage
+
+ICONS = Path(__file__).parent / "icons"
+PROJECT_FILTER = "CNN Studio projects (*.cnnproj)"
+GRAPH_FILTER = "Graph JSON (*.json)"
+OPEN_FILTER = "Projects and graphs (*.cnnproj *.json);;" + PROJECT_FILTER + ";;" + GRAPH_FILTER
+CLIPBOARD_MIME = "application/x-cnnstudio-graph"
+
+
+def icon(name: str) -> QIcon:
+    return QIcon(str(ICONS / f"{name}.svg"))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowIcon(icon("app"))
+        self.resize(1440, 900)
+        self.document = Document(parent=self)
+        self.autosaver = autosave.Autosaver()
+        self.recent_menu = None
+
+        self.stack = QStackedWidget()
+        self.welcome = WelcomePage()
+        self.view = GraphView(self.document)
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.view)
+        self.setCentralWidget(self.stack)
+
+        self.palette_panel = Palette(self.document)
+        self.inspector = Inspector(self.document)
+        self.summary = SummaryTable(self.document)
+        self.issues = IssuesList(self.document)
+        self.rf_view = ReceptiveFieldView(self.document)
+        self.history = QUndoView(self.document.undo_stack)
+        self.history.setEmptyLabel("Opened")
+        self.docks: dict[str, QDockWidget] = {}
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                               Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Layers", self.palette_panel, left)
+        self._dock("Inspector", self.inspector, right)
+        self._dock("Receptive field", self.rf_view, right)
+        self._dock("History", self.history, right)
+        self._dock("Summary", self.summary, bottom)
+        self._dock("Problems", self.issues, bottom)
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Receptive field"])
+        self.tabifyDockWidget(self.docks["Receptive field"], self.docks["History"])
+        self.tabifyDockWidget(self.docks["Summary"], self.docks["Problems"])
+        self.docks["Inspector"].raise_()
+        self.docks["Summary"].raise_()
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+
+        doc = self.document
+        doc.dirty_changed.connect(self._update_title)
+        doc.path_changed.connect(self._update_title)
+        doc.analysis_ready.connect(self._update_totals)
+        doc.selection_changed.connect(self._update_edit_actions)
+        doc.undo_stack.canUndoChanged.connect(self.act["undo"].setEnabled)
+        doc.undo_stack.canRedoChanged.connect(self.act["redo"].setEnabled)
+        self.palette_panel.add_requested.connect(self._add_layer)
+        self.issues.node_activated.connect(self.view.center_on)
+        self.view.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.welcome.new_blank.connect(self.new_blank)
+        self.welcome.new_from_preset.connect(self.new_from_preset)
+        self.welcome.open_requested.connect(lambda: self.open_file())
+        self.welcome.open_example.connect(lambda p: self.open_file(Path(p), as_copy=True))
+        self.welcome.open_recent.connect(lambda p: self.open_file(Path(p)))
+
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(autosave.INTERVAL_MS)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        self._autosave_timer.start()
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(self._system_theme_changed)
+        self._restore_state()
+        self.show_welcome()
+        self._update_title()
+        self._update_edit_actions()
+
+    # -- layout pieces ---------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+
+    def _action(self, key: str, text: str, slot: Any, shortcut: Any = None,
+                icon_name: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts(shortcut)
+            else:
+                action.setShortcut(shortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')} — {tip}")
+        action.triggered.connect(lambda _checked=False: slot())
+        self.act[key] = action
+        return action
+
+    def _make_actions(self) -> None:
+        self.act: dict[str, QAction] = {}
+        K, S = QKeySequence, QKeySequence.StandardKey
+        a = self._action
+        a("new", "&New blank network", self.new_blank, S.New, "new", "an empty canvas")
+        a("new_preset", "New from &preset…", self.new_from_preset, K("Ctrl+Shift+N"), "preset",
+          "start from LeNet, AlexNet, VGG, ResNet, …")
+        a("open", "&Open…", lambda: self.open_file(), S.Open, "open",
+          "a project (.cnnproj) or a graph file (.json)")
+        a("save", "&Save", self.save, S.Save, "save", "save the project")
+        a("save_as", "Save &As…", self.save_as, S.SaveAs)
+        a("import", "&Import graph JSON…", self.import_graph, None, None,
+          "add the layers of a graph file to this network")
+        a("export", "&Export graph JSON…", self.export_graph, None, None,
+          "write this network as a graph file")
+        a("welcome", "&Welcome page", self.show_welcome)
+        a("quit", "&Quit", self.close, S.Quit)
+        undo = self.document.undo_stack
+        a("undo", "&Undo", undo.undo, S.Undo, "undo")
+        a("redo", "&Redo", undo.redo, [K("Ctrl+Shift+Z"), K("Ctrl+Y")], "redo")
+        a("cut", "Cu&t", self.cut, S.Cut)
+        a("copy", "&Copy", self.copy, S.Copy, None, "as graph JSON, to paste here or elsewhere")
+        a("paste", "&Paste", self.paste, S.Paste)
+        a("duplicate", "&Duplicate", self.view.duplicate_selected, K("Ctrl+D"))
+        a("delete", "De&lete", self.view.delete_selected, [K(Qt.Key.Key_Delete),
+                                                         K(Qt.Key.Key_Backspace)], "delete")
+        a("select_all", "Select &all", self.view.select_all, S.SelectAll)
+        a("block", "&Make block", self.view.make_block_from_selection, K("Ctrl+G"), "block",
+          "group the selected layers into a named block")
+        a("freeze", "&Freeze selection", lambda: self._freeze(True), K("Ctrl+Shift+F"), None,
+          "keep their weights fixed when training (transfer learning)")
+        a("unfreeze", "U&nfreeze selection", lambda: self._freeze(False))
+        a("fit", "&Fit to window", self.view.fit_all, [K("Ctrl+0"), K(Qt.Key.Key_F)], "fit")
+        a("zoom_in", "Zoom &in", self.view.zoom_in, S.ZoomIn, "zoom-in")
+        a("zoom_out", "Zoom &out", self.view.zoom_out, S.ZoomOut, "zoom-out")
+        a("arrange", "&Arrange", self.view.arrange, K("Ctrl+L"), "arrange",
+          "lay the network out automatically")
+        a("collapse", "&Collapse all blocks", self.view.collapse_all, K("Ctrl+Shift+C"))
+        a("expand", "E&xpand all blocks", self.view.expand_all, K("Ctrl+Shift+E"))
+        a("find_layer", "Find a &layer…", self._find_layer, K("Ctrl+K"), None,
+          "search the layer palette")
+        a("about", "&About CNN Studio", self._about)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for key in ("new", "new_preset", "open"):
+            file_menu.addAction(self.act[key])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        for key in ("save", "save_as"):
+            file_menu.addAction(self.act[key])
+        file_menu.addSeparator()
+        for key in ("import", "export"):
+            file_menu.addAction(self.act[key])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act["welcome"])
+        file_menu.addAction(self.act["quit"])
+        edit = bar.addMenu("&Edit")
+        for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete",
+                    "select_all", None, "block", "freeze", "unfreeze", None, "find_layer"):
+            edit.addAction(self.act[key]) if key else edit.addSeparator()
+        view = bar.addMenu("&View")
+        for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand"):
+            view.addAction(self.act[key]) if key else view.addSeparator()
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        for value, text in (("system", "Follow the system"), ("light", "Light"),
+                            ("dark", "Dark")):
+            action = theme_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(settings.theme() == value)
+            action.triggered.connect(lambda _c=False, v=value: self._set_theme(v))
+            group.addAction(action)
+        panels = view.addMenu("&Panels")
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act["about"])
+
+    def _make_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("toolbar-main")
+        for key in ("new", "new_preset", "open", "save", None, "undo", "redo", None, "delete",
+                    "block", "arrange", None, "fit", "zoom_in", "zoom_out"):
+            bar.addAction(self.act[key]) if key else bar.addSeparator()
+
+    def _make_status_bar(self) -> None:
+        status = self.statusBar()
+        self.validity = QLabel()
+        self.totals = QLabel()
+        status.addPermanentWidget(self.validity)
+        status.addPermanentWidget(self.totals)
+
+    # -- state shown -------------------------------------------------------------------------
+    def _update_title(self, *_args: Any) -> None:
+        doc = self.document
+        name = doc.path.name if doc.path else doc.project.name
+        self.setWindowTitle(f"{name}[*] — CNN Studio")
+        self.setWindowModified(doc.dirty)
+
+    def _update_totals(self, report: Any) -> None:
+        errors, warnings = len(report.errors), len(report.warnings)
+        if errors:
+            self.validity.setText(f"<span style='color:#e74c3c'>● {errors} error"
+                                  f"{'s' if errors > 1 else ''}</span>")
+        else:
+            extra = f", {warnings} warning{'s' if warnings > 1 else ''}" if warnings else ""
+            self.validity.setText(f"<span style='color:#27ae60'>● valid</span>{extra}")
+        self.totals.setText(f"Params {si(report.total_params)}  ·  MACs {si(report.macs)}  ·  "
+                            f"Activations {size(report.activation_memory)}/sample")
+
+    def _update_edit_actions(self, *_args: Any) -> None:
+        has = bool(self.document.selection())
+        for key in ("cut", "copy", "duplicate", "delete", "block", "freeze", "unfreeze"):
+            self.act[key].setEnabled(has)
+        self.act["undo"].setEnabled(self.document.undo_stack.canUndo())
+        self.act["redo"].setEnabled(self.document.undo_stack.canRedo())
+
+    def show_welcome(self) -> None:
+        self.welcome.refresh()
+        self.stack.setCurrentWidget(self.welcome)
+
+    def show_canvas(self) -> None:
+        self.stack.setCurrentWidget(self.view)  # the view opens at a readable start itself
+
+    # -- documents ---------------------------------------------------------------------------
+    def _load(self, project: Project, path: Path | None) -> None:
+        self.autosaver.clear()
+        self.autosaver = autosave.Autosaver()
+        self.document.replace(project, path)
+        self.show_canvas()
+
+    def new_blank(self) -> None:
+        if not self.maybe_save():
+            return
+        graph = Graph()
+        graph.add_node("Input", "input", {"shape": [1, 28, 28]}, position=(0.0, 0.0))
+        self._load(Project(name="Untitled", graph=graph), None)
+
+    def new_from_preset(self, name: str | None = None, options: dict[str, Any] | None = None
+                        ) -> None:
+        if not self.maybe_save():
+            return
+        if name is None:
+            dialog = PresetDialog(self)
+            if not dialog.exec():
+                return
+            name, options = dialog.choice()
+        graph = presets.build(name, **(options or {}))
+        self._load(Project(name=name, graph=graph), None)
+
+    def open_file(self, path: Path | None = None, as_copy: bool = False) -> bool:
+        if not self.maybe_save():
+            return False
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Open a project or graph",
+                                                    str(self._folder()), OPEN_FILTER)
+            if not chosen:
+                return False
+            path = Path(chosen)
+        try:
+            if path.suffix.lower() == ".json":
+                project = Project(name=path.stem, graph=load_graph(path))
+                target = None
+            else:
+                project = load_project(path)
+                target = None if as_copy else path
+        except (GraphError, ProjectError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot open the file", str(exc))
+            if self.stack.currentWidget() is self.welcome:
+                self.welcome.refresh()
+            return False
+        if not as_copy:
+            settings.add_recent(path)
+        self._load(project, target)
+        if as_copy:
+            self.statusBar().showMessage(f"Opened the example {path.name} as a new, unsaved "
+                                         "project", 8000)
+        return True
+
+    def save(self) -> bool:
+        path = self.document.path
+        if path is None or path.suffix.lower() != ".cnnproj":
+            return self.save_as()
+        return self._save_to(path)
+
+    def save_as(self) -> bool:
+        doc = self.document
+        suggestion = doc.path or self._folder() / f"{doc.project.name or 'network'}.cnnproj"
+        chosen, _ = QFileDialog.getSaveFileName(self, "Save the project", str(suggestion),
+                                                PROJECT_FILTER)
+        if not chosen:
+            return False
+        path = Path(chosen)
+        if path.suffix.lower() != ".cnnproj":
+            path = path.with_suffix(path.suffix + ".cnnproj") if path.suffix else \
+                path.with_suffix(".cnnproj")
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        doc = self.document
+        doc.store_view_state()
+        if doc.project.name in ("", "Untitled"):
+            doc.project.name = path.stem
+        try:
+            save_project(doc.project, path)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "The project was not saved", f"{exc}\n\nYour work is "
+                                "still open and unsaved; choose another place with Save As.")
+            return False
+        doc.mark_saved(path)
+        settings.add_recent(path)
+        self.autosaver.clear()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def import_graph(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "Import a graph", str(self._folder()),
+                                                GRAPH_FILTER)
+        if not chosen:
+            return
+        try:
+            graph = load_graph(chosen)
+            doc = json.loads(Path(chosen).read_text(encoding="utf-8"))
+        except (GraphError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Cannot import the graph", str(exc))
+            return
+        if self.stack.currentWidget() is self.welcome:
+            self._load(Project(name=Path(chosen).stem, graph=graph), None)
+        else:
+            self.view.paste(doc)
+
+    def export_graph(self) -> None:
+        doc = self.document
+        stem = doc.path.stem if doc.path else doc.project.name or "network"
+        chosen, _ = QFileDialog.getSaveFileName(self, "Export the graph",
+                                                str(self._folder() / f"{stem}.json"),
+                                                GRAPH_FILTER)
+        if not chosen:
+            return
+        try:
+            save_graph(doc.graph, chosen)
+        except OSError as exc:
+            QMessageBox.warning(self, "The graph was not exported",
+                                f"Cannot write {chosen}: {exc.strerror or exc}")
+            return
+        self.statusBar().showMessage(f"Exported {chosen}", 5000)
+
+    def maybe_save(self) -> bool:
+        """Ask what to do with unsaved changes; False when the user cancels."""
+        if not self.document.dirty:
+            return True
+        name = self.document.path.name if self.document.path else self.document.project.name
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {name}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosaver.clear()
+            return True
+        return False
+
+    def _folder(self) -> Path:
+        if self.document.path is not None:
+            return self.document.path.parent
+        recent = settings.recent_files()
+        return Path(recent[0]).parent if recent else Path.home()
+
+    def _fill_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        for path in settings.recent_files():
+            action = menu.addAction(path)
+            action.setEnabled(Path(path).exists())
+            action.triggered.connect(lambda _c=False, p=path: self.open_file(Path(p)))
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
+
+    # -- autosave and recovery ---------------------------------------------------------------
+    def autosave_now(self) -> None:
+        if not self.document.dirty:
+            return
+        self.document.store_view_state()
+        try:
+            self.autosaver.write(self.document.project, self.document.path)
+        except (ProjectError, OSError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the unsaved work found in recovery files."""
+        found = autosave.pending()
+        if not found:
+            return False
+        latest = max(found, key=lambda r: r.saved_at)
+        where = latest.original or "a project that was never saved"
+        answer = QMessageBox.question(
+            self, "Recover unsaved work?",
+            f"CNN Studio did not close cleanly. Unsaved work on {latest.name} ({where}) can be "
+            "recovered. Open it?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Open)
+        if answer != QMessageBox.StandardButton.Open:
+            for r in found:
+                r.discard()
+            return False
+        try:
+            project = latest.load()
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot recover", str(exc))
+            latest.discard()
+            return False
+        original = Path(latest.original) if latest.original else None
+        self._load(project, original)
+        self.document.mark_dirty()
+        latest.discard()
+        return True
+
+    # -- edit helpers ------------------------------------------------------------------------
+    def _add_layer(self, type_name: str) -> None:
+        if self.stack.currentWidget() is self.welcome:
+            self.new_blank()
+        adder = getattr(self.view, "add_layer_at_center", None) or \
+            self.view.scene().add_layer_at_center
+        adder(type_name)
+
+    def copy(self) -> None:
+        doc = self.view.copy_selected()
+        if not doc:
+            return
+        from PySide6.QtCore import QMimeData
+
+        text = json.dumps(doc, indent=1)
+        data = QMimeData()
+        data.setText(text)
+        data.setData(CLIPBOARD_MIME, QByteArray(text.encode("utf-8")))
+        QApplication.clipboard().setMimeData(data)
+        self.statusBar().showMessage(f"Copied {len(doc['nodes'])} layer(s) as graph JSON", 4000)
+
+    def cut(self) -> None:
+        self.copy()
+        self.view.delete_selected()
+
+    def paste(self) -> None:
+        data = QApplication.clipboard().mimeData()
+        raw = bytes(data.data(CLIPBOARD_MIME)).decode("utf-8") if data.hasFormat(
+            CLIPBOARD_MIME) else data.text()
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict) or doc.get("format") != "cnnstudio.graph":
+                raise ValueError("not a graph")
+            self.view.paste(doc)
+        except (ValueError, GraphError) as exc:
+            reason = str(exc) if isinstance(exc, GraphError) else \
+                "the clipboard holds no CNN Studio graph JSON"
+            self.statusBar().showMessage(f"Nothing pasted: {reason}", 6000)
+
+    def _freeze(self, frozen: bool) -> None:
+        self.document.set_frozen(self.document.selection(), frozen)
+
+    def _find_layer(self) -> None:
+        self.docks["Layers"].show()
+        self.docks["Layers"].raise_()
+        focus = getattr(self.palette_panel, "focus_search", None)
+        if focus:
+            focus()
+
+    def _about(self) -> None:
+        from cnnstudio import __version__
+
+        QMessageBox.about(self, "About CNN Studio",
+                          f"<b>CNN Studio {__version__}</b><p>Design, analyse, train and export "
+                          "convolutional neural networks.</p>")
+
+    # -- theme and window state --------------------------------------------------------------
+    def _set_theme(self, value: str) -> None:
+        settings.set_theme(value)
+        apply_theme(value)
+        self.view.viewport().update()
+
+    def _system_theme_changed(self, *_args: Any) -> None:
+        if settings.theme() == "system":
+            apply_theme("system")
+            self.view.viewport().update()
+
+    def _restore_state(self) -> None:
+        store = settings.settings()
+        geometry = store.value("window/geometry")
+        state = store.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and self.restoreState(state):
+            return
+        # First start: the canvas gets most of the room.
+        self.resizeDocks([self.docks["Layers"], self.docks["Inspector"]], [230, 330],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Summary"]], [330], Qt.Orientation.Vertical)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.maybe_save():
+            event.ignore()
+            return
+        store = settings.settings()
+        store.setValue("window/geometry", self.saveGeometry())
+        store.setValue("window/state", self.saveState())
+        self.autosaver.clear()
+        event.accept()
