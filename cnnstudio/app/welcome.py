@@ -73,8 +73,10 @@ class WelcomePage(QWidget):
         outer.addLayout(columns, 1)
 
         left = QVBoxLayout()
-        left.addWidget(QLabel("<h3>Example projects</h3>"))
+        left.addWidget(QLabel("<h3>Example projects</h3><p>Double-click one to open a copy of "
+                              "it.</p>"))
         self.examples = QListWidget()
+        self.examples.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
         self.examples.setWordWrap(True)
         self.examples.setAlternatingRowColors(True)
         self.examples.itemActivated.connect(
@@ -85,6 +87,7 @@ class WelcomePage(QWidget):
         right = QVBoxLayout()
         right.addWidget(QLabel("<h3>Recent files</h3>"))
         self.recent = QListWidget()
+        self.recent.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
         self.recent.itemActivated.connect(
             lambda item: self.open_recent.emit(item.data(Qt.ItemDataRole.UserRole)))
         right.addWidget(self.recent)

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         doc.path_changed.connect(self._update_title)
         doc.analysis_ready.connect(self._update_totals)
         doc.selection_changed.connect(self._update_edit_actions)
+        doc.selection_changed.connect(self._follow_selection)
         doc.undo_stack.canUndoChanged.connect(self.act["undo"].setEnabled)
         doc.undo_stack.canRedoChanged.connect(self.act["redo"].setEnabled)
         self.palette_panel.add_requested.connect(self._add_layer)
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         if hasattr(hints, "colorSchemeChanged"):
             hints.colorSchemeChanged.connect(self._system_theme_changed)
         self._restore_state()
+        self.stack.setCurrentWidget(self.view)
         self.show_welcome()
         self._update_title()
         self._update_edit_actions()
@@ -262,12 +264,28 @@ class MainWindow(QMainWindow):
         self.act["undo"].setEnabled(self.document.undo_stack.canUndo())
         self.act["redo"].setEnabled(self.document.undo_stack.canRedo())
 
+    def _follow_selection(self, ids: list[str]) -> None:
+        """A layer picked in a panel (summary, problems) comes into view on the canvas."""
+        if ids and not self.view.hasFocus() and self.stack.currentWidget() is self.view:
+            self.view.reveal(ids[0])
+
     def show_welcome(self) -> None:
         self.welcome.refresh()
+        if self.stack.currentWidget() is not self.welcome:
+            # The panels describe a network; the welcome page has none, so they step aside.
+            self._docks_shown = {name: not d.isHidden() for name, d in self.docks.items()}
+            for dock in self.docks.values():
+                dock.hide()
         self.stack.setCurrentWidget(self.welcome)
 
     def show_canvas(self) -> None:
+        if self.stack.currentWidget() is self.welcome:
+            self._show_docks()
         self.stack.setCurrentWidget(self.view)  # the view opens at a readable start itself
+
+    def _show_docks(self) -> None:
+        for name, visible in getattr(self, "_docks_shown", {}).items():
+            self.docks[name].setVisible(visible)
 
     # -- documents ---------------------------------------------------------------------------
     def _load(self, project: Project, path: Path | None) -> None:
@@ -467,9 +485,7 @@ class MainWindow(QMainWindow):
     def _add_layer(self, type_name: str) -> None:
         if self.stack.currentWidget() is self.welcome:
             self.new_blank()
-        adder = getattr(self.view, "add_layer_at_center", None) or \
-            self.view.scene().add_layer_at_center
-        adder(type_name)
+        self.view.append_layer(type_name)
 
     def copy(self) -> None:
         doc = self.view.copy_selected()
@@ -547,6 +563,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        if self.stack.currentWidget() is self.welcome:
+            self._show_docks()  # remember the panels as the user left them
         store = settings.settings()
         store.setValue("window/geometry", self.saveGeometry())
         store.setValue("window/state", self.saveState())

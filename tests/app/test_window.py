@@ -195,12 +195,16 @@ def test_themes_switch(window) -> None:
 
 
 def test_window_state_is_restored(window, qtbot) -> None:
+    assert not window.docks["Summary"].isVisible()  # the welcome page has no panels
+    window.new_from_preset("lenet5")
+    assert window.docks["Summary"].isVisible()
     window.docks["Problems"].hide()
     window.close()
     again = MainWindow()
     qtbot.addWidget(again)
     again.show()
-    assert not again.docks["Problems"].isVisible()
+    again.new_from_preset("lenet5")
+    assert not again.docks["Problems"].isVisible() and again.docks["Summary"].isVisible()
 
 
 def test_the_window_starts_without_torch() -> None:

@@ -103,6 +103,16 @@ class GraphView(QGraphicsView):
         self.centerOn(QPointF(x, rect.top() + port.height() / 2 / z))
         self.minimap.follow()
 
+    def reveal(self, node_id: str) -> None:
+        """Scroll to the node only when it is not already in view."""
+        scene = self.graph_scene
+        item = scene.unit_item(scene.unit_of.get(node_id, node_id))
+        if item is None:
+            return
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        if not shown.contains(item.sceneBoundingRect().center()):
+            self.center_on(node_id)
+
     def center_on(self, node_id: str) -> None:
         """Scroll to a node (or to the box of the collapsed block hiding it), or a block."""
         scene = self.graph_scene
@@ -307,6 +317,31 @@ class GraphView(QGraphicsView):
                 break
             pos += QPointF(0, NODE_H + 30)
         return self.graph_scene.add_layer(type_name, pos)
+
+    def append_layer(self, payload: str) -> str | None:
+        """Add a layer (palette double-click): below the one selected layer and linked from it,
+        in one undo step, so a chain is built by double-clicking its layers in order; in the
+        middle of the view when not exactly one layer is selected."""
+        doc, scene = self.doc, self.graph_scene
+        selected = doc.selection()
+        item = scene.nodes.get(selected[0]) if len(selected) == 1 else None
+        if item is None or not item.isVisible() or item.out_port is None:
+            return self.add_layer_at_center(payload)
+        src = selected[0]
+        pos = item.scenePos() + QPointF(0, NODE_H + 60)
+        for _ in range(20):
+            area = QRectF(pos.x() - NODE_W / 2, pos.y() - NODE_H / 2, NODE_W, NODE_H)
+            if not any(isinstance(i, (NodeItem, BoxItem)) for i in scene.items(area)):
+                break
+            pos += QPointF(NODE_W + 40, 0)
+        with doc.macro(f"Add a layer after {src}"):
+            nid = scene.add_layer(payload, pos)
+            problem = doc.connect(src, nid) if nid is not None else None
+        if nid is not None:
+            self.center_on(nid)
+            if problem:
+                self.status_message.emit(f"Added {nid}, not linked: {problem}")
+        return nid
 
     # -- context menus -------------------------------------------------------------------------
     def item_at(self, view_pos: QPoint) -> QGraphicsItem | None:
