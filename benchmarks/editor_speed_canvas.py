@@ -1,6 +1,6 @@
 """How fast the canvas opens a big network and follows an edit (prints figures; no asserts).
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/editor_speed_canvas.py [preset ...]
+    python benchmarks/editor_speed_canvas.py [preset ...]   (offscreen without a display)
 
 - open: building the scene from a Document holding the preset (items, automatic layout,
   collapsed blocks) plus the first paint of a 1400×900 view;
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import QApplication
 
 
 def main(names: list[str]) -> None:
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication([])
     from cnnstudio.app.canvas import GraphView
     from cnnstudio.app.document import Document

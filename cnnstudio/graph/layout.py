@@ -88,6 +88,9 @@ def layered(edges: Iterable[tuple[Hashable, Hashable]], units: list[Hashable], *
         placed = _spread(wanted, gaps)
         for u, px in zip(members, placed):
             x[u] = px
+    if blocks is not None:
+        half = (lambda u: width(u) / 2) if width is not None else (lambda u: column / 2)
+        _separate_frames(x, level, chain, half, pad, space)
     y: dict[int, float] = {}
     top = 0.0
     for r in range(depth + 1):
@@ -98,6 +101,58 @@ def layered(edges: Iterable[tuple[Hashable, Hashable]], units: list[Hashable], *
         y[r] = top + tallest / 2
         top += max(row, tallest + row / 2)
     return {u: (x[u], y[level[u]]) for u in units}
+
+
+def _separate_frames(x: dict[Hashable, float], level: dict[Hashable, int],
+                     chain: Callable[[Hashable], tuple[str, ...]],
+                     half: Callable[[Hashable], float], pad: float, space: float,
+                     rounds: int = 12) -> None:
+    """Move blocks apart whose frames overlap (rows keep their order, so a frame can still
+    reach over a sibling placed in another row: GoogLeNet's auxiliary classifiers). Each
+    round pushes everything from the right frame's left edge onwards to the right."""
+    for _ in range(rounds):
+        items: dict[tuple[str | None, object], list[float]] = {}
+        for u in x:
+            c = chain(u)
+            keys = [(c[i - 1] if i else None, g) for i, g in enumerate(c)]
+            keys.append((c[-1] if c else None, ("unit", u)))
+            for depth, key in enumerate(keys):
+                m = pad * (len(c) - depth)
+                left, right, r = x[u] - half(u) - m, x[u] + half(u) + m, level[u]
+                e = items.get(key)
+                if e is None:
+                    items[key] = [left, right, r, r]
+                else:
+                    e[0], e[1] = min(e[0], left), max(e[1], right)
+                    e[2], e[3] = min(e[2], r), max(e[3], r)
+        clash = _first_clash(items, space)
+        if clash is None:
+            return
+        line, shift = clash
+        for u in x:
+            if x[u] - half(u) >= line - 1e-6:
+                x[u] += shift
+
+
+def _first_clash(items: dict[tuple[str | None, object], list[float]],
+                 space: float) -> tuple[float, float] | None:
+    """The first pair of siblings (one of them a block) whose boxes overlap in rows and
+    come closer than ``space / 2`` sideways: (the right one's left edge, how far to push)."""
+    by_parent: dict[str | None, list[tuple[bool, list[float]]]] = {}
+    for (parent, key), box in items.items():
+        by_parent.setdefault(parent, []).append((isinstance(key, str), box))
+    for siblings in by_parent.values():
+        if not any(is_block for is_block, _ in siblings):
+            continue
+        siblings.sort(key=lambda s: s[1][0])
+        for i, (block_a, a) in enumerate(siblings):
+            for block_b, b in siblings[i + 1:]:
+                if not (block_a or block_b) or b[2] > a[3] or a[2] > b[3]:
+                    continue
+                need = a[1] + space / 2 - b[0]
+                if need > 1e-6:
+                    return b[0], need
+    return None
 
 
 def _frame_room(upper: list[Hashable], lower: list[Hashable],

@@ -336,6 +336,26 @@ def test_presets_with_nested_blocks_open(view):
         view.grab()
 
 
+@pytest.mark.parametrize("name", ["googlenet", "resnet50", "densenet121", "efficientnet_b0"])
+def test_block_frames_do_not_overlap(view, name):
+    # Sibling frames (same parent block) side by side or one above the other, never one
+    # over the other: GoogLeNet's two auxiliary classifiers used to overlap.
+    doc = open_graph(view, presets.build(name))
+    scene = view.graph_scene
+    groups = doc.graph.groups
+    for step in ("opened", "expanded and arranged"):
+        if step != "opened":
+            view.expand_all()
+            view.arrange()
+        shown = [g for g, f in scene.frames.items() if f.isVisible()]
+        assert shown
+        for i, a in enumerate(shown):
+            for b in shown[i + 1:]:
+                if groups[a].parent == groups[b].parent:
+                    overlap = scene.frames[a].rect.intersected(scene.frames[b].rect)
+                    assert overlap.isEmpty(), (step, a, b)
+
+
 def test_selection_follows_both_ways(view):
     doc = small_net(view)
     scene = view.graph_scene
