@@ -35,6 +35,8 @@ class Document(QObject):
     collapsed_changed = Signal(str, bool)
     dirty_changed = Signal(bool)
     path_changed = Signal(object)  # Path | None
+    locked_changed = Signal(bool)  # read-only while a training run uses the graph
+    refused = Signal(str)  # an edit refused (the network is read-only): why
 
     def __init__(self, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -49,6 +51,7 @@ class Document(QObject):
         self.collapsed: set[str] = set()
         self.report: Report = Report()
         self._extra_dirty = False
+        self.lock_reason: str | None = None
         self.project = Project()
         self.path: Path | None = None
         self.replace(project or Project(), path)
@@ -154,13 +157,29 @@ class Document(QObject):
             self.collapsed.discard(group_id)
         self.collapsed_changed.emit(group_id, collapsed)
 
+    # -- read-only while training -----------------------------------------------------------
+    @property
+    def locked(self) -> bool:
+        return self.lock_reason is not None
+
+    def set_locked(self, reason: str | None) -> None:
+        """Refuse edits of the network (not moves) while ``reason`` holds; None unlocks."""
+        was = self.locked
+        self.lock_reason = reason
+        if was != self.locked:
+            self.undo_stack.setActive(not self.locked)
+            self.locked_changed.emit(self.locked)
+
     # -- edits (each one undo step) ----------------------------------------------------------
     def _push(self, command: Any) -> None:
+        if self.lock_reason is not None and not isinstance(command, cmd.MoveNodes):
+            self.refused.emit(f"The network is read-only while {self.lock_reason}.")
+            return
         self.undo_stack.push(command)
 
     def macro(self, text: str) -> _Macro:
         """Several edits as one undo step: ``with document.macro("..."):``."""
-        return _Macro(self.undo_stack, text, self.graph)
+        return _Macro(self.undo_stack, text, self.graph, record=not self.locked)
 
     _macro = macro
 
@@ -330,15 +349,17 @@ class Document(QObject):
 class _Macro:
     """A context manager around QUndoStack.beginMacro/endMacro, batching model events."""
 
-    def __init__(self, stack: QUndoStack, text: str, graph: Graph) -> None:
-        self.stack, self.text, self.graph = stack, text, graph
+    def __init__(self, stack: QUndoStack, text: str, graph: Graph, record: bool = True) -> None:
+        self.stack, self.text, self.graph, self.record = stack, text, graph, record
         self._batch = graph.batch()
 
     def __enter__(self) -> _Macro:
         self._batch.__enter__()
-        self.stack.beginMacro(self.text)
+        if self.record:
+            self.stack.beginMacro(self.text)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.stack.endMacro()
+        if self.record:
+            self.stack.endMacro()
         self._batch.__exit__(*exc)

@@ -1,0 +1,1 @@
+"""Training from the window: settings, the worker, live charts, feature maps, evaluation."""
