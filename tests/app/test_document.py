@@ -104,3 +104,24 @@ def test_dirty_state_and_view_state(doc, tmp_path) -> None:
     assert doc.project.extra["view"] == {"collapsed": ["features"]}
     reopened = Document(doc.project)
     assert reopened.collapsed == {"features"} and not reopened.dirty
+
+
+def test_a_locked_network_refuses_edits_but_not_moves(doc) -> None:
+    before = snapshot(doc)
+    refused: list[str] = []
+    doc.refused.connect(refused.append)
+    doc.set_locked("a training run uses it")
+    assert doc.locked
+    doc.set_params("features.c1", {"out_channels": 8})
+    doc.add_node("ReLU", (0.0, 0.0))
+    doc.delete(["features.c1"])
+    doc.paste(doc.copy(["features.c1"]))
+    doc.make_block(["classifier.f6"], "Head")
+    doc.set_frozen(["features.c1"], True)
+    assert snapshot(doc) == before and doc.undo_stack.count() == 0
+    assert refused and "read-only while a training run uses it" in refused[0]
+    doc.move({"input": (None, (5.0, 5.0))})  # the layout is not the network
+    assert doc.graph.nodes["input"].position == (5.0, 5.0)
+    doc.set_locked(None)
+    doc.set_params("features.c1", {"out_channels": 8})
+    assert doc.graph.nodes["features.c1"].params["out_channels"] == 8
