@@ -34,7 +34,9 @@ class Jobs(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._relay = _Relay(self)
+        # No parent: a running task keeps the relay alive, so a job that ends after its
+        # view is gone emits into nothing instead of into a deleted object.
+        self._relay = _Relay()
         self._relay.done.connect(self._done)
         self._relay.failed.connect(self._failed)
         self._number = 0

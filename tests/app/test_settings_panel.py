@@ -1,0 +1,371 @@
+"""The training settings panel: edits become undoable changes of the project, bad values are
+refused with a message, the augmentation preview draws real samples, the memory check and the
+"Download now" button (against a fake server) work, and the panel locks while training."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+
+from cnnstudio.app.document import Document
+from cnnstudio.app.training import settings_device
+from cnnstudio.app.training.settings_command import SetSettings, settings_events
+from cnnstudio.app.training.settings_device import DeviceInfo, check_memory
+from cnnstudio.app.training.settings_forms import field_param
+from cnnstudio.app.training.settings_panel import TrainingSettings
+from cnnstudio.engine import sources
+from cnnstudio.graph import analyze, presets
+from cnnstudio.project import DatasetConfig, Project, TrainConfig, load_project
+
+LENET = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
+GiB = 2**30
+
+
+class FakeController(QObject):
+    state_changed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = "idle"
+
+    @property
+    def running(self) -> bool:
+        return self.state != "idle"
+
+    def set(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+
+def _refuse(*args, **kwargs):
+    raise urllib.error.URLError("tests never download")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No network, a small known machine, and every background job finished at the end."""
+    monkeypatch.setattr(sources, "_urlopen", _refuse)
+    monkeypatch.setattr(settings_device, "probe_device",
+                        lambda choice: DeviceInfo("cpu", "CPU", 16 * GiB, 12 * GiB, 8))
+    yield
+    QThreadPool.globalInstance().waitForDone(60_000)
+
+
+def make_panel(qtbot, project: Project | None = None, path: Path | None = None):
+    if project is None:
+        project, path = load_project(LENET), LENET
+    doc = Document(project, path)
+    controller = FakeController()
+    panel = TrainingSettings(doc, controller)
+    qtbot.addWidget(panel)
+    panel.show()  # the device and the preview are looked at once shown
+    return doc, panel, controller
+
+
+def type_into(qtbot, line_edit, text: str) -> None:
+    """Select all, type ``text`` and press Enter (text fields apply on Enter)."""
+    line_edit.setFocus()
+    line_edit.selectAll()
+    qtbot.keyClicks(line_edit, text)
+    qtbot.keyClick(line_edit, Qt.Key.Key_Return)
+
+
+def choose(editor, value) -> None:
+    """Pick ``value`` in a ChoiceEditor as the user does (activated)."""
+    index = editor.values.index(value)
+    editor.field.setCurrentIndex(index)
+    editor.field.activated.emit(index)
+
+
+# -- editing -----------------------------------------------------------------------------------
+def test_edits_change_the_project_and_undo_restores(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    assert not doc.dirty
+    rows = panel.general.rows
+    rows["epochs"].editor.field.setValue(7)
+    rows["epochs"].editor.end_session()
+    rows["batch_size"].editor.field.setValue(48)
+    rows["batch_size"].editor.end_session()
+    opt = panel.forms["Optimizer"].rows
+    type_into(qtbot, opt["optimizer.lr"].editor.field, "0.05")
+    choose(opt["optimizer.name"].editor, "sgd")
+    panel.data.source.activated.emit(panel.data.source.findData("mnist"))
+
+    t, d = doc.project.training, doc.project.dataset
+    assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.name) == (7, 48, 0.05, "sgd")
+    assert d.source == "mnist" and d.path is None
+    assert doc.dirty
+    # the momentum row applies to SGD only, the Adam betas no longer
+    form = panel.forms["Optimizer"].form
+    assert form.isRowVisible(opt["optimizer.momentum"].widget)
+    assert not form.isRowVisible(opt["optimizer.beta1"].widget)
+    # the download row shows for a torchvision set
+    assert panel.data.form.isRowVisible(2)
+    # five steps, each undone in turn
+    assert doc.undo_stack.count() == 5
+    assert doc.undo_stack.text(2) == "Set Learning rate to 0.05"
+    doc.undo_stack.undo()
+    assert doc.project.dataset.source == "digits"
+    assert panel.data.source.currentData() == "digits"
+    doc.undo_stack.undo()
+    assert doc.project.training.optimizer.name == "adam"
+    assert not form.isRowVisible(opt["optimizer.momentum"].widget)
+    doc.undo_stack.undo()
+    assert doc.project.training.optimizer.lr == 0.003
+    assert opt["optimizer.lr"].editor.field.text() == "0.003"
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert (doc.project.training.epochs, doc.project.training.batch_size) == (5, 16)
+    assert rows["epochs"].editor.field.value() == 5
+    assert not doc.dirty
+    doc.undo_stack.redo()
+    assert doc.project.training.epochs == 7 and rows["epochs"].editor.field.value() == 7
+
+
+def test_invalid_values_are_refused_with_a_message(qtbot, monkeypatch):
+    doc, panel, _ = make_panel(qtbot)
+    lr = panel.forms["Optimizer"].rows["optimizer.lr"]
+    type_into(qtbot, lr.editor.field, "-1")
+    assert doc.project.training.optimizer.lr == 0.003
+    assert not lr.message.isHidden() and "greater than 0" in lr.message.text()
+    # a value each field accepts but the two together do not (the config's own check)
+    split = panel.data.split.rows
+    type_into(qtbot, split["test_fraction"].editor.field, "0.6")
+    assert doc.project.dataset.test_fraction == 0.6
+    type_into(qtbot, split["val_fraction"].editor.field, "0.5")
+    assert doc.project.dataset.val_fraction == 0.2
+    assert "must leave training data" in split["val_fraction"].message.text()
+    # an image folder without a folder: nothing changes, the reason shows
+    monkeypatch.setattr(panel.data, "ask_path", lambda source: None)
+    panel.data.choose_source("folder")
+    assert doc.project.dataset.source == "digits"
+    assert "needs a path" in panel.data.source_problem.text()
+    assert panel.data.source.currentData() == "digits"
+    monkeypatch.setattr(panel.data, "ask_path", lambda source: "/data/pets")
+    panel.data.choose_source("folder")
+    assert (doc.project.dataset.source, doc.project.dataset.path) == ("folder", "/data/pets")
+    # a list field: milestones typed as a comma list, a wrong one refused
+    choose(panel.forms["Schedule"].rows["schedule.name"].editor, "multistep")
+    milestones = panel.forms["Schedule"].rows["schedule.milestones"]
+    type_into(qtbot, milestones.editor.field, "5, 8")
+    assert doc.project.training.schedule.milestones == [5, 8]
+    type_into(qtbot, milestones.editor.field, "5, soon")
+    assert doc.project.training.schedule.milestones == [5, 8]
+    assert "milestones" in milestones.message.text()
+
+
+def test_editors_follow_the_config_metadata():
+    epochs = field_param(TrainConfig, "epochs")
+    assert (epochs.kind, epochs.min, epochs.max) == ("int", 1, 100_000)
+    lr = field_param(TrainConfig, "optimizer.lr")
+    assert lr.kind == "float" and lr.exclusive_min and lr.min == 0
+    assert field_param(TrainConfig, "loss.name").choices[0] == "cross_entropy"
+    assert field_param(DatasetConfig, "limit").nullable
+    assert field_param(TrainConfig, "schedule.milestones") is None  # a list: loose text
+
+
+def test_settings_command_merges_and_announces(qtbot):
+    doc = Document(load_project(LENET), LENET)
+    heard = []
+    settings_events().changed.connect(lambda d, s: heard.append(s) if d is doc else None)
+    before = doc.project.training.to_dict()
+    one, two = dict(before, epochs=6), dict(before, epochs=8)
+    doc.undo_stack.push(SetSettings(doc, "training", before, one, "Set epochs", key="epochs"))
+    doc.undo_stack.push(SetSettings(doc, "training", one, two, "Set epochs", key="epochs",
+                                    merge=True))
+    assert doc.undo_stack.count() == 1 and doc.project.training.epochs == 8
+    doc.undo_stack.undo()
+    assert doc.project.training.epochs == 5 and heard == ["training"] * 3
+
+
+def test_panel_refreshes_on_a_new_project(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    other = Project(graph=presets.build("lenet5"), training=TrainConfig(epochs=42))
+    doc.replace(other, None)
+    assert panel.general.rows["epochs"].editor.field.value() == 42
+
+
+# -- augmentation ------------------------------------------------------------------------------
+def wait_grid(qtbot, panel):
+    panel.augment.grid = None
+    qtbot.waitUntil(lambda: panel.augment.grid is not None, timeout=60_000)
+    return panel.augment.grid
+
+
+def test_augmentation_steps_and_live_preview(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    aug = panel.augment
+    aug.kind.setCurrentIndex(aug.kind.findData("rotation"))
+    aug.add_button.click()
+    plain = doc.project.dataset.augment
+    assert [s.name for s in plain] == ["rotation"] and plain[0].params["degrees"] == 15
+    rotated = wait_grid(qtbot, panel)
+    assert not aug.preview.pixmap().isNull()
+    assert aug.preview.pixmap().width() == rotated.shape[1]
+    assert rotated.std() > 10  # digits, not a blank grid
+
+    aug.shuffle_button.click()  # another seed: other angles
+    shuffled = wait_grid(qtbot, panel)
+    assert (shuffled != rotated).any()
+
+    aug.params.setText('{"degrees": [90, 90]}')  # every image a quarter turn
+    aug.params.editingFinished.emit()
+    assert doc.project.dataset.augment[0].params == {"degrees": [90, 90]}
+    quarter = wait_grid(qtbot, panel)
+    assert (quarter != shuffled).any()
+
+    aug.kind.setCurrentIndex(aug.kind.findData("random_erasing"))
+    aug.add_button.click()
+    aug.list.setCurrentRow(1)
+    aug.up_button.click()
+    assert [s.name for s in doc.project.dataset.augment] == ["random_erasing", "rotation"]
+    aug.remove_button.click()  # the moved step stays selected
+    assert [s.name for s in doc.project.dataset.augment] == ["rotation"]
+    aug.params.setText("{not json")
+    aug.params.editingFinished.emit()
+    assert "not JSON" in aug.params_problem.text()
+    assert doc.undo_stack.count() == 5
+    doc.undo_stack.undo()
+    assert [s.name for s in doc.project.dataset.augment] == ["random_erasing", "rotation"]
+
+
+def test_preview_reports_a_bad_parameter(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    aug = panel.augment
+    aug.kind.setCurrentIndex(aug.kind.findData("gaussian_blur"))
+    aug.add_button.click()
+    aug.params.setText('{"kernel_size": 4}')
+    aug.params.editingFinished.emit()
+    qtbot.waitUntil(lambda: "odd" in aug.status.text(), timeout=60_000)
+    assert aug.preview.pixmap().isNull()
+
+
+# -- device and memory -------------------------------------------------------------------------
+def test_memory_check_suggests_a_batch_that_fits(qtbot, monkeypatch):
+    project = Project(graph=presets.build("vgg16"))
+    doc, panel, _ = make_panel(qtbot, project)
+    panel.general.rows["batch_size"].editor.field.setValue(4096)
+    free = 8 * GiB
+    monkeypatch.setattr(settings_device, "probe_device",
+                        lambda choice: DeviceInfo("cuda", "NVIDIA Test GPU", 16 * GiB, free))
+    fits, message, batch = panel.memory_check()
+    assert not fits and "Batch 4096 needs about" in message and f"Batch {batch} fits" in message
+    report = analyze(project.graph)
+    usable = 0.8 * free
+    assert batch and batch & (batch - 1) == 0  # a power of two
+    assert report.training_memory(batch, "adam").total <= usable
+    assert report.training_memory(2 * batch, "adam").total > usable
+    assert panel.device.line.text() == "NVIDIA Test GPU, 16.0 GiB, 8.0 GiB free"
+    assert panel.device.switches.rows["amp"].editor.isEnabled()  # CUDA: AMP can be used
+    assert panel.device.use_batch.text() == f"Use batch {batch}"
+    panel.device.use_batch.click()
+    assert doc.project.training.batch_size == batch
+    assert panel.memory_check()[0]
+    assert not panel.device.use_batch.isVisibleTo(panel)
+
+
+def test_device_line_and_cuda_switches(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    qtbot.waitUntil(lambda: panel.device.info is not None, timeout=30_000)
+    assert panel.device.line.text() == "CPU, 8 cores, 16.0 GiB RAM, 12.0 GiB available"
+    assert not panel.device.switches.rows["amp"].editor.isEnabled()
+    info = DeviceInfo("cuda", "NVIDIA H100", int(79.1 * GiB), int(78.0 * GiB))
+    assert info.describe() == "NVIDIA H100, 79.1 GiB, 78.0 GiB free"
+    nothing = check_memory(analyze(doc.graph), doc.project.training, None)
+    assert nothing[0] and "needs about" in nothing[1]
+
+
+def test_panel_is_read_only_while_training(qtbot):
+    doc, panel, controller = make_panel(qtbot)
+    controller.set("running")
+    assert all(not s.body.isEnabled() for s in panel.sections.values())
+    assert not panel.lock_note.isHidden()
+    controller.set("idle")
+    assert all(s.body.isEnabled() for s in panel.sections.values())
+    assert panel.lock_note.isHidden()
+
+
+# -- downloading -------------------------------------------------------------------------------
+class FakeResponse:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+        self.headers = {"Content-Length": str(len(data))}
+
+    def read(self, n: int) -> bytes:
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_download_now_fetches_with_progress(qtbot, tmp_path, monkeypatch):
+    """The real downloader against a fake mirror holding generated MNIST files (as
+    tests/engine/data/test_sources.py does)."""
+    import torchvision.datasets as tvd
+
+    from tests.engine.data import fakes
+
+    made = fakes.write_mnist(tmp_path / "made")
+    served = {f"https://mirror.test/{p.name}": p.read_bytes() for p in made.glob("*.gz")}
+    resources = [(name, hashlib.md5(served[f"https://mirror.test/{name}"]).hexdigest())
+                 for name, _ in tvd.MNIST.resources]
+    monkeypatch.setattr(tvd.MNIST, "resources", resources)
+    monkeypatch.setattr(tvd.MNIST, "mirrors", ["https://mirror.test/"])
+    monkeypatch.setattr(sources, "_urlopen", lambda url: FakeResponse(served[url]))
+
+    doc, panel, _ = make_panel(qtbot)
+    cache = tmp_path / "cache"
+    assert panel.change("dataset", {"source": "mnist", "path": str(cache)}) is None
+    stages = []
+    panel.data.relay.changed.connect(lambda stage, done, total: stages.append(stage))
+    panel.data.fetch_button.click()
+    assert not panel.data.fetch_button.isEnabled() and not panel.data.bar.isHidden()
+    qtbot.waitUntil(lambda: panel.data.fetch_button.isEnabled(), timeout=60_000)
+    assert "MNIST is ready" in panel.data.fetch_status.text()
+    assert "30 training, 10 test images" in panel.data.fetch_status.text()
+    assert any(s.startswith("downloading") for s in stages)
+    assert panel.data.bar.isHidden()
+    assert (cache / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    # the preview (drawn again after the download) now finds the set
+    qtbot.waitUntil(lambda: not panel.augment.jobs.busy, timeout=60_000)
+    assert panel.augment.status.text().startswith("16 training images"), \
+        panel.augment.status.text()
+    assert panel.augment.grid.std() > 5
+
+
+def test_download_failure_is_a_message(qtbot, tmp_path):
+    doc, panel, _ = make_panel(qtbot)
+    panel.change("dataset", {"source": "kmnist", "path": str(tmp_path)})
+    panel.data.fetch_button.click()
+    qtbot.waitUntil(lambda: panel.data.fetch_button.isEnabled(), timeout=60_000)
+    assert "needs a download" in panel.data.fetch_status.text()
+    qtbot.waitUntil(lambda: "not downloaded yet" in panel.augment.status.text(),
+                    timeout=60_000)
+
+
+def test_the_panel_imports_torch_only_once_shown() -> None:
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from cnnstudio.app.document import Document\n"
+            "from cnnstudio.app.training.settings_panel import TrainingSettings\n"
+            "from cnnstudio.project import load_project\n"
+            f"panel = TrainingSettings(Document(load_project({str(LENET)!r})))\n"
+            "panel.augment.kind.setCurrentIndex(1); panel.augment.add_step()\n"
+            "app.processEvents()\n"
+            "print('torch' in sys.modules, panel.document.project.dataset.augment[0].name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["False", "random_resized_crop"], out.stderr
