@@ -1,0 +1,338 @@
+"""The project's runs as a table (settings, graph revision, seed, results), with "Use these
+weights" to make a run's weights the project's current ones and "Compare" to set two runs side
+by side: the settings that differ and their curves overlaid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..panels._common import color_icon, muted_label
+from ..style import ERROR_COLOR, OK_COLOR, WARNING_COLOR
+from .chartplots import OVERLAY_COLORS, style_legend, style_plot
+from .rundata import (
+    best_val_acc,
+    chosen_weights,
+    epoch_arrays,
+    final_val_loss,
+    format_value,
+    run_summary,
+    settings_diff,
+)
+
+COLUMNS = ("Run", "Status", "Started", "Epochs", "Best val acc", "Final val loss", "Device",
+           "Seed", "Graph", "Settings")
+
+
+def _started(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(text)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f} %"
+
+
+def _loss(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _cell(text: str, tip: str = "", color: str | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if tip:
+        item.setToolTip(tip)
+    if color:
+        item.setForeground(QBrush(QColor(color)))
+    return item
+
+
+class RunsPanel(QWidget):
+    """Every run of the open project, newest first. ``weights_chosen(key)`` after "Use these
+    weights" made ``project.weights[key]`` the current weights."""
+
+    weights_chosen = Signal(str)
+    run_activated = Signal(object)  # a Run double-clicked: show its charts
+
+    def __init__(self, document: Any, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document, self.controller = document, controller
+        self.compare_dialog: CompareDialog | None = None
+        self._runs: list[Any] = []  # the table's rows
+        self._graph_hash = ""
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.cellDoubleClicked.connect(
+            lambda row, _col: self.run_activated.emit(self._runs[row]))
+        self.use_button = QPushButton("Use these weights")
+        self.use_button.clicked.connect(self.use_weights)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.clicked.connect(self.compare)
+        self.message = muted_label()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.message, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._timer = QTimer(self)  # many signals, one refresh
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.refresh)
+        document.reset.connect(self.refresh)
+        document.graph_changed.connect(self._timer.start)
+        for signal in (controller.epoch, controller.checkpoint, controller.finished,
+                       controller.failed, controller.state_changed):
+            signal.connect(self._timer.start)
+        self.refresh()
+
+    # -- the table -------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Rebuild the rows from the project (the selection is kept by run id)."""
+        from ...project.model import graph_hash
+
+        project = self.document.project
+        keep = {r.id for r in self.selected_runs()}
+        self._graph_hash = graph_hash(project.graph)
+        self._runs = sorted(project.runs, key=lambda r: r.id, reverse=True)
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        self.table.setRowCount(len(self._runs))
+        for row, run in enumerate(self._runs):
+            for col, item in enumerate(self._row(run, project)):
+                self.table.setItem(row, col, item)
+        for row, run in enumerate(self._runs):
+            if run.id in keep:
+                self._add_row(row)
+        self.table.blockSignals(False)
+        self._update_buttons()
+        if not self._runs:
+            self.message.setText("No runs yet: train the project and its runs appear here.")
+
+    def _add_row(self, row: int) -> None:
+        model = self.table.selectionModel()
+        index = self.table.model().index(row, 0)
+        model.select(index, model.SelectionFlag.Select | model.SelectionFlag.Rows)
+
+    def _row(self, run: Any, project: Any) -> list[QTableWidgetItem]:
+        current = project.current_weights in (run.weights, run.best_weights) and \
+            project.current_weights is not None
+        other = run.graph_hash != self._graph_hash
+        ident = _cell(str(run.id), "its weights are the project's current weights"
+                      if current else "")
+        if current:
+            ident.setIcon(color_icon(OK_COLOR))
+        status_color = ERROR_COLOR if run.status == "failed" else None
+        graph = f"rev {run.graph_revision}" + (" (other graph)" if other else "")
+        graph_tip = ("trained on another version of the network: its weights do not fit the "
+                     "graph as it is now" if other else "the network as it is now")
+        best = best_val_acc(run)
+        return [
+            ident,
+            _cell(run.status, run.message or "", status_color),
+            _cell(_started(run.started), run.started),
+            _cell(str(len(run.epochs)) + (f" (best {run.best_epoch})" if run.best_epoch else "")),
+            _cell(_percent(best)),
+            _cell(_loss(final_val_loss(run))),
+            _cell(run.device or "—"),
+            _cell(str(run.seed)),
+            _cell(graph, graph_tip, WARNING_COLOR if other else None),
+            _cell(run_summary(run)),
+        ]
+
+    def selected_runs(self) -> list[Any]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self._runs[r] for r in rows if r < len(self._runs)]
+
+    def select_runs(self, ids: list[int]) -> None:
+        self.table.clearSelection()
+        for row, run in enumerate(self._runs):
+            if run.id in ids:
+                self._add_row(row)
+
+    # -- buttons ---------------------------------------------------------------------------
+    def _use_problem(self, runs: list[Any]) -> str | None:
+        """Why "Use these weights" cannot apply to the selection (None: it can)."""
+        if len(runs) != 1:
+            return "Select one run to use its weights."
+        run = runs[0]
+        if self.controller.running:
+            return "Training is running: its weights become the current ones at each checkpoint."
+        if run.graph_hash != self._graph_hash:
+            return (f"Run {run.id} trained another version of the network (revision "
+                    f"{run.graph_revision}): its weights do not fit the graph as it is now.")
+        key, _ = chosen_weights(run)
+        if key is None or key not in self.document.project.weights:
+            return f"Run {run.id} kept no weights (it ended before its first checkpoint)."
+        return None
+
+    def _update_buttons(self) -> None:
+        runs = self.selected_runs()
+        problem = self._use_problem(runs)
+        self.use_button.setEnabled(problem is None)
+        if problem is None:
+            key, which = chosen_weights(runs[0])
+            epoch = f" (epoch {runs[0].best_epoch})" if which == "best" else ""
+            self.use_button.setToolTip(
+                f"Make run {runs[0].id}'s {which}-epoch weights{epoch} the project's current "
+                "weights (the best epoch's when the run kept them, else its last)")
+        else:
+            self.use_button.setToolTip(problem)
+        self.compare_button.setEnabled(len(runs) == 2)
+        self.compare_button.setToolTip("Two runs side by side: the settings that differ and "
+                                       "their curves" if len(runs) == 2
+                                       else "Select two runs (Ctrl+click) to compare them.")
+
+    def use_weights(self) -> bool:
+        runs = self.selected_runs()
+        problem = self._use_problem(runs)
+        if problem is not None:
+            self.message.setText(problem)
+            return False
+        key, which = chosen_weights(runs[0])
+        self.document.project.current_weights = key
+        self.document.mark_dirty()
+        self.message.setText(f"The model now has run {runs[0].id}'s {which}-epoch weights.")
+        self.refresh()
+        self.weights_chosen.emit(key)
+        return True
+
+    def compare(self) -> CompareDialog | None:
+        runs = self.selected_runs()
+        if len(runs) != 2:
+            self.message.setText("Select two runs (Ctrl+click) to compare them.")
+            return None
+        older, newer = sorted(runs, key=lambda r: r.id)
+        if self.compare_dialog is not None:
+            self.compare_dialog.close()
+        self.compare_dialog = CompareDialog(older, newer, self)
+        self.compare_dialog.show()
+        return self.compare_dialog
+
+
+class CompareDialog(QDialog):
+    """Two runs side by side: the settings that differ, the results, the curves."""
+
+    def __init__(self, a: Any, b: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.a, self.b = a, b
+        self.setWindowTitle(f"Run {a.id} versus run {b.id}")
+        self.diff = settings_diff(a, b)
+        self.settings = self._table(["Setting", f"Run {a.id}", f"Run {b.id}"],
+                                    [(k, format_value(x), format_value(y))
+                                     for k, x, y in self.diff]
+                                    or [("(the same settings)", "", "")])
+        self.results = self._table(["Result", f"Run {a.id}", f"Run {b.id}"], self._results())
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("<b>Settings that differ</b>"))
+        left_layout.addWidget(self.settings, 1)
+        left_layout.addWidget(QLabel("<b>Results</b>"))
+        left_layout.addWidget(self.results)
+        self.results.resizeRowsToContents()
+        self.results.setFixedHeight(self.results.horizontalHeader().height() + 4 +
+                                    sum(self.results.rowHeight(r)
+                                        for r in range(self.results.rowCount())))
+        self.plots = pg.GraphicsLayoutWidget()
+        pal = self.palette()
+        self.plots.setBackground(pal.color(QPalette.ColorRole.Base))
+        text = pal.color(QPalette.ColorRole.WindowText)
+        self.curves: dict[str, Any] = {}
+        legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
+        self.plots.addItem(legend, row=0, col=0)
+        for row, (key, title, scale) in enumerate((("loss", "Loss", 1.0),
+                                                   ("acc", "Accuracy (%)", 100.0)), start=1):
+            plot = self.plots.addPlot(row=row, col=0)
+            style_plot(plot, title, text)
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setLabel("bottom", "epoch")
+            for run, color in ((a, OVERLAY_COLORS[0]), (b, OVERLAY_COLORS[1])):
+                arrays = epoch_arrays(run.epochs)
+                for split, style in (("train", Qt.PenStyle.DotLine),
+                                     ("val", Qt.PenStyle.SolidLine)):
+                    curve = plot.plot(arrays["epoch"], arrays[f"{split}_{key}"] * scale,
+                                      pen=pg.mkPen(color, width=2, style=style), symbol="o",
+                                      symbolSize=5, symbolPen=None, symbolBrush=color,
+                                      connect="finite")
+                    self.curves[f"{run.id}.{split}_{key}"] = curve
+                    if key == "loss":
+                        legend.addItem(curve, f"run {run.id} {split}")
+        style_legend(legend, text)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.plots)
+        splitter.setSizes([480, 620])
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        bottom = QHBoxLayout()
+        bottom.addWidget(muted_label(f"Run {a.id}: {run_summary(a)} · run {b.id}: "
+                                     f"{run_summary(b)}"), 1)
+        bottom.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+        self.resize(1100, 620)
+
+    def _results(self) -> list[tuple[str, str, str]]:
+        def row(name: str, fn: Any) -> tuple[str, str, str]:
+            return (name, fn(self.a), fn(self.b))
+
+        def seconds(run: Any) -> str:
+            total = sum(r.seconds or 0.0 for r in run.epochs)
+            return f"{total:.1f} s" if run.epochs else "—"
+
+        def test_acc(run: Any) -> str:
+            value = (run.evaluation or {}).get("accuracy")
+            return _percent(value) if isinstance(value, (int, float)) else "—"
+
+        return [row("Status", lambda r: r.status),
+                row("Epochs", lambda r: str(len(r.epochs))),
+                row("Best epoch", lambda r: format_value(r.best_epoch)),
+                row("Best val acc", lambda r: _percent(best_val_acc(r))),
+                row("Final val loss", lambda r: _loss(final_val_loss(r))),
+                row("Evaluation accuracy", test_acc),
+                row("Training time", seconds),
+                row("Device", lambda r: r.device or "—")]
+
+    @staticmethod
+    def _table(headers: list[str], rows: list[tuple[str, str, str]]) -> QTableWidget:
+        table = QTableWidget(len(rows), len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                table.setItem(r, c, _cell(value, value))
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        return table
