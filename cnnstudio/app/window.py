@@ -31,6 +31,7 @@ from .dialogs import PresetDialog
 from .document import Document
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
 from .style import apply_theme
+from .training.ui import TrainingUi
 from .welcome import WelcomePage
 
 ICONS = Path(__file__).parent / "icons"
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)  # a project opens; an image gets the model's predictions
         self.resize(1440, 900)
         self.document = Document(parent=self)
         self.autosaver = autosave.Autosaver()
@@ -80,6 +82,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Receptive field"])
         self.tabifyDockWidget(self.docks["Receptive field"], self.docks["History"])
         self.tabifyDockWidget(self.docks["Summary"], self.docks["Problems"])
+        self.training = TrainingUi(self)
+        self.training.add_docks()
         self.docks["Inspector"].raise_()
         self.docks["Summary"].raise_()
 
@@ -94,8 +98,8 @@ class MainWindow(QMainWindow):
         doc.analysis_ready.connect(self._update_totals)
         doc.selection_changed.connect(self._update_edit_actions)
         doc.selection_changed.connect(self._follow_selection)
-        doc.undo_stack.canUndoChanged.connect(self.act["undo"].setEnabled)
-        doc.undo_stack.canRedoChanged.connect(self.act["redo"].setEnabled)
+        doc.undo_stack.canUndoChanged.connect(self._update_edit_actions)
+        doc.undo_stack.canRedoChanged.connect(self._update_edit_actions)
         self.palette_panel.add_requested.connect(self._add_layer)
         self.issues.node_activated.connect(self.view.center_on)
         self.view.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -222,6 +226,7 @@ class MainWindow(QMainWindow):
         panels = view.addMenu("&Panels")
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
+        self.training.fill_menu(bar.addMenu("&Train"))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act["about"])
 
@@ -231,6 +236,7 @@ class MainWindow(QMainWindow):
         for key in ("new", "new_preset", "open", "save", None, "undo", "redo", None, "delete",
                     "block", "arrange", None, "fit", "zoom_in", "zoom_out"):
             bar.addAction(self.act[key]) if key else bar.addSeparator()
+        self.training.fill_toolbar(bar)
 
     def _make_status_bar(self) -> None:
         status = self.statusBar()
@@ -261,8 +267,10 @@ class MainWindow(QMainWindow):
         has = bool(self.document.selection())
         for key in ("cut", "copy", "duplicate", "delete", "block", "freeze", "unfreeze"):
             self.act[key].setEnabled(has)
-        self.act["undo"].setEnabled(self.document.undo_stack.canUndo())
-        self.act["redo"].setEnabled(self.document.undo_stack.canRedo())
+        locked = self.document.locked
+        self.act["undo"].setEnabled(not locked and self.document.undo_stack.canUndo())
+        self.act["redo"].setEnabled(not locked and self.document.undo_stack.canRedo())
+        self.history.setEnabled(not locked)
 
     def _follow_selection(self, ids: list[str]) -> None:
         """A layer picked in a panel (summary, problems) comes into view on the canvas."""
@@ -274,6 +282,7 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is not self.welcome:
             # The panels describe a network; the welcome page has none, so they step aside.
             self._docks_shown = {name: not d.isHidden() for name, d in self.docks.items()}
+            self._docks_on_top = [n for n, d in self.docks.items() if d.isVisible()]
             for dock in self.docks.values():
                 dock.hide()
         self.stack.setCurrentWidget(self.welcome)
@@ -286,6 +295,8 @@ class MainWindow(QMainWindow):
     def _show_docks(self) -> None:
         for name, visible in getattr(self, "_docks_shown", {}).items():
             self.docks[name].setVisible(visible)
+        for name in getattr(self, "_docks_on_top", []):  # the tabs that were in front
+            self.docks[name].raise_()
 
     # -- documents ---------------------------------------------------------------------------
     def _load(self, project: Project, path: Path | None) -> None:
@@ -295,7 +306,7 @@ class MainWindow(QMainWindow):
         self.show_canvas()
 
     def new_blank(self) -> None:
-        if not self.maybe_save():
+        if not self.training.may_leave("start a new network") or not self.maybe_save():
             return
         graph = Graph()
         graph.add_node("Input", "input", {"shape": [1, 28, 28]}, position=(0.0, 0.0))
@@ -303,7 +314,7 @@ class MainWindow(QMainWindow):
 
     def new_from_preset(self, name: str | None = None, options: dict[str, Any] | None = None
                         ) -> None:
-        if not self.maybe_save():
+        if not self.training.may_leave("start a new network") or not self.maybe_save():
             return
         if name is None:
             dialog = PresetDialog(self)
@@ -314,7 +325,7 @@ class MainWindow(QMainWindow):
         self._load(Project(name=name, graph=graph), None)
 
     def open_file(self, path: Path | None = None, as_copy: bool = False) -> bool:
-        if not self.maybe_save():
+        if not self.training.may_leave("open another project") or not self.maybe_save():
             return False
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "Open a project or graph",
@@ -367,7 +378,8 @@ class MainWindow(QMainWindow):
         if doc.project.name in ("", "Untitled"):
             doc.project.name = path.stem
         try:
-            save_project(doc.project, path)
+            with self.training.controller.save_lock:
+                save_project(doc.project, path)
         except ProjectError as exc:
             QMessageBox.warning(self, "The project was not saved", f"{exc}\n\nYour work is "
                                 "still open and unsaved; choose another place with Save As.")
@@ -448,7 +460,8 @@ class MainWindow(QMainWindow):
             return
         self.document.store_view_state()
         try:
-            self.autosaver.write(self.document.project, self.document.path)
+            with self.training.controller.save_lock:
+                self.autosaver.write(self.document.project, self.document.path)
         except (ProjectError, OSError) as exc:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
 
@@ -559,8 +572,34 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Summary"]], [330], Qt.Orientation.Vertical)
 
+    # -- files dropped on the window ---------------------------------------------------------
+    def _dropped(self, event: Any) -> tuple[list[str], list[str]]:
+        """(projects or graphs, images) among the local files of a drag."""
+        data = event.mimeData()
+        files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data.hasUrls() \
+            else []
+        projects = [f for f in files if f.lower().endswith((".cnnproj", ".json"))]
+        return projects, self.training.dropped_images(files)
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        if any(self._dropped(event)):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        if any(self._dropped(event)):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        projects, images = self._dropped(event)
+        if projects:
+            event.acceptProposedAction()
+            self.open_file(Path(projects[0]))
+        elif images:
+            event.acceptProposedAction()
+            self.training.predict_images(images)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if not self.maybe_save():
+        if not self.training.may_leave("close the window") or not self.maybe_save():
             event.ignore()
             return
         if self.stack.currentWidget() is self.welcome:

@@ -1,0 +1,162 @@
+"""Training as a user does it in the window: Train on the example, the network locked during
+the run, the charts fed, a failure shown with advice, a network with errors refused, and a
+window closed during a run stopping it cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from cnnstudio.app import settings
+from cnnstudio.app.training.controller import IDLE
+from cnnstudio.app.window import MainWindow
+from cnnstudio.project import load_project
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
+
+
+def forget_changes(win: MainWindow) -> None:
+    c = win.training.controller
+    if c.running:
+        c.stop()
+        c.wait()
+    win.document.undo_stack.setClean()
+    win.document._extra_dirty = False
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings.use_folder(tmp_path / "settings")
+    win = MainWindow()
+    qtbot.addWidget(win, before_close_func=forget_changes)
+    win.resize(1400, 900)
+    win.show()
+    yield win
+    settings.use_folder(None)
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    shown: list[tuple[str, str]] = []
+    reply = {"question": QMessageBox.StandardButton.Yes}
+
+    def warn(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    def ask(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return reply["question"]
+
+    monkeypatch.setattr(QMessageBox, "warning", warn)
+    monkeypatch.setattr(QMessageBox, "question", ask)
+    return shown, reply
+
+
+def open_example(win: MainWindow, tmp_path: Path, epochs: int, **training) -> Path:
+    project = load_project(EXAMPLE)
+    project.training.epochs = epochs
+    for key, value in training.items():
+        setattr(project.training, key, value)
+    from cnnstudio.project import save_project
+
+    path = tmp_path / "digits.cnnproj"
+    save_project(project, path)
+    assert win.open_file(path)
+    return path
+
+
+def test_train_locks_the_network_feeds_the_charts_and_saves(window, tmp_path, qtbot) -> None:
+    path = open_example(window, tmp_path, epochs=2)
+    doc = window.document
+    assert window.training.act["train"].isEnabled()
+    window.training.act["train"].trigger()
+    assert doc.locked and not window.training.act["train"].isEnabled()
+    assert window.training.act["stop"].isEnabled()
+    before = doc.graph.nodes["features.c1"].params.get("out_channels")
+    doc.set_params("features.c1", {"out_channels": 12})  # refused while training
+    assert doc.graph.nodes["features.c1"].params.get("out_channels") == before
+    qtbot.waitUntil(lambda: window.training.controller.state == IDLE, timeout=120_000)
+    assert not doc.locked and window.training.act["continue"].isEnabled()
+    charts = window.training.panel("Charts")
+    assert sorted(charts.epochs) == [1, 2] and len(charts.batches) > 0
+    saved = load_project(path)  # the worker saved the run into the open file
+    assert saved.runs[-1].status == "finished" and len(saved.runs[-1].epochs) == 2
+    assert saved.runs[-1].epochs[-1].val_acc > 0.9
+    assert saved.current_weights in saved.weights
+    assert not doc.dirty
+    # An image dropped on the window gets the trained model's top-5 in the Evaluation panel.
+    from PIL import Image
+
+    from cnnstudio.engine.inference import project_data
+
+    data = project_data(doc.project)
+    image = tmp_path / "digit.png"
+    Image.fromarray(data.val.images([0])[0, 0].numpy()).save(image)
+    view = window.training.panel("Evaluation")
+    with qtbot.waitSignal(view.predicted, timeout=60_000):
+        drop(window, image)
+    assert len(view.last_prediction) == 5
+    assert window.docks["Evaluation"].isVisible()
+
+
+def drop(window: MainWindow, path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    action, left = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    enter = QDragEnterEvent(QPointF(10, 10).toPoint(), action, mime, left,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(10, 10), action, mime, left,
+                                Qt.KeyboardModifier.NoModifier))
+
+
+def test_a_network_with_errors_is_not_trained(window, answers) -> None:
+    shown, _ = answers
+    window.new_blank()  # an Input alone: nothing is returned
+    assert not window.training.train()
+    assert shown and "cannot be trained" in shown[-1][0]
+    assert window.training.controller.state == IDLE
+
+
+def test_a_failure_reaches_the_user_with_advice(window, tmp_path, qtbot, answers) -> None:
+    shown, _ = answers
+    open_example(window, tmp_path, epochs=2)
+    doc = window.document
+    from cnnstudio.engine.inference import project_data
+
+    data = project_data(doc.project)
+    data.train.set_normalization([0.5], [0.0])  # x / 0: a NaN loss at the first step
+    window.training.controller.data = data
+    window.training.train()
+    qtbot.waitUntil(lambda: window.training.controller.state == IDLE, timeout=120_000)
+    title, text = shown[-1]
+    assert title == "Training stopped"
+    assert "NaN" in text and "Lower the learning rate" in text
+    assert "last good weights are kept" in text
+    assert not doc.locked
+
+
+def test_closing_during_a_run_asks_then_stops_and_keeps_it(window, tmp_path, qtbot,
+                                                            answers) -> None:
+    shown, reply = answers
+    path = open_example(window, tmp_path, epochs=50, batch_size=4)
+    c = window.training.controller
+    window.training.train()
+    qtbot.waitUntil(lambda: c.state == "running", timeout=60_000)
+    reply["question"] = QMessageBox.StandardButton.Cancel
+    assert not window.close()  # the user keeps the run
+    assert c.running
+    reply["question"] = QMessageBox.StandardButton.Yes
+    window.document.undo_stack.setClean()
+    assert window.close()
+    assert not c.running
+    assert any("training run is in progress" in title for title, _ in shown)
+    saved = load_project(path)
+    assert saved.runs[-1].status == "stopped" and saved.checkpoint is not None
