@@ -228,7 +228,8 @@ class TrainingCharts(QWidget):
             self.live = False
             self._set_title()
             self._refresh_runs()
-            self._schedule()
+            self._dirty = True
+            self.flush()  # the run's end shows at once, not after the next slow-mode wait
 
     def _schedule(self) -> None:
         self._dirty = True

@@ -175,6 +175,7 @@ class EvaluationView(QWidget):
         self.busy.setVisible(self.image_jobs.busy)
         self.cache.keep(result)
         pred = self.predictions = result.predictions
+        self.cell_label.setText("Click a cell of the matrix to see its images.")
         self._fill_splits(result.data, pred.split)
         m = pred.metrics()
         top = " · ".join(f"top-{k} {100 * v:.1f} %" for k, v in m["top_k"].items())

@@ -22,11 +22,14 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn()
-        except Exception as exc:  # noqa: BLE001 - every failure reaches the view as a message
-            self.relay.failed.emit(self.number, str(exc) or type(exc).__name__)
-        else:
-            self.relay.done.emit(self.number, result)
+            try:
+                result = self.fn()
+            except Exception as exc:  # noqa: BLE001 - every failure reaches the view
+                self.relay.failed.emit(self.number, str(exc) or type(exc).__name__)
+            else:
+                self.relay.done.emit(self.number, result)
+        except RuntimeError:  # the application is closing: nobody is left to tell
+            pass
 
 
 class Jobs(QObject):

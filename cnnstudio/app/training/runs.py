@@ -136,6 +136,8 @@ class RunsPanel(QWidget):
         self._update_buttons()
         if not self._runs:
             self.message.setText("No runs yet: train the project and its runs appear here.")
+        elif self.message.text().startswith("No runs yet"):
+            self.message.setText("Select a run to use its weights, or two to compare them.")
 
     def _add_row(self, row: int) -> None:
         model = self.table.selectionModel()
