@@ -6,53 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from cnnstudio.app import settings
 from cnnstudio.app.training.controller import IDLE
 from cnnstudio.app.window import MainWindow
 from cnnstudio.project import load_project
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
-
-
-def forget_changes(win: MainWindow) -> None:
-    c = win.training.controller
-    if c.running:
-        c.stop()
-        c.wait()
-    win.document.undo_stack.setClean()
-    win.document._extra_dirty = False
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings.use_folder(tmp_path / "settings")
-    win = MainWindow()
-    qtbot.addWidget(win, before_close_func=forget_changes)
-    win.resize(1400, 900)
-    win.show()
-    yield win
-    settings.use_folder(None)
-
-
-@pytest.fixture
-def answers(monkeypatch):
-    shown: list[tuple[str, str]] = []
-    reply = {"question": QMessageBox.StandardButton.Yes}
-
-    def warn(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    def ask(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return reply["question"]
-
-    monkeypatch.setattr(QMessageBox, "warning", warn)
-    monkeypatch.setattr(QMessageBox, "question", ask)
-    return shown, reply
 
 
 def open_example(win: MainWindow, tmp_path: Path, epochs: int, **training) -> Path:

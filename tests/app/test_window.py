@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from cnnstudio.app import autosave, settings
@@ -16,42 +15,9 @@ from cnnstudio.app.window import MainWindow
 from cnnstudio.graph import load_graph
 from cnnstudio.project import ProjectError, load_project
 
+from .conftest import forget_changes
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
-
-
-def forget_changes(win: MainWindow) -> None:
-    """At the end of a test: nothing left to ask about when the window closes."""
-    win.document.undo_stack.setClean()
-    win.document._extra_dirty = False
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings.use_folder(tmp_path / "settings")
-    win = MainWindow()
-    qtbot.addWidget(win, before_close_func=forget_changes)
-    win.show()
-    yield win
-    settings.use_folder(None)
-
-
-@pytest.fixture
-def answers(monkeypatch):
-    """Record message boxes and answer questions with what the test sets."""
-    shown: list[tuple[str, str]] = []
-    reply = {"question": QMessageBox.StandardButton.Discard}
-
-    def warn(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    def ask(parent, title, text, *args, **kwargs):
-        shown.append((title, text))
-        return reply["question"]
-
-    monkeypatch.setattr(QMessageBox, "warning", warn)
-    monkeypatch.setattr(QMessageBox, "question", ask)
-    return shown, reply
 
 
 def test_starts_on_the_welcome_page_with_examples(window) -> None:

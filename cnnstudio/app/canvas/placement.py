@@ -4,18 +4,25 @@ open blocks and the routes of the links. A mixin of GraphScene."""
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, QTimer
 
-from ...graph.layout import contracted_edges, layered
+from ...graph.layout import contracted_edges
 from .block_items import BoxItem, FrameItem, box_key
 from .edges import EdgeItem
 from .items import NodeItem
 from .links import Links
 from .theme import BOX_H, BOX_W, FRAME_PAD, FRAME_TITLE, NODE_H, NODE_W
-from .units import ROW_STEP, ancestry, inner_layout, members_by_group, outer_collapsed, top_centre
+from .units import (
+    ROW_STEP,
+    ancestry,
+    inner_layout,
+    layered_units,
+    members_by_group,
+    outer_collapsed,
+    top_centre,
+)
 
 if TYPE_CHECKING:
     from ..document import Document
@@ -157,17 +164,7 @@ class Placement(Links):
         graph = self.doc.graph
         units = self.visible_units()
         edges = contracted_edges(graph, self.unit_of)
-
-        @functools.cache
-        def blocks(u: str) -> tuple[str, ...]:
-            if u.startswith("#"):
-                return tuple(ancestry(graph, graph.groups[u[1:]].parent))
-            return tuple(ancestry(graph, graph.nodes[u].group))
-
-        pos = layered(edges, units, height=lambda u: BOX_H if u.startswith("#") else NODE_H,
-                      width=lambda u: BOX_W + 6 if u.startswith("#") else NODE_W,
-                      blocks=blocks, frame=(FRAME_PAD, FRAME_TITLE))
-        return units, pos  # type: ignore[return-value]
+        return units, layered_units(graph, edges, units)
 
     def _unit_positions(self, key: str, centre: Pos, only_unplaced: bool) -> dict[str, Pos]:
         """Positions for the members of a unit whose box is centred at ``centre``."""

@@ -71,6 +71,22 @@ def default_collapsed(graph: Graph, budget: int = OPEN_BUDGET) -> set[str]:
     return set()
 
 
+def layered_units(graph: Graph, edges: list[tuple[str, str]], units: list[str]
+                  ) -> dict[str, tuple[float, float]]:
+    """Centres of the units drawn (node ids, '#block' for a collapsed block's box), laid out
+    with room for the frames of the blocks they sit in."""
+
+    @functools.cache
+    def blocks(u: str) -> tuple[str, ...]:
+        if u.startswith("#"):
+            return tuple(ancestry(graph, graph.groups[u[1:]].parent))
+        return tuple(ancestry(graph, graph.nodes[u].group))
+
+    return layered(edges, units, height=lambda u: BOX_H if u.startswith("#") else NODE_H,
+                   width=lambda u: BOX_W + 6 if u.startswith("#") else NODE_W,
+                   blocks=blocks, frame=(FRAME_PAD, FRAME_TITLE))  # type: ignore[return-value]
+
+
 def inner_layout(graph: Graph, group_id: str, members: list[str],
                  collapsed: Iterable[str] = ()) -> dict[str, tuple[float, float]]:
     """A layered layout of a block's nodes among themselves, for when the block opens: the
@@ -90,15 +106,7 @@ def inner_layout(graph: Graph, group_id: str, members: list[str],
                     if src in unit and unit[src] != unit[dst]},
                    key=lambda e: (order[e[0]], order[e[1]]))
 
-    @functools.cache
-    def blocks(u: str) -> tuple[str, ...]:
-        if u.startswith("#"):
-            return tuple(ancestry(graph, graph.groups[u[1:]].parent))
-        return tuple(ancestry(graph, graph.nodes[u].group))
-
-    pos = layered(edges, units, height=lambda u: BOX_H if u.startswith("#") else NODE_H,
-                  width=lambda u: BOX_W + 6 if u.startswith("#") else NODE_W,
-                  blocks=blocks, frame=(FRAME_PAD, FRAME_TITLE))
+    pos = layered_units(graph, edges, units)
     if not pos:
         return {}
     xs = [p[0] for p in pos.values()]

@@ -84,6 +84,21 @@ def issue_html(errors: list[str], warnings: list[str]) -> str:
     return "".join(rows)
 
 
+def error_label() -> QLabel:
+    """A hidden red line under an editor that says why a value was refused."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {ERROR_COLOR};")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def show_problem(label: QLabel, problem: str | None) -> None:
+    label.setText(problem or "")
+    label.setVisible(bool(problem))
+
+
 def muted_label(text: str = "", wrap: bool = True, small: bool = True) -> QLabel:
     """A secondary label: smaller, dimmer, wrapping, selectable."""
     label = QLabel(text)

@@ -35,7 +35,7 @@ from ...graph.layers import REQUIRED, Param
 from ...graph.model import Node
 from ...graph.table import rf_text, shape_text, si, size
 from ..style import ERROR_COLOR, category_color
-from ._common import esc, issue_html, muted_label, set_muted
+from ._common import error_label, esc, issue_html, muted_label, set_muted, show_problem
 from .editors import (
     LineEdit,
     ParamEditor,
@@ -55,20 +55,6 @@ _NUMBERS = (
 )
 
 
-def _error_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOR};")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
-
-
-def _show_problem(label: QLabel, problem: str | None) -> None:
-    label.setText(problem or "")
-    label.setVisible(bool(problem))
-
-
 class _ParamRow:
     """One parameter: label, editor, reset button and the inline problem message."""
 
@@ -84,9 +70,9 @@ class _ParamRow:
         self.reset.setToolTip(f"Reset {param.name} to its default "
                               f"({_default_text(param)})")
         self.reset.clicked.connect(self._reset)
-        self.message = _error_label()
+        self.message = error_label()
         if isinstance(self.editor, TextEditor):
-            self.editor.on_problem = lambda problem: _show_problem(self.message, problem)
+            self.editor.on_problem = lambda problem: show_problem(self.message, problem)
         self.widget = QWidget()
         box = QVBoxLayout(self.widget)
         box.setContentsMargins(0, 0, 0, 0)
@@ -165,7 +151,7 @@ class NodePage(QWidget):
         self.id_edit.editingFinished.connect(self._rename)
         self.id_edit.escaped.connect(self._revert_id)
         self.id_edit.textEdited.connect(lambda _t: self._id_problem(None))
-        self.id_message = _error_label()
+        self.id_message = error_label()
         id_box = QWidget()
         lay = QVBoxLayout(id_box)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -284,7 +270,7 @@ class NodePage(QWidget):
         self._id_problem(None)
 
     def _id_problem(self, reason: str | None) -> None:
-        _show_problem(self.id_message, reason)
+        show_problem(self.id_message, reason)
         self.id_edit.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if reason else "")
 
     def _set_name(self) -> None:

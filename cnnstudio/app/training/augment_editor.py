@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from ...project.config import AUGMENTATIONS
-from ..panels._common import ComboBox, muted_label
+from ..panels._common import ComboBox, error_label, muted_label, show_problem
 from ..panels.editors import LineEdit
 from ..style import ERROR_COLOR
 from .jobs import Jobs
-from .settings_forms import GridView, error_label, show_problem, shrinkable
+from .settings_forms import GridView, shrinkable
 
 DEBOUNCE_MS = 300
 PREVIEW_COUNT = 16

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from ...graph import UNSET
 from ...graph.layers import Param
+from ..panels._common import error_label, show_problem
 from ..panels.editors import INT_LIMIT, LineEdit, ParamEditor, TextEditor, make_editor
-from ..style import ERROR_COLOR
 
 Apply = Callable[[str, Any, bool], "str | None"]
 
@@ -168,20 +168,6 @@ class LooseEditor(ParamEditor):
 
 
 # -- rows and forms --------------------------------------------------------------------------
-def error_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOR};")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
-
-
-def show_problem(label: QLabel, problem: str | None) -> None:
-    label.setText(problem or "")
-    label.setVisible(bool(problem))
-
-
 class FieldRow:
     """One setting: a label, its editor and the line that says why a value was refused."""
 
