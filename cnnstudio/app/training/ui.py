@@ -89,8 +89,7 @@ class TrainingUi(QObject):
         c.failed.connect(self._failed)
         c.finished.connect(self._finished)
         c.saved.connect(self._saved)
-        c.epoch.connect(lambda _e: self.document.mark_dirty() if self.document.path is None
-                        else None)
+        c.epoch.connect(self._unsaved_result)
         self.document.reset.connect(self._update_actions)
         self.document.refused.connect(lambda text: window.statusBar().showMessage(text, 6000))
 
@@ -333,10 +332,15 @@ class TrainingUi(QObject):
                             f"{event.message}\n\n{advice}\n\n{kept}")
 
     def _finished(self, event: Any) -> None:
-        self.document.mark_dirty() if self.document.path is None else None
+        self._unsaved_result()
         best = f"; best epoch {event.best_epoch}" if event.best_epoch else ""
         self.window.statusBar().showMessage(f"Training {event.status}: {event.message}{best}",
                                             10000)
+
+    def _unsaved_result(self, *_args: Any) -> None:
+        """A project with no file keeps its run only in memory until the user saves it."""
+        if self.document.path is None:
+            self.document.mark_dirty()
 
     def _saved(self, path: str) -> None:
         from pathlib import Path
@@ -377,5 +381,6 @@ class TrainingUi(QObject):
         from PySide6.QtCore import QCoreApplication
 
         QCoreApplication.processEvents()  # the run's last events reach the window and panels
-        c._worker_done() if c.running else None
+        if c.running:  # the thread's own end signal may not have been delivered yet
+            c._worker_done()
         return True
