@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 
-COMMANDS = ("presets", "summary", "train", "preview")
+COMMANDS = ("presets", "summary", "train", "preview", "export", "import")
 
 
 class CliError(Exception):
@@ -71,6 +71,9 @@ def _top_parser() -> argparse.ArgumentParser:
 
     add_parser(sub)
     add_preview_parser(sub)
+    from .cli_export import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -206,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from . import cli_train
 
                 return getattr(cli_train, f"cmd_{args.command}")(args)
+            if args.command in ("export", "import"):
+                from . import cli_export
+
+                return getattr(cli_export, f"cmd_{args.command}")(args)
             return {"presets": cmd_presets, "summary": cmd_summary}[args.command](args)
         rest = [a for a in argv if a != "--debug"]
         if len(rest) > 1 or (rest and rest[0].startswith("-")):

@@ -29,6 +29,7 @@ from . import autosave, settings
 from .canvas import GraphView
 from .dialogs import PresetDialog
 from .document import Document
+from .exchange import Exchange
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
 from .style import apply_theme
 from .training.ui import TrainingUi
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Receptive field"], self.docks["History"])
         self.tabifyDockWidget(self.docks["Summary"], self.docks["Problems"])
         self.training = TrainingUi(self)
+        self.exchange = Exchange(self)
         self.training.add_docks()
         self.docks["Inspector"].raise_()
         self.docks["Summary"].raise_()
@@ -203,6 +205,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         for key in ("import", "export"):
             file_menu.addAction(self.act[key])
+        file_menu.addSeparator()
+        self.exchange.fill_menu(file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act["welcome"])
         file_menu.addAction(self.act["quit"])

@@ -111,6 +111,9 @@ class TrainingController(QObject):
         """Start a run in the background; False when one is running already."""
         if self.running:
             return False
+        # The views import these on the GUI thread; done here, before the worker starts,
+        # the GUI never waits on the import lock for a module the worker is importing.
+        from ...engine import data, inference, inspect, predictions  # noqa: F401
         from ...engine.session import Session
 
         doc = self.document
