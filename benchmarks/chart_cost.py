@@ -16,6 +16,7 @@ import copy
 import os
 import statistics
 import sys
+import threading
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -33,6 +34,17 @@ def project(epochs: int, batch_size: int):
 
 def rates(records) -> list[float]:
     return [r.samples_per_s for r in records[1:]] or [r.samples_per_s for r in records]
+
+
+def alone(fn, *args):
+    """``fn`` on a thread of its own that then ends: a thread that ran torch kernels keeps an
+    OpenMP team while it lives, and an idle team slows the window's training thread
+    (cnnstudio/app/training/threads.py), so the main thread runs none."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(fn(*args)))
+    worker.start()
+    worker.join()
+    return out[0]
 
 
 def headless(base, data) -> list[float]:
@@ -97,13 +109,13 @@ def main() -> None:
     from cnnstudio.graph import analyze
 
     base = project(args.epochs, args.batch_size)
-    data = load_data(base.dataset, analyze(base.graph).input_shape, "cpu")
-    headless(base, data)  # warm-up: first-use costs out of the measurement
+    data = alone(load_data, base.dataset, analyze(base.graph).input_shape, "cpu")
+    alone(headless, base, data)  # warm-up: first-use costs out of the measurement
     results: dict[str, list[float]] = {"headless": [], "controller": [], "charts": []}
     batches, busy = 0, []
     started = time.perf_counter()
     for _ in range(args.rounds):
-        results["headless"] += headless(base, data)
+        results["headless"] += alone(headless, base, data)
         results["controller"] += windowed(base, data, charts=False)[0]
         rates_, batches, share = windowed(base, data, charts=True)
         results["charts"] += rates_

@@ -5,17 +5,19 @@ no asserts):
 
 Trains LeNet-5 on the built-in digits headless (the engine's Session, as `cnnstudio train`
 does) and through the main window's worker (offscreen, every training panel made, charts
-fed), in turns, while a 10 ms timer on the GUI thread records how late it fires from the
-run's first event to its end. Prints the throughputs (median of the epochs' samples/s, the
-first epoch left out as warm-up), their ratio, the event loop's latency percentiles and,
-last, ``p99_ms=<value>``.
+fed), in turns, each run in a fresh process as users start them, while a 10 ms timer on the
+GUI thread records how late it fires from the run's first event to its end. Prints the
+throughputs (median of the epochs' samples/s, the first epoch of each run left out as
+warm-up), their ratio, the event loop's latency percentiles and, last, ``p99_ms=<value>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,12 +28,13 @@ EXAMPLE = ROOT / "projects" / "lenet5-digits.cnnproj"
 TICK_MS = 10
 
 
-def throughput(records: list) -> float:
-    rates = [r.samples_per_s for r in records if r.samples_per_s]
-    return statistics.median(rates[1:] if len(rates) > 2 else rates)
+def rates(records: list) -> list[float]:
+    """The epochs' samples/s, the first (warm-up) left out."""
+    values = [r.samples_per_s for r in records if r.samples_per_s]
+    return values[1:] if len(values) > 2 else values
 
 
-def headless(epochs: int, batch: int) -> float:
+def headless(epochs: int, batch: int) -> list[float]:
     from cnnstudio.engine.session import Session
     from cnnstudio.project import load_project
 
@@ -40,10 +43,10 @@ def headless(epochs: int, batch: int) -> float:
     for event in Session(project, None).events():
         if event.event == "failed":
             sys.exit(f"headless training failed: {event.message}")
-    return throughput(project.runs[-1].epochs)
+    return rates(project.runs[-1].epochs)
 
 
-def in_window(epochs: int, batch: int) -> tuple[float, list[float]]:
+def in_window(epochs: int, batch: int) -> tuple[list[float], list[float]]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -87,39 +90,65 @@ def in_window(epochs: int, batch: int) -> tuple[float, list[float]]:
         sys.exit("the window refused to train")
     loop.exec()
     timer.stop()
-    rate = throughput(window.document.project.runs[-1].epochs)
+    rate = rates(window.document.project.runs[-1].epochs)
     window.document.undo_stack.setClean()
     window.document._extra_dirty = False
     window.close()
     return rate, late
 
 
+def one_run(side: str, epochs: int, batch: int) -> tuple[list[float], list[float]]:
+    """One side's run in a fresh process: nothing one run leaves behind (a thread pool, an
+    OpenMP team on the main thread) touches the other's."""
+    cmd = [sys.executable, __file__, "--side", side, "--epochs", str(epochs),
+           "--batch-size", str(batch)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"the {side} run failed: {out.stderr.strip().splitlines()[-1:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["rates"], result["late"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--side", choices=("headless", "window"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.side == "headless":
+        print(json.dumps({"rates": headless(args.epochs, args.batch_size), "late": []}))
+        return
+    if args.side == "window":
+        rate, late = in_window(args.epochs, args.batch_size)
+        print(json.dumps({"rates": rate, "late": late}))
+        return
     t0 = time.perf_counter()
-    base, window, late = [], [], []
-    for _ in range(args.rounds):  # in turns: the machine's speed drifts
-        base.append(headless(args.epochs, args.batch_size))
-        rate, ticks = in_window(args.epochs, args.batch_size)
-        window.append(rate)
-        late += ticks
-    reference, rate = statistics.median(base), statistics.median(window)
+    base: list[list[float]] = []
+    window: list[list[float]] = []
+    late: list[float] = []
+    for i in range(args.rounds):  # in turns, the order swapped each round: the machine drifts
+        for side in ("headless", "window") if i % 2 == 0 else ("window", "headless"):
+            rate, ticks = one_run(side, args.epochs, args.batch_size)
+            (base if side == "headless" else window).append(rate)
+            late += ticks
+    reference = statistics.median(v for run in base for v in run)
+    rate = statistics.median(v for run in window for v in run)
     late.sort()
 
     def pct(p: float) -> float:
         return late[min(len(late) - 1, int(p / 100 * len(late)))]
 
-    print(f"LeNet-5 on digits, {args.epochs} epochs, batch {args.batch_size} "
-          f"({os.environ.get('QT_QPA_PLATFORM') or 'display'}, {time.perf_counter() - t0:.0f} s)")
-    print("headless trainer:   " + ", ".join(f"{v:,.0f}" for v in base) + " samples/s")
-    print("in the window:      " + ", ".join(f"{v:,.0f}" for v in window) + " samples/s")
-    print(f"window / headless:  {rate / reference:.1%} (medians)")
+    print(f"LeNet-5 on digits, {args.epochs} epochs, batch {args.batch_size}, {args.rounds} "
+          f"rounds ({os.environ.get('QT_QPA_PLATFORM') or 'display'}, "
+          f"{time.perf_counter() - t0:.0f} s)")
+    print("headless trainer:   " + ", ".join(f"{statistics.median(v):,.0f}" for v in base)
+          + " samples/s (each run's median epoch)")
+    print("in the window:      " + ", ".join(f"{statistics.median(v):,.0f}" for v in window)
+          + " samples/s")
+    print(f"window / headless:  {rate / reference:.1%} (medians of all epochs)")
     print(f"GUI timer lateness over {len(late)} ticks of {TICK_MS} ms: median {pct(50):.1f} ms, "
           f"p95 {pct(95):.1f} ms, max {late[-1]:.1f} ms")
     print(f"p99_ms={pct(99):.1f}")

@@ -23,6 +23,9 @@ class Task(QThread):
         self.fn = fn
 
     def run(self) -> None:
+        from .training import threads
+
+        threads.for_views()  # one core while a run trains
         try:
             result = self.fn(lambda fraction, text: self.progress.emit(float(fraction), text))
         except Exception as exc:  # noqa: BLE001 - every failure reaches the dialog

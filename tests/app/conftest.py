@@ -6,7 +6,16 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cnnstudio.app import settings
+from cnnstudio.app.training import threads
 from cnnstudio.app.window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def every_core_after():
+    """A run puts the GUI thread (the tests' thread) on one core; the next tests get all."""
+    yield
+    if threads._cores:
+        threads.for_training()
 
 
 def forget_changes(win: MainWindow) -> None:

@@ -9,10 +9,10 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from cnnstudio.app.document import Document
-from cnnstudio.app.training import settings_device
+from cnnstudio.app.training import jobs, settings_device
 from cnnstudio.app.training.settings_command import SetSettings, settings_events
 from cnnstudio.app.training.settings_device import DeviceInfo, check_memory
 from cnnstudio.app.training.settings_forms import field_param
@@ -52,7 +52,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(settings_device, "probe_device",
                         lambda choice: DeviceInfo("cpu", "CPU", 16 * GiB, 12 * GiB, 8))
     yield
-    QThreadPool.globalInstance().waitForDone(60_000)
+    jobs.pool().waitForDone(60_000)
 
 
 def make_panel(qtbot, project: Project | None = None, path: Path | None = None):

@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from . import threads
+
 SNAPSHOT_SECONDS = 15.0
 IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", "stopping"
 
@@ -28,6 +30,7 @@ class _Worker(QThread):
         c = self.controller
         last = time.monotonic()
         try:
+            threads.for_training()
             for event in self.session.events():
                 kind = event.event
                 if kind == "batch_end":
@@ -56,6 +59,8 @@ class _Worker(QThread):
             from ...engine.trainer import Failed
 
             c.failed.emit(Failed(f"training stopped: {type(exc).__name__}: {exc}"))
+        finally:
+            threads.end_training()
 
     def _snapshot(self) -> None:
         trainer = self.session.trainer
@@ -124,6 +129,7 @@ class TrainingController(QObject):
         worker = _Worker(self, self.session)
         worker.finished.connect(self._worker_done)
         self._worker = worker
+        threads.begin_training()
         self._set_state(PREPARING)
         worker.start()
         return True

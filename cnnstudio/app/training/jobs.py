@@ -9,6 +9,20 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from . import threads
+
+_pool: QThreadPool | None = None
+
+
+def pool() -> QThreadPool:
+    """The views' threads: they end a second after their last job, and with them the OpenMP
+    team a job made, which would slow a run that trains next (see threads.py)."""
+    global _pool
+    if _pool is None:
+        _pool = QThreadPool()
+        _pool.setExpiryTimeout(1000)
+    return _pool
+
 
 class _Relay(QObject):
     done = Signal(int, object)
@@ -21,6 +35,7 @@ class _Task(QRunnable):
         self.number, self.fn, self.relay = number, fn, relay
 
     def run(self) -> None:
+        threads.for_views()
         try:
             try:
                 result = self.fn()
@@ -44,7 +59,7 @@ class Jobs(QObject):
         self._relay.failed.connect(self._failed)
         self._number = 0
         self._latest: tuple[int, Callable[[Any], None], Callable[[str], None] | None] | None = None
-        self.pool = QThreadPool.globalInstance()
+        self.pool = pool()
 
     @property
     def busy(self) -> bool:
