@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fileio import atomic_write
 from ..project import Project, ProjectError, load_project, save_project
 from . import settings
 
@@ -56,10 +57,12 @@ class Autosaver:
         return folder() / f"{self.key}.json"
 
     def write(self, project: Project, original: Path | None) -> None:
+        """Both files are written atomically: an autosave that fails (a full disk) leaves the
+        previous recovery files as they were, still offered after a crash."""
         save_project(project, self.project_file)
         meta = {"original": str(original) if original else None, "name": project.name,
                 "saved_at": time.time()}
-        self.meta_file.write_text(json.dumps(meta), encoding="utf-8")
+        atomic_write(self.meta_file, json.dumps(meta).encode("utf-8"))
 
     def clear(self) -> None:
         Recovery(self.project_file, self.meta_file, None, "", 0).discard()

@@ -40,4 +40,12 @@ def run(path: str | None = None, argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: window.open_file(Path(path)))
     else:
         QTimer.singleShot(0, window.offer_recovery)
+    smoke = os.environ.get("CNNSTUDIO_SMOKE_TEST", "")
+    if smoke.isdigit():  # a check of an installed build: show, open, report, quit after N ms
+        def report() -> None:
+            print(f"cnnstudio: smoke test: window shown ({window.isVisible()}), title "
+                  f"{window.windowTitle()!r}", flush=True)
+            app.quit()
+
+        QTimer.singleShot(int(smoke), report)
     return app.exec()

@@ -355,7 +355,44 @@ class MainWindow(QMainWindow):
         if as_copy:
             self.statusBar().showMessage(f"Opened the example {path.name} as a new, unsaved "
                                          "project", 8000)
+        self.offer_resume()
         return True
+
+    def offer_resume(self) -> bool:
+        """A run cut short (the application crashed or was killed mid-run) is still marked
+        running in its file, with the checkpoint it saved last: offer to go on from there.
+        A run the user stopped is marked stopped and is not asked about (the Train menu
+        resumes it). Declined, the run is marked interrupted; its checkpoint stays, so Train
+        → Resume continues it later. True when the run was resumed."""
+        project = self.document.project
+        checkpoint = project.checkpoint
+        if checkpoint is None:
+            return False
+        try:
+            run = project.run(checkpoint.run_id)
+        except KeyError:
+            return False
+        if run.status != "running":
+            return False
+        state = checkpoint.state
+        done, step = int(state.get("epoch", 0)), int(state.get("step", 0))
+        total = (state.get("config") or {}).get("epochs") or run.training.get("epochs")
+        of = f" of {total}" if total else ""
+        where = f"epoch {done}{of}" if step == 0 else f"epoch {done + 1}{of}, step {step}"
+        run.status = "interrupted"
+        run.message = (f"the application closed or crashed during the run; it can resume "
+                       f"from its checkpoint at {where}")
+        answer = QMessageBox.question(
+            self, "Resume the interrupted run?",
+            f"Run {run.id} stopped at {where} before it finished (the application closed or "
+            "crashed). Resume it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.statusBar().showMessage(f"Run {run.id} was interrupted; Train → Resume the "
+                                         "stopped run continues it", 10000)
+            return False
+        return self.training.train(resume=True)
 
     def save(self) -> bool:
         path = self.document.path
@@ -379,12 +416,14 @@ class MainWindow(QMainWindow):
     def _save_to(self, path: Path) -> bool:
         doc = self.document
         doc.store_view_state()
-        if doc.project.name in ("", "Untitled"):
+        name = doc.project.name
+        if name in ("", "Untitled"):
             doc.project.name = path.stem
         try:
             with self.training.controller.save_lock:
                 save_project(doc.project, path)
-        except ProjectError as exc:
+        except ProjectError as exc:  # save_project turns OSError (no access, full disk) into it
+            doc.project.name = name  # named after a file it was never saved to: not yet
             QMessageBox.warning(self, "The project was not saved", f"{exc}\n\nYour work is "
                                 "still open and unsaved; choose another place with Save As.")
             return False

@@ -72,7 +72,15 @@ def list_folder(root: Path) -> Files:
         found = []
         for dirpath, dirnames, filenames in os.walk(entry.path):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found += [os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
+            for f in sorted(filenames):
+                if f.startswith("."):
+                    continue
+                file = os.path.join(dirpath, f)
+                if os.path.isfile(file):  # a pipe or device would block or never end
+                    found.append(file)
+                else:
+                    skipped.append((os.path.relpath(file, root),
+                                    "not a regular file (a pipe, a device or a broken link)"))
         if not found:
             notes.append(f"class folder {entry.name!r} is empty and was left out")
         items += [(p, entry.name) for p in found]
@@ -100,8 +108,12 @@ def list_csv(path: Path) -> Files:
                            "'path,label' row per image") from e
     first = text.split("\n", 1)[0]
     delimiter = next((d for d in (",", "\t", ";") if d in first), ",")
-    rows = [(n, r) for n, r in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), 1)
-            if any(cell.strip() for cell in r)]
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    try:
+        rows = [(n, r) for n, r in enumerate(reader, 1) if any(cell.strip() for cell in r)]
+    except csv.Error as e:  # e.g. a field over csv.field_size_limit()
+        raise DatasetError(f"{path}, line {reader.line_num}: cannot be read as CSV ({e}); give "
+                           "a CSV file with one 'path,label' row per image") from e
     base = path.parent
     path_col, label_col = 0, 1
     if rows and _is_header(rows[0][1], base):
@@ -153,12 +165,24 @@ def probe(path: str) -> tuple[int, int, int]:
         return _channels_of(im.mode), im.height, im.width
 
 
+def _refuse_huge(im: Image.Image) -> None:
+    """PIL refuses images over twice MAX_IMAGE_PIXELS when it opens them and only warns below
+    that; several threads decode at once, so refuse from MAX_IMAGE_PIXELS on, before any pixel
+    is read."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and im.width * im.height > limit:
+        raise Image.DecompressionBombError(
+            f"{im.width}×{im.height} is {im.width * im.height:,} pixels, more than the "
+            f"{limit:,} an image may have (a decompression bomb?)")
+
+
 def decode(path: str, shape: tuple[int, int, int]) -> np.ndarray:
     """One image file as uint8 ``[C, H, W]``: converted to grey (luminance) or RGB, resized
     with PIL's antialiased bilinear filter."""
     c, h, w = shape
     with Image.open(path) as im:
         im.draft("L" if c == 1 else "RGB", (w, h))  # JPEG: decode at a reduced scale
+        _refuse_huge(im)  # at the size it decodes at (after draft)
         if im.mode in ("I", "F") or im.mode.startswith("I;16"):
             a = np.asarray(im, dtype=np.float64)
             top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0

@@ -25,6 +25,7 @@ from .build import to_module
 from .evaluate import evaluate, predict
 from .losses import make_loss
 from .optim import LrSchedule, make_optimizer
+from .sources import DatasetError
 from .transfer import LoadReport, load_matching, param_groups, read_weights_file, set_trainable
 
 AUX_WEIGHT = 0.3  # GoogLeNet's weight of its auxiliary classifiers' losses
@@ -221,10 +222,12 @@ class Trainer:
             yield from self._run()
         except TrainingError as exc:
             yield Failed(str(exc), exc.kind, exc.suggested_batch_size)
-        except torch.OutOfMemoryError:
+        except DatasetError as exc:  # images read batch by batch that can no longer be read
+            yield Failed(_data_message(exc), "data")
+        except (torch.OutOfMemoryError, MemoryError):
             yield self._oom()
         except Exception as exc:  # noqa: BLE001 - every failure reaches the caller as an event
-            if "out of memory" in str(exc).lower():
+            if _out_of_memory(exc):
                 yield self._oom()
             else:
                 yield Failed(f"training failed: {type(exc).__name__}: {exc}")
@@ -560,6 +563,25 @@ class Trainer:
         self.best = _Best(state["best_epoch"], float(state["best_acc"]),
                           math.inf if best_loss is None else float(best_loss))
         self.lowest_loss = math.inf if lowest is None else float(lowest)
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """The devices' words for it: CUDA and MPS say "out of memory", torch's CPU allocator
+    "DefaultCPUAllocator: not enough memory: you tried to allocate ..."."""
+    text = str(exc).lower()
+    return "out of memory" in text or "not enough memory" in text
+
+
+def _data_message(exc: DatasetError) -> str:
+    """The dataset's own message: a DataLoader worker's error arrives wrapped in the worker's
+    traceback ("Caught DatasetError in DataLoader worker process 0. Original Traceback ..."),
+    whose last line is ``module.DatasetError: message``."""
+    text = str(exc).strip()
+    if "Original Traceback" not in text:
+        return text
+    last = text.splitlines()[-1]
+    name, sep, message = last.partition(": ")
+    return message if sep and name.endswith("Error") else last
 
 
 def _finite(x: float) -> float | None:

@@ -9,7 +9,7 @@ edit only recomputes what the edit can change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil, prod
+from math import ceil, isfinite, prod
 from typing import Any
 
 from . import layers
@@ -83,6 +83,8 @@ class NodeReport:
         if self.rf == WHOLE:
             return input_hw
         (rh, _, _), (rw, _, _) = self.rf  # type: ignore[misc]
+        if not (isfinite(rh) and isfinite(rw)):  # strides past a float's range (a hostile file)
+            return None
         return ceil(rh - 1e-9), ceil(rw - 1e-9)
 
 
@@ -352,6 +354,9 @@ def analyze(graph: Graph) -> Report:
                     out = spec.infer(resolved, ins)
                 except LayerError as exc:
                     out = exc
+                except ArithmeticError:  # sizes past a float's range (a hostile file)
+                    out = LayerError("its sizes are too large to compute: use smaller "
+                                     "parameters or a smaller input")
                 cache[nid] = (node.rev, resolved, problems, ins_key, out)
             if isinstance(out, LayerError):
                 message = str(out)
@@ -536,7 +541,9 @@ def _slides(rep: NodeReport) -> bool:
 
 
 def _short(n: int) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    for unit, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= scale:
+            if n >= 10**300:  # past a float's range (a hostile file): whole units
+                return f"{n // scale} {unit}"
             return f"{n / scale:.1f} {unit}"
     return str(n)

@@ -18,6 +18,8 @@ from .model import Graph, GraphError
 FORMAT = "cnnstudio.graph"
 VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 100  # as for project files: deeper is never a graph, and copies would recurse
+MAX_MESSAGE = 2000  # characters of an error message; longer ones are cut in the middle
 _NODE_KEYS = ("id", "type", "params", "name", "position", "group", "frozen")
 _GROUP_KEYS = ("id", "name", "parent")
 _TOP_KEYS = ("format", "version", "nodes", "edges", "groups", "metadata")
@@ -122,7 +124,10 @@ def loads_graph(text: str) -> Graph:
         raise GraphError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: "
                          f"{exc.msg})") from None
     except RecursionError:
-        raise GraphError("the JSON is nested too deeply to be a graph") from None
+        raise GraphError(f"the JSON is nested too deeply to be a graph (the limit is "
+                         f"{MAX_JSON_DEPTH} levels)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise GraphError(f"not valid JSON ({exc})") from None
     return graph_from_dict(data)
 
 
@@ -130,9 +135,42 @@ def _fail(where: str, message: str) -> GraphError:
     return GraphError(f"{where}: {message}")
 
 
+def _too_deep(doc: dict[str, Any]) -> bool:
+    """Whether lists and objects nest more than MAX_JSON_DEPTH levels (without recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def shorten(message: str) -> str:
+    """``message`` cut in the middle when a value in it is huge (a file can hold a megabyte
+    string): the start says where the problem is, the end what to do."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:1000]} ... ({len(message):,} characters, shortened) ... {message[-200:]}"
+
+
 def graph_from_dict(data: Any) -> Graph:
+    try:
+        return _graph_from_dict(data)
+    except GraphError as exc:
+        message = str(exc)
+        if len(message) <= MAX_MESSAGE:
+            raise
+        raise GraphError(shorten(message)) from None
+
+
+def _graph_from_dict(data: Any) -> Graph:
     if not isinstance(data, dict):
         raise GraphError("a graph document is a JSON object with \"format\": \"cnnstudio.graph\"")
+    if _too_deep(data):
+        raise GraphError(f"the JSON is nested too deeply to be a graph (more than "
+                         f"{MAX_JSON_DEPTH} levels)")
     fmt = data.get("format")
     if fmt != FORMAT:
         raise _fail("format", f"expected {FORMAT!r}, found {fmt!r}: this is not a CNN Studio "

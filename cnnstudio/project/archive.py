@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 
 from ..fileio import atomic_writer
 from ..graph import GraphError, dumps_graph, graph_from_dict
+from ..graph.jsonformat import shorten
 from . import migrations
 from .config import ConfigError, DatasetConfig, TrainConfig, number, text
 from .model import Checkpoint, Project, Run, now
@@ -130,8 +131,8 @@ def read_project_bytes(data: bytes, name: str = "project") -> Project:
 def _read(fh: BinaryIO, name: str) -> Project:
     try:
         return _read_archive(fh)
-    except ProjectError as exc:
-        raise ProjectError(f"{name}: {exc}") from None
+    except ProjectError as exc:  # a value quoted in it may be huge: keep the message short
+        raise ProjectError(f"{name}: {shorten(str(exc))}") from None
 
 
 def _read_archive(fh: BinaryIO) -> Project:

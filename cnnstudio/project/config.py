@@ -27,6 +27,13 @@ def _fail(path: str, message: str) -> ConfigError:
     return ConfigError(f"{path}: {message}")
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past a float's range
+        return False
+
+
 def number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
            nullable: bool = False, above: bool = False) -> Check:
     """A number in [lo, hi] (above: strictly greater than lo)."""
@@ -35,7 +42,7 @@ def number(lo: float | None = None, hi: float | None = None, *, integer: bool = 
         if value is None and nullable:
             return None
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
+        if isinstance(value, bool) or not ok or (not integer and not _finite(value)):
             raise _fail(path, f"expected {'an integer' if integer else 'a finite number'}"
                         f"{' or null' if nullable else ''}, found {value!r}")
         if lo is not None and (value <= lo if above else value < lo):

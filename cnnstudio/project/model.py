@@ -67,7 +67,11 @@ def _metric(value: Any, path: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{path}: expected a number or null, found {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past a float's range
+        raise ConfigError(f"{path}: expected a number or null, found an integer too large "
+                          "for one") from None
 
 
 @dataclass

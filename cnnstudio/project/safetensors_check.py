@@ -129,6 +129,8 @@ def _read(data: bytes, name: str) -> Header:
         raise fail(f"the header names {exc.args[0]!r} twice") from None
     except RecursionError:
         raise fail("the header's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise fail(f"the header is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise fail("the header is not a JSON object")
 
@@ -184,8 +186,8 @@ def _tensor(key: str, entry: Any, available: int, fail: Any) -> TensorInfo:
         if field not in entry:
             raise fail(f"{where}: {field} is missing")
     dtype = entry["dtype"]
-    if dtype not in ITEM_BITS:
-        raise fail(f"{where}: unknown dtype {dtype!r} (known: {', '.join(ITEM_BITS)})")
+    if not isinstance(dtype, str) or dtype not in ITEM_BITS:  # a list is not even hashable
+        raise fail(f"{where}: unknown dtype {_short(dtype)} (known: {', '.join(ITEM_BITS)})")
     shape = entry["shape"]
     if not isinstance(shape, list) or not all(_natural(d) for d in shape):
         raise fail(f"{where}: the shape must be a list of non-negative integers, found "

@@ -213,7 +213,11 @@ class FeatureMapsView(QWidget):
 
         if self.data is None:
             return
-        images, labels = split_images(self.data, "val", [i])
+        try:
+            images, labels = split_images(self.data, "val", [i])
+        except (ValueError, OSError) as exc:  # DatasetError: a file read on demand is gone
+            self._say(f"{exc}\n\nOpen an image file to probe the model.", error=True)
+            return
         split = (self.data.val or self.data.train).name
         self._set_probe(images[0], int(labels[0]), f"{SPLIT_NAMES.get(split, split)} image {i}")
 

@@ -125,6 +125,8 @@ def _is_number(value: Any, integer: bool) -> bool:
 
 
 def _fmt(x: float) -> str:
+    if isinstance(x, int):  # not float(x): an int past a float's range would overflow
+        return str(x)
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
