@@ -197,6 +197,9 @@ def test_a_real_run_appears_and_its_weights_can_be_used(qtbot):
     qtbot.addWidget(panel)
     assert controller.train()
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=90_000)
+    qtbot.wait(300)  # the refresh timer ran: a hidden panel is not rebuilt for nobody ...
+    assert panel.table.rowCount() == 0
+    panel.show()  # ... and catches up when shown
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1 and
                     cell(panel, 0, "Status") == "finished", timeout=3000)
     run = project.runs[0]

@@ -106,7 +106,8 @@ class RunsPanel(QWidget):
         self._timer = QTimer(self)  # many signals, one refresh
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._refresh_when_shown)
+        self._stale = False
         document.reset.connect(self.refresh)
         document.graph_changed.connect(self._timer.start)
         for signal in (controller.epoch, controller.checkpoint, controller.finished,
@@ -115,10 +116,24 @@ class RunsPanel(QWidget):
         self.refresh()
 
     # -- the table -------------------------------------------------------------------------
+    def _refresh_when_shown(self) -> None:
+        """A hidden table (another tab) catches up when shown: during a run it would be
+        rebuilt every epoch for nobody, on the GUI thread the training shares cores with."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
     def refresh(self) -> None:
         """Rebuild the rows from the project (the selection is kept by run id)."""
         from ...project.model import graph_hash
 
+        self._stale = False
         project = self.document.project
         keep = {r.id for r in self.selected_runs()}
         self._graph_hash = graph_hash(project.graph)
