@@ -1,12 +1,15 @@
 """Starting the application: a QApplication, the theme, the main window, and the file given on
 the command line (or the offer to recover unsaved work). torch is not imported here: the window
-shows in about a second, and the engine loads when training first needs it."""
+shows in about a second, and the engine loads on a background thread after it (engine_loader)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+
+LOAD_ENGINE_AFTER_MS = 200
+"""After the window's first paint and the file's opening, which the load would slow."""
 
 
 def display_problem() -> str | None:
@@ -24,7 +27,7 @@ def run(path: str | None = None, argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from . import settings
+    from . import engine_loader, settings
     from .style import apply_theme
     from .window import MainWindow, icon
 
@@ -40,6 +43,7 @@ def run(path: str | None = None, argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: window.open_file(Path(path)))
     else:
         QTimer.singleShot(0, window.offer_recovery)
+    QTimer.singleShot(LOAD_ENGINE_AFTER_MS, engine_loader.load_in_background)
     smoke = os.environ.get("CNNSTUDIO_SMOKE_TEST", "")
     if smoke.isdigit():  # a check of an installed build: show, open, report, quit after N ms
         def report() -> None:

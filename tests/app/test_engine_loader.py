@@ -1,0 +1,92 @@
+"""The engine loads on a background thread once the window shows (Train does not freeze it)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+
+from cnnstudio.app import engine_loader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from cnnstudio.app import engine_loader, main, settings
+settings.use_folder(Path(sys.argv[1]))
+before = [m for m in engine_loader.MODULES if m in sys.modules]
+
+def check():
+    thread = engine_loader._thread
+    if thread is None or thread.is_alive():
+        return
+    print(json.dumps({"before": before, "failure": engine_loader.failure,
+                      "after": [m for m in engine_loader.MODULES if m in sys.modules],
+                      "thread": thread.name}), flush=True)
+    app.quit()
+
+poll = QTimer()
+poll.timeout.connect(check)
+poll.start(20)
+QTimer.singleShot(60_000, app.quit)
+main.run()
+"""
+
+
+def test_the_application_loads_the_engine_in_the_background_after_it_shows(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["before"] == []  # the window shows before torch is imported
+    assert result["failure"] is None
+    assert result["after"] == list(engine_loader.MODULES)
+    assert result["thread"] == "cnnstudio-engine-loader"
+
+
+def _import_graph() -> nx.DiGraph:
+    """cnnstudio's module-level imports of its own modules."""
+    graph = nx.DiGraph()
+    for path in (ROOT / "cnnstudio").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+                graph.add_edges_from((module, name) for name in names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnnstudio"):
+                graph.add_edge(module, node.module)
+    return graph
+
+
+def test_what_the_loader_imports_has_no_import_cycle_to_deadlock_on():
+    graph = _import_graph()
+    reached = set()
+    for name in engine_loader.MODULES:
+        if name.startswith("cnnstudio"):
+            assert name in graph, name
+            reached |= {name} | nx.descendants(graph, name)
+    assert "cnnstudio.engine.trainer" in reached
+    cycles = [c for c in nx.simple_cycles(graph.subgraph(reached)) if len(c) > 1]
+    assert cycles == []
+
+
+def test_a_broken_install_is_recorded_not_raised(monkeypatch):
+    monkeypatch.setattr(engine_loader, "MODULES", ("cnnstudio.no_such_module",))
+    monkeypatch.setattr(engine_loader, "failure", None)
+    engine_loader._load()
+    assert engine_loader.failure is not None
+    assert engine_loader.failure.startswith("cnnstudio.no_such_module: ")
