@@ -177,6 +177,22 @@ def test_the_table_follows_training_and_new_projects(qtbot, panel):
     assert panel.table.rowCount() == 0 and "No runs yet" in panel.message.text()
 
 
+def test_an_epoch_replaces_only_the_cells_that_changed_and_keeps_the_selection(qtbot, panel):
+    project = panel.document.project
+    panel.select_runs([1, 2])
+    run = project.runs[1]  # run 2, the table's second row
+    items = {(r, c): panel.table.item(r, c) for r in range(3) for c in range(len(COLUMNS))}
+    run.epochs.append(EpochRecord(4, 0.2, 0.96, 0.1, 0.97, 0.003, 1.0, 900.0))
+    run.best_epoch = 4
+    panel.controller.epoch.emit(EpochEnd(run.epochs[-1], True))
+    qtbot.waitUntil(lambda: cell(panel, 1, "Epochs") == "4 (best 4)", timeout=3000)
+    assert cell(panel, 1, "Best val acc") == "97.00 %"
+    assert cell(panel, 1, "Final val loss") == "0.1"
+    changed = {(1, COLUMNS.index(c)) for c in ("Epochs", "Best val acc", "Final val loss")}
+    assert {k for k, item in items.items() if panel.table.item(*k) is not item} == changed
+    assert [r.id for r in panel.selected_runs()] == [2, 1]
+
+
 def test_an_edited_graph_makes_the_runs_other_graph(qtbot, panel):
     doc = panel.document
     node = next(n for n in doc.graph.nodes.values() if n.type == "Linear")

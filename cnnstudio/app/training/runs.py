@@ -139,20 +139,37 @@ class RunsPanel(QWidget):
         self._graph_hash = graph_hash(project.graph)
         self._runs = sorted(project.runs, key=lambda r: r.id, reverse=True)
         self.table.blockSignals(True)
-        self.table.clearSelection()
-        self.table.setRowCount(len(self._runs))
-        for row, run in enumerate(self._runs):
-            for col, item in enumerate(self._row(run, project)):
-                self.table.setItem(row, col, item)
-        for row, run in enumerate(self._runs):
-            if run.id in keep:
-                self._add_row(row)
+        if not self._update_cells(project):
+            self.table.clearSelection()
+            self.table.setRowCount(len(self._runs))
+            for row, run in enumerate(self._runs):
+                for col, item in enumerate(self._row(run, project)):
+                    self.table.setItem(row, col, item)
+            for row, run in enumerate(self._runs):
+                if run.id in keep:
+                    self._add_row(row)
         self.table.blockSignals(False)
         self._update_buttons()
         if not self._runs:
             self.message.setText("No runs yet: train the project and its runs appear here.")
         elif self.message.text().startswith("No runs yet"):
             self.message.setText("Select a run to use its weights, or two to compare them.")
+
+    def _update_cells(self, project: Any) -> bool:
+        """Same runs in the same rows (an epoch of a run ended): replace only the cells whose
+        text or tip changed, and keep the selection; False when the rows must be rebuilt.
+        A cell's colour and icon follow its text or tip."""
+        table = self.table
+        if table.rowCount() != len(self._runs) or \
+                [table.item(r, 0).text() if table.item(r, 0) else None
+                 for r in range(table.rowCount())] != [str(run.id) for run in self._runs]:
+            return False
+        for row, run in enumerate(self._runs):
+            for col, item in enumerate(self._row(run, project)):
+                old = table.item(row, col)
+                if old is None or old.text() != item.text() or old.toolTip() != item.toolTip():
+                    table.setItem(row, col, item)
+        return True
 
     def _add_row(self, row: int) -> None:
         model = self.table.selectionModel()
