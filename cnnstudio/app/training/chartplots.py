@@ -37,6 +37,22 @@ PLOTS = (("loss", "Loss"), ("acc", "Accuracy (%)"), ("lr", "Learning rate"),
 SERIES = {"loss": (2, "train_loss", "val_loss", 1.0), "acc": (3, "train_acc", "val_acc", 100.0),
           "lr": (4, "lr", None, 1.0), "speed": (5, "samples_per_s", None, 1.0)}
 AXIS_WIDTH = 56  # the same left axis width in every plot keeps their x axes aligned
+SHRINK = 0.4  # a y range is narrowed once the data fill less than this share of it
+
+
+def nice_bounds(lo: float, hi: float, floor: float | None = None) -> tuple[float, float]:
+    """[lo, hi] widened to round numbers, with room above: the y range steps between such
+    bounds instead of following every new point, so an axis is laid out again only when
+    the data leave its range (a redraw costs a third as much with the axes unchanged)."""
+    if floor is not None:
+        lo = min(lo, floor)
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    raw = span / 4
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
+    low = np.floor(lo / step) * step
+    high = np.ceil((hi + 0.05 * span) / step) * step
+    return float(low), float(high if high > low else low + step)
 
 
 def style_plot(plot: pg.PlotItem, title: str, text: QColor) -> None:
@@ -72,6 +88,10 @@ class ChartPlots(pg.GraphicsLayoutWidget):
         self.cross: dict[str, pg.InfiniteLine] = {}
         self.hover_text: dict[str, pg.TextItem] = {}
         self.overlays: dict[str, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
+        self.anchors: dict[str, pg.PlotDataItem] = {}
+        """Per plot, two invisible points at the nice bounds of its data: the plot's own
+        autorange (and the user's "View all") then covers them, and stays put between steps."""
+        self._spans: dict[tuple[str, str], tuple[float, float]] = {}  # (plot, part) → lo, hi
         self.paint_seconds = 0.0
         """Time spent painting since the owner last read it (the throttle's measure)."""
         for i, (name, title) in enumerate(PLOTS):
@@ -117,8 +137,7 @@ class ChartPlots(pg.GraphicsLayoutWidget):
 
     def _add_curves(self, name: str) -> None:
         plot = self.plots[name]
-        if name in ("lr", "speed"):  # an invisible point: their y axes start at zero
-            plot.plot([0.0], [0.0], pen=pg.mkPen(QColor(0, 0, 0, 0)))
+        self.anchors[name] = plot.plot(pen=pg.mkPen(QColor(0, 0, 0, 0)))
         faint = QColor(TRAIN)
         faint.setAlpha(70)
         self.curves[f"{name}.raw"] = plot.plot(pen=pg.mkPen(faint, width=1))
@@ -156,12 +175,39 @@ class ChartPlots(pg.GraphicsLayoutWidget):
             self.curves[f"{name}.raw"].setData([], [])
         else:
             self.curves[f"{name}.raw"].setData(x, raw)
+        self._fit_y(name, "batch", line, raw)
 
     def set_epochs(self, arrays: dict[str, np.ndarray]) -> None:
         for name, (_, train_key, val_key, scale) in SERIES.items():
-            self.curves[f"{name}.train"].setData(arrays["epoch"], arrays[train_key] * scale)
+            train = arrays[train_key] * scale
+            self.curves[f"{name}.train"].setData(arrays["epoch"], train)
+            val = None
             if val_key is not None:
-                self.curves[f"{name}.val"].setData(arrays["epoch"], arrays[val_key] * scale)
+                val = arrays[val_key] * scale
+                self.curves[f"{name}.val"].setData(arrays["epoch"], val)
+            self._fit_y(name, "epoch", train, val)
+
+    def _fit_y(self, name: str, part: str, *values: np.ndarray | None) -> None:
+        finite = [v[np.isfinite(v)] for v in values if v is not None]
+        finite = [v for v in finite if v.size]
+        if finite:
+            self._spans[(name, part)] = (min(float(v.min()) for v in finite),
+                                         max(float(v.max()) for v in finite))
+        else:
+            self._spans.pop((name, part), None)
+        spans = [span for (plot, _), span in self._spans.items() if plot == name]
+        anchor = self.anchors[name]
+        if not spans:
+            anchor.setData([], [])
+            return
+        lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+        shown = anchor.getOriginalDataset()[1]
+        if shown is not None and len(shown) == 2:
+            low, high = float(shown[0]), float(shown[1])
+            if low <= lo and hi <= high and hi - lo >= SHRINK * (high - low):
+                return  # the data still fit and fill the range: the axis stays as it is
+        low, high = nice_bounds(lo, hi, floor=0.0 if name in ("lr", "speed") else None)
+        anchor.setData([0.0, 0.0], [low, high])
 
     def set_best(self, epoch: int | None) -> None:
         for line in self.best_lines.values():

@@ -38,6 +38,7 @@ from .rundata import (
 REFRESH_MS = 250  # at most 4 redraws a second ...
 MAX_REFRESH_MS = 5000
 BUDGET = 0.01  # ... and fewer where one takes more than 1 % of the time between two
+BURST = 0.1  # seconds a run's drawing may be ahead of BUDGET: its first curves show at once
 # Costs are the GUI thread's CPU time (what it takes from the training: a core, the GIL);
 # its wall time would also count its waits for the GIL the training holds.
 SMOOTHED = ("loss", "acc", "speed")  # the learning rate is drawn as it was set
@@ -69,6 +70,8 @@ class TrainingCharts(QWidget):
         self._last_setdata = 0.0
         self.busy_seconds = 0.0
         """All the time the charts took on the GUI thread (drawing), for the benchmark."""
+        self._run_clock: tuple[float, float] | None = None
+        """The live run's first redraw: when, and ``busy_seconds`` then (the budget's start)."""
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -205,7 +208,10 @@ class TrainingCharts(QWidget):
                            shown is not self.run else None)
         self._planned = event.epochs
         self._fit_x()
-        self._schedule()
+        self._run_clock = None  # set at the run's first redraw, after the clearing's paint
+        self.update_cost = 0.0  # learned again: a first show's layout and paint cost more
+        if self.epochs:  # a resumed run's history; else the first batch schedules a redraw
+            self._schedule()
 
     def _on_batch(self, event: Any) -> None:
         if self.live:
@@ -237,9 +243,16 @@ class TrainingCharts(QWidget):
             self._timer.start(self.refresh_ms())
 
     def refresh_ms(self) -> int:
-        """The time between two redraws: 250 ms, longer where a redraw costs more than
-        BUDGET of it (a slow machine, a big window), so the charts never slow training."""
-        return int(min(MAX_REFRESH_MS, max(REFRESH_MS, 1000 * self.update_cost / BUDGET)))
+        """The time to the next redraw: 250 ms, longer where a redraw costs more than BUDGET
+        of it (a slow machine, a big window), so the charts never slow training. During a
+        run the budget counts from its first redraw, with BURST ahead of it: the first curves
+        show within a second, later redraws keep the run's drawing at BUDGET."""
+        wait = self.update_cost / BUDGET
+        if self.live and self._run_clock is not None:
+            started, busy = self._run_clock
+            spent = self.busy_seconds + self.view.paint_seconds - busy
+            wait = (spent + self.update_cost - BURST) / BUDGET - (time.monotonic() - started)
+        return round(min(MAX_REFRESH_MS, max(REFRESH_MS, 1000 * wait)))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -257,6 +270,8 @@ class TrainingCharts(QWidget):
             return
         start = time.thread_time()
         self.busy_seconds += self.view.paint_seconds
+        if self.live and self._run_clock is None:
+            self._run_clock = (time.monotonic(), self.busy_seconds)
         if self._last_setdata:  # the last update: its setData, and its paint since
             last = self._last_setdata + self.view.paint_seconds
             self.update_cost = last if not self.update_cost else \
