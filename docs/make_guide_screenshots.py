@@ -6,8 +6,9 @@ Writes docs/images/guide-*.png: the LeNet-5 example in the window, the preset di
 added from the palette, a network with an error (canvas, Problems panel and the warning that
 stops training), collapsed blocks, the Inspector and the Receptive field panel, a frozen
 selection, the window during a training run (LeNet-5 on the built-in digits, a few seconds on
-a CPU), the Runs panel, the resume, recovery and unsaved-changes questions, the save-failed
-warning, the Python-file import dialog and the about box.
+a CPU), the Runs panel, the question on closing during a run, the message of a failed run, the
+memory warning, the resume, recovery and unsaved-changes questions, the save-failed and
+cannot-open warnings, the Python-file import dialog and the about box.
 Settings, recovery files and projects go to a temporary folder, so nothing of yours is used.
 """
 
@@ -146,13 +147,16 @@ def main() -> None:
     clean()
 
     # 4. A training run in the window (LeNet-5, built-in digits).
+    # Ten epochs instead of the example's five: the picture is taken mid-run, and on a fast
+    # machine five are over before the charts have drawn the fourth.
     window.open_file(EXAMPLE, as_copy=True)
+    doc.project.training.epochs = 10
     window.training.train()
     t0 = time.monotonic()
-    while "Epoch 4/" not in window.training.progress_text.text() and \
+    while "Epoch 5/" not in window.training.progress_text.text() and \
             window.training.controller.running and time.monotonic() - t0 < 300:
         pump(200)
-    pump(2500)
+    pump(1000)  # the charts catch up
     save(window, "training-run")
     while window.training.controller.running and time.monotonic() - t0 < 300:
         pump(300)
@@ -161,6 +165,43 @@ def main() -> None:
     save(window.docks["Runs"], "runs")
     trained = scratch / "lenet5-trained.cnnproj"
     window._save_to(trained)
+    controller = window.training.controller
+
+    def until_idle() -> None:
+        t0 = time.monotonic()
+        while controller.running and time.monotonic() - t0 < 300:
+            pump(200)
+
+    # Closing the window during a run asks first (Cancel: the run goes on).
+    window.open_file(EXAMPLE, as_copy=True)
+    window.training.train()
+    t0 = time.monotonic()
+    while "Epoch 2/" not in window.training.progress_text.text() and \
+            controller.running and time.monotonic() - t0 < 300:
+        pump(200)
+    modal("stop-run", window.close, QMessageBox.StandardButton.Cancel)
+    controller.stop()
+    until_idle()
+    window._save_to(scratch / "lenet5-stopped.cnnproj")  # the run is kept: a file to leave
+
+    # A run that fails: a NaN loss at the first step (inputs divided by a zero deviation).
+    from cnnstudio.engine.inference import project_data
+
+    window.open_file(EXAMPLE, as_copy=True)
+    data = project_data(doc.project)
+    data.train.set_normalization([0.5], [0.0])
+    controller.data = data
+    modal("training-failed", window.training.train)
+    until_idle()
+    pump(500)
+    controller.data = None
+    window._save_to(scratch / "lenet5-failed.cnnproj")
+
+    # A run that would not fit in memory: VGG-16 on 224x224 images, batch 2048.
+    window.new_from_preset("vgg16")
+    doc.project.training.batch_size = 2048
+    modal("memory-warning", window.training.train, QMessageBox.StandardButton.Cancel)
+    clean()
 
     # The resume offer: a run cut short (still marked running, with a checkpoint).
     import torch
@@ -202,6 +243,13 @@ def main() -> None:
     pump(500)
     save(dialog, "import-python")
     dialog.reject()
+
+    # A file that is not a whole project: the example cut in half, as by a failed download.
+    broken = scratch / "lenet5-half.cnnproj"
+    whole = EXAMPLE.read_bytes()
+    broken.write_bytes(whole[:len(whole) // 2])
+    modal("cannot-open", lambda: window.open_file(broken))
+    clean()
 
     # The about box.
     modal("about", window._about)

@@ -541,8 +541,8 @@ def test_out_of_memory_mid_run_is_shown_with_advice_and_keeps_the_weights(
     qtbot.waitUntil(lambda: c.state == IDLE, timeout=60_000)
     title, text = shown[-1]
     assert title == "Training stopped"
-    assert "out of memory with batch size 32: try 16" in text
-    assert "smaller batch size" in text and "last good weights are kept" in text
+    assert "Out of memory with batch size 32: try 16" in text
+    assert "smaller batch size" in text and "its last good weights are kept" in text
     assert not doc.locked and window.training.act["train"].isEnabled()
     assert doc.path == path and window.stack.currentWidget() is window.view
     assert graph_to_dict(doc.graph) == before["graph"]

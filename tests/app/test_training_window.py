@@ -98,8 +98,9 @@ def test_a_failure_reaches_the_user_with_advice(window, tmp_path, qtbot, answers
     qtbot.waitUntil(lambda: window.training.controller.state == IDLE, timeout=120_000)
     title, text = shown[-1]
     assert title == "Training stopped"
-    assert "NaN" in text and "Lower the learning rate" in text
-    assert "last good weights are kept" in text
+    assert text.startswith("The loss became NaN") and "Find a learning rate" in text
+    assert "The project is kept (no weights had been saved yet)" in text  # it failed at once
+    assert "last good weights" not in text
     assert not doc.locked
 
 

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 
 from .controller import IDLE, PAUSED, PREPARING, RUNNING, STOPPING, TrainingController
 
-ADVICE = {
-    "nan": "Lower the learning rate (Train → Find a learning rate), add BatchNorm after the "
-           "convolutions, or set gradient clipping in the Training panel.",
-    "oom": "Use a smaller batch size in the Training panel, or mixed precision on a GPU.",
+ADVICE = {  # where in the window to act; the engine's message says what went wrong
+    "nan": "Train → Find a learning rate suggests a rate; gradient clipping is in the Training "
+           "panel, BatchNorm in the Layers palette.",
+    "oom": "Set a smaller batch size in the Training panel, then train again.",
     "data": "Check the dataset in the Training panel (its source, path and split).",
     "error": "Check the Training panel's settings; the Problems panel lists what is wrong "
              "with the network.",
@@ -327,9 +327,11 @@ class TrainingUi(QObject):
 
     def _failed(self, event: Any) -> None:
         advice = ADVICE.get(event.kind, ADVICE["error"])
-        kept = "The project and the last good weights are kept."
-        QMessageBox.warning(self.window, "Training stopped",
-                            f"{event.message}\n\n{advice}\n\n{kept}")
+        kept = "The project and its last good weights are kept." \
+            if self.document.project.current_weights else \
+            "The project is kept (no weights had been saved yet)."
+        message = event.message[:1].upper() + event.message[1:]
+        QMessageBox.warning(self.window, "Training stopped", f"{message}\n\n{advice}\n\n{kept}")
 
     def _finished(self, event: Any) -> None:
         self._unsaved_result()
