@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QMessageBox
 
 from cnnstudio.app import settings
@@ -24,6 +25,9 @@ def forget_changes(win: MainWindow) -> None:
     if c.running:
         c.stop()
         c.wait()
+        QCoreApplication.processEvents()  # the run's end reaches the controller ...
+        if c.running:  # ... or a failed test's window would ask whether to stop it, forever
+            c._worker_done()
     win.document.undo_stack.setClean()
     win.document._extra_dirty = False
 

@@ -180,36 +180,30 @@ def test_the_throttle_slows_down_when_a_redraw_is_slow(charts):
     assert charts.refresh_ms() == 5000
 
 
-def test_a_run_draws_at_once_then_keeps_to_the_budget_from_its_start(qtbot, charts,
-                                                                      monkeypatch):
-    import cnnstudio.app.training.charts as module
-
-    clock = [1000.0]
-    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
-    charts.update_cost = 0.03  # 30 ms a redraw: 3 s apart between runs
+def test_a_runs_first_epoch_shows_at_once_however_slow_the_throttle(qtbot, charts):
+    charts.update_cost = 1.0  # one redraw every 5 s
     start(charts)
-    assert charts.update_cost == 0.0 and charts.refresh_ms() == 250  # the first at once
     charts.controller.batch.emit(BATCHES[0])
-    qtbot.waitUntil(lambda: data(charts, "loss.batch")[0].size == 1, timeout=3000)
-    charts.busy_seconds = charts._run_clock[1]  # the budget counts from this first redraw
-    charts.view.paint_seconds = 0.0
+    qtbot.wait(400)
+    assert data(charts, "loss.batch")[0].size == 0  # batches wait for the throttle ...
+    record = EpochRecord(1, 0.5, 0.8, 0.4, 0.9, 0.01, 1.0, 500.0)
+    charts.controller.epoch.emit(EpochEnd(record, best=True))
+    assert data(charts, "loss.batch")[0].size == 1  # ... the first epoch does not
+    assert list(data(charts, "loss.val")[1]) == [0.4]
+    charts.controller.batch.emit(BATCHES[1])
+    charts.controller.epoch.emit(EpochEnd(EpochRecord(2, 0.3, 0.9, 0.2, 0.95, 0.01, 1.0, 500.0),
+                                          best=True))
+    assert list(data(charts, "loss.val")[1]) == [0.4]  # later epochs keep to the throttle
+
+
+def test_the_paint_before_a_run_is_not_taken_for_a_redraw(qtbot, charts):
+    charts.controller.batch.emit(BATCHES[0])  # no run: ignored
     charts.update_cost = 0.02
-    assert charts.refresh_ms() == 250  # within BURST: the next curves show soon
-    charts.busy_seconds += 0.03  # the first redraw spent 30 ms
-    clock[0] += 0.5
-    # 30 + 20 ms against 100 ms ahead: fits now
-    assert charts.refresh_ms() == 250
-    charts.busy_seconds += 0.08  # three more
-    # 110 + 20 ms against 100 ms ahead and 1 % of 0.5 s: 2.5 s more
-    assert charts.refresh_ms() == 2500
-    charts.busy_seconds += 0.3  # ten more redraws
-    clock[0] += 2.0
-    assert charts.refresh_ms() == 5000  # far ahead of 1 %: the longest wait
-    clock[0] += 40.0  # 42.5 s in, 410 ms spent: 1 % of it (plus BURST) leaves room
-    assert charts.refresh_ms() == 250
-    charts.controller.finished.emit(Finished("finished", 3, None, "done"))
-    charts.update_cost = 0.03
-    assert charts.refresh_ms() == 3000  # no run: the per-redraw rule
+    charts._last_setdata = 0.004
+    charts.view.paint_seconds = 0.09  # the charts' first show, as Train opens them
+    start(charts)
+    assert charts.update_cost == 0.02
+    assert charts.busy_seconds >= 0.09  # counted as the charts' time all the same
 
 
 # -- runs of the project ---------------------------------------------------------------------

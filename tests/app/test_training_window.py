@@ -32,8 +32,12 @@ def test_train_locks_the_network_feeds_the_charts_and_saves(window, tmp_path, qt
     path = open_example(window, tmp_path, epochs=2)
     doc = window.document
     assert window.training.act["train"].isEnabled()
+    window.statusBar().showMessage("Opened the example", 60_000)  # as opening one says
     window.training.act["train"].trigger()
     assert doc.locked and not window.training.act["train"].isEnabled()
+    # The progress line replaces the message instead of being drawn over it.
+    assert window.statusBar().currentMessage() == ""
+    assert window.training.progress_text.isVisible()
     assert window.training.act["stop"].isEnabled()
     before = doc.graph.nodes["features.c1"].params.get("out_channels")
     doc.set_params("features.c1", {"out_channels": 12})  # refused while training
@@ -42,6 +46,7 @@ def test_train_locks_the_network_feeds_the_charts_and_saves(window, tmp_path, qt
     assert not doc.locked and window.training.act["continue"].isEnabled()
     charts = window.training.panel("Charts")
     assert sorted(charts.epochs) == [1, 2] and len(charts.batches) > 0
+    assert charts.title.text().endswith("— finished")  # the event's, not a run not yet updated
     saved = load_project(path)  # the worker saved the run into the open file
     assert saved.runs[-1].status == "finished" and len(saved.runs[-1].epochs) == 2
     assert saved.runs[-1].epochs[-1].val_acc > 0.9

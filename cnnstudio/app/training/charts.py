@@ -38,7 +38,6 @@ from .rundata import (
 REFRESH_MS = 250  # at most 4 redraws a second ...
 MAX_REFRESH_MS = 5000
 BUDGET = 0.01  # ... and fewer where one takes more than 1 % of the time between two
-BURST = 0.1  # seconds a run's drawing may be ahead of BUDGET: its first curves show at once
 # Costs are the GUI thread's CPU time (what it takes from the training: a core, the GIL);
 # its wall time would also count its waits for the GIL the training holds.
 SMOOTHED = ("loss", "acc", "speed")  # the learning rate is drawn as it was set
@@ -70,8 +69,7 @@ class TrainingCharts(QWidget):
         self._last_setdata = 0.0
         self.busy_seconds = 0.0
         """All the time the charts took on the GUI thread (drawing), for the benchmark."""
-        self._run_clock: tuple[float, float] | None = None
-        """The live run's first redraw: when, and ``busy_seconds`` then (the budget's start)."""
+        self._first_drawn = False  # the live run's first epoch drawn (at once, unthrottled)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -170,9 +168,9 @@ class TrainingCharts(QWidget):
         if abs(self.smooth_box.value() - value) > 1e-9:
             self.smooth_box.setValue(value)
 
-    def _set_title(self) -> None:
+    def _set_title(self, status: str | None = None) -> None:
         if self.run is not None:
-            status = "training" if self.live else self.run.status
+            status = status or ("training" if self.live else self.run.status)
             self.title.setText(f"<b>{run_label(self.run)}</b> — {status}")
 
     def _fit_x(self) -> None:
@@ -195,6 +193,7 @@ class TrainingCharts(QWidget):
         """A run starts: its charts replace the run shown, which stays overlaid to compare."""
         shown = self.run if not self.live and any(
             r is self.run for r in self.document.project.runs) else None
+        self._last_setdata = 0.0  # the paint before this clearing (a first show) is no redraw's
         self.clear()
         self.run, self.live = self.controller.run, True
         if self.run is not None:  # a resumed run: the epochs it did before
@@ -208,8 +207,7 @@ class TrainingCharts(QWidget):
                            shown is not self.run else None)
         self._planned = event.epochs
         self._fit_x()
-        self._run_clock = None  # set at the run's first redraw, after the clearing's paint
-        self.update_cost = 0.0  # learned again: a first show's layout and paint cost more
+        self._first_drawn = False
         if self.epochs:  # a resumed run's history; else the first batch schedules a redraw
             self._schedule()
 
@@ -225,14 +223,19 @@ class TrainingCharts(QWidget):
             self.epochs[event.record.epoch] = event.record
             if event.best:
                 self.best_epoch = event.record.epoch
-            self._schedule()
+            if not self._first_drawn and self.isVisible():
+                self._first_drawn, self._dirty = True, True
+                self.flush()  # the first epoch's points show at once, not after a slow wait
+            else:
+                self._schedule()
 
     def _on_finished(self, event: Any) -> None:
         if self.live:
             if getattr(event, "best_epoch", None):
                 self.best_epoch = event.best_epoch
             self.live = False
-            self._set_title()
+            # The event's status: the session records it in the run only after sending it.
+            self._set_title(getattr(event, "status", "failed"))
             self._refresh_runs()
             self._dirty = True
             self.flush()  # the run's end shows at once, not after the next slow-mode wait
@@ -243,16 +246,9 @@ class TrainingCharts(QWidget):
             self._timer.start(self.refresh_ms())
 
     def refresh_ms(self) -> int:
-        """The time to the next redraw: 250 ms, longer where a redraw costs more than BUDGET
-        of it (a slow machine, a big window), so the charts never slow training. During a
-        run the budget counts from its first redraw, with BURST ahead of it: the first curves
-        show within a second, later redraws keep the run's drawing at BUDGET."""
-        wait = self.update_cost / BUDGET
-        if self.live and self._run_clock is not None:
-            started, busy = self._run_clock
-            spent = self.busy_seconds + self.view.paint_seconds - busy
-            wait = (spent + self.update_cost - BURST) / BUDGET - (time.monotonic() - started)
-        return round(min(MAX_REFRESH_MS, max(REFRESH_MS, 1000 * wait)))
+        """The time between two redraws: 250 ms, longer where a redraw costs more than
+        BUDGET of it (a slow machine, a big window), so the charts never slow training."""
+        return int(min(MAX_REFRESH_MS, max(REFRESH_MS, 1000 * self.update_cost / BUDGET)))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -270,8 +266,6 @@ class TrainingCharts(QWidget):
             return
         start = time.thread_time()
         self.busy_seconds += self.view.paint_seconds
-        if self.live and self._run_clock is None:
-            self._run_clock = (time.monotonic(), self.busy_seconds)
         if self._last_setdata:  # the last update: its setData, and its paint since
             last = self._last_setdata + self.view.paint_seconds
             self.update_cost = last if not self.update_cost else \

@@ -285,6 +285,8 @@ class TrainingUi(QObject):
         self.window._update_edit_actions()
         self._update_actions()
         running = state != IDLE
+        if running:  # a message shown now would be drawn over the progress line
+            self.window.statusBar().clearMessage()
         self.progress_text.setVisible(running)
         self.progress_bar.setVisible(running)
         if state == PREPARING:
