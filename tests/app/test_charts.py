@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from cnnstudio.app.document import Document
+from cnnstudio.app.training.chartplots import nice_bounds
 from cnnstudio.app.training.charts import TrainingCharts
 from cnnstudio.app.training.controller import TrainingController
 from cnnstudio.app.training.rundata import Buffer, ema, epoch_arrays, values_near
@@ -159,6 +160,39 @@ def test_epoch_points_and_the_best_epoch_mark(qtbot, charts):
         assert line.isVisible() and line.value() == 2.0
     charts.controller.finished.emit(Finished("finished", 2, None, "done"))
     assert not charts.live
+
+
+@pytest.mark.parametrize(("lo", "hi", "floor", "expected"), [
+    (0.13, 2.31, None, (0.0, 3.0)),
+    (61.0, 99.2, None, (60.0, 110.0)),
+    (0.0031, 0.0031, 0.0, (0.0, 0.004)),
+    (0.5, 0.5, None, (0.45, 0.6)),
+    (-3.0, -1.0, None, (-3.0, -0.5)),
+])
+def test_nice_bounds_are_round_and_hold_the_data(lo, hi, floor, expected):
+    low, high = nice_bounds(lo, hi, floor)
+    assert (low, high) == pytest.approx(expected)
+    assert low <= lo and hi < high
+
+
+def test_the_y_range_steps_only_when_the_data_leave_or_shrink_in_it(qtbot, charts):
+    view = charts.view
+
+    def bounds() -> list[float]:
+        return list(view.anchors["loss"].getOriginalDataset()[1])
+
+    x = np.arange(4.0)
+    view.set_batches("loss", x, np.array([2.3, 1.9, 1.4, 1.2]), None)
+    first = bounds()
+    assert first == pytest.approx([1.0, 2.5])
+    view.set_batches("loss", np.arange(5.0), np.array([2.3, 1.9, 1.4, 1.2, 1.1]), None)
+    assert bounds() == first  # inside and filling it: the axes stay
+    view.set_batches("loss", np.arange(6.0), np.array([2.3, 1.9, 1.4, 1.2, 1.1, 0.6]), None)
+    assert bounds()[0] <= 0.6 and bounds()[1] >= 2.3  # left it: a new step
+    view.set_batches("loss", x, np.array([0.31, 0.3, 0.3, 0.29]), None)
+    assert bounds()[1] < 1.0  # shrunk to a corner of it: narrowed
+    view.set_batches("loss", x, np.array([1e308, -1e308, 0.0, 1.0]), None)
+    assert view.anchors["loss"].getOriginalDataset()[1] is None or bounds() == []
 
 
 def test_hidden_charts_draw_when_shown(qtbot, charts):

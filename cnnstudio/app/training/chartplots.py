@@ -46,7 +46,10 @@ def nice_bounds(lo: float, hi: float, floor: float | None = None) -> tuple[float
     the data leave its range (a redraw costs a third as much with the axes unchanged)."""
     if floor is not None:
         lo = min(lo, floor)
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    if hi <= lo:  # one value: a range around it
+        pad = abs(hi) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    span = hi - lo
     raw = span / 4
     power = 10.0 ** np.floor(np.log10(raw))
     step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
@@ -201,6 +204,9 @@ class ChartPlots(pg.GraphicsLayoutWidget):
             anchor.setData([], [])
             return
         lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+        if not np.isfinite(hi - lo):  # a diverging run's 1e308s: pyqtgraph's own range
+            anchor.setData([], [])
+            return
         shown = anchor.getOriginalDataset()[1]
         if shown is not None and len(shown) == 2:
             low, high = float(shown[0]), float(shown[1])
