@@ -25,7 +25,7 @@ from ..graph import GraphError, load_graph, presets, save_graph
 from ..graph.model import Graph
 from ..graph.table import si, size
 from ..project import Project, ProjectError, load_project, save_project
-from . import autosave, settings
+from . import autosave, gc_guard, settings
 from .canvas import GraphView
 from .dialogs import PresetDialog
 from .document import Document
@@ -49,6 +49,7 @@ def icon(name: str) -> QIcon:
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
+        gc_guard.install()  # before any thread: Python collects on the GUI thread only
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)  # a project opens; an image gets the model's predictions
         self.resize(1440, 900)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QMessageBox
@@ -13,10 +15,13 @@ from cnnstudio.app.window import MainWindow
 
 @pytest.fixture(autouse=True)
 def every_core_after():
-    """A run puts the GUI thread (the tests' thread) on one core; the next tests get all."""
+    """A run puts the GUI thread (the tests' thread) on one core; the next tests get all.
+    A window turns Python's automatic garbage collection off (gc_guard); tests without one
+    get it back."""
     yield
     if threads._cores:
         threads.for_training()
+    gc.enable()
 
 
 def forget_changes(win: MainWindow) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from .. import gc_guard
 from . import threads
 
 SNAPSHOT_SECONDS = 15.0
@@ -130,6 +131,7 @@ class TrainingController(QObject):
         worker.finished.connect(self._worker_done)
         self._worker = worker
         threads.begin_training()
+        gc_guard.install()
         self._set_state(PREPARING)
         worker.start()
         return True

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from .. import gc_guard
 from . import threads
 
 _pool: QThreadPool | None = None
@@ -69,6 +70,7 @@ class Jobs(QObject):
               on_error: Callable[[str], None] | None = None) -> None:
         self._number += 1
         self._latest = (self._number, on_done, on_error)
+        gc_guard.install()
         self.pool.start(_Task(self._number, fn, self._relay))
 
     def cancel(self) -> None:
