@@ -6,12 +6,16 @@ A view that needs a module before the load is done waits for that module only (P
 per-module import locks), never longer than importing it itself would take. These modules do
 not import each other in a cycle (tests/app/test_engine_loader.py checks), so the two threads
 cannot deadlock on those locks.
+
+Once loaded, those modules' objects are frozen out of garbage collection (gc_guard).
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+
+from . import gc_guard
 
 MODULES = (
     "torch",
@@ -42,9 +46,11 @@ def load_in_background() -> threading.Thread:
 
 def _load() -> None:
     global failure
-    for name in MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - a broken install: the view will say so
-            failure = f"{name}: {exc}"
-            return
+    with gc_guard.importing():
+        for name in MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - a broken install: the view will say so
+                failure = f"{name}: {exc}"
+                return
+    gc_guard.freeze_once()

@@ -7,34 +7,61 @@ waits for that object's Qt lock deadlocks the application (seen in the test suit
 map job's thread collecting while the GUI thread deleted a menu). So while the window runs,
 automatic collection is off and a timer on the GUI thread collects, generation by generation,
 as Python itself would (pyqtgraph's GarbageCollector does the same).
+
+That includes Python's rule for the oldest generation: a full collection only once the objects
+that reached it since the last one number a quarter of those it held then. Without it, a full
+collection (300 ms once torch is imported: half a million objects) ran every ten young ones,
+every few seconds, holding the GIL that a run's thread needs between kernels.
+
+And once the engine is imported, what exists then is frozen (`gc.freeze`): torch's modules,
+functions and classes live as long as the process, so no collection needs to look at them
+again. Those objects reach the collector in one lump (imported with collection off), and
+their first two collections took 250 and 280 ms on the GUI thread, in the middle of the
+first run. While the engine imports, the timer does not collect: what it would look at is
+about to be frozen (each collection took 30-50 ms, while the window had just shown).
 """
 
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 INTERVAL_MS = 500
 _collector: QObject | None = None
+_frozen = False
+_freeze_lock = threading.Lock()
+_importing = 0
 
 
 class _Collector(QObject):
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.threshold = gc.get_threshold()
+        self.long_lived_total = len(gc.get_objects(2))
+        self.long_lived_pending = 0
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check)
         self.timer.start(INTERVAL_MS)
 
     def check(self) -> None:
+        """The oldest generation whose count passed its threshold, as gcmodule.c picks it."""
         l0, l1, l2 = gc.get_count()
-        if l0 > self.threshold[0]:
+        t0, t1, t2 = self.threshold
+        if l0 <= t0 or _importing:
+            return
+        if l1 <= t1:
             gc.collect(0)
-            if l1 > self.threshold[1]:
-                gc.collect(1)
-                if l2 > self.threshold[2]:
-                    gc.collect(2)
+        elif l2 > t2 and self.long_lived_pending > self.long_lived_total // 4:
+            gc.collect(2)
+            self.long_lived_total = len(gc.get_objects(2))
+            self.long_lived_pending = 0
+        else:
+            young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+            self.long_lived_pending += max(0, young - gc.collect(1))  # survivors move up
 
 
 def install() -> None:
@@ -50,3 +77,32 @@ def install() -> None:
     if not alive:
         _collector = _Collector(app)
     gc.disable()
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Around the engine's imports (on the loader's thread), which freeze_once follows."""
+    global _importing
+    with _freeze_lock:
+        _importing += 1
+    try:
+        yield
+    finally:
+        with _freeze_lock:
+            _importing -= 1
+
+
+def freeze_once() -> bool:
+    """After the engine's imports (engine_loader), on any thread: the objects alive now are
+    never collected nor looked at again. Once per process, so that what a run leaves behind
+    later stays collectable. False when done before."""
+    global _frozen
+    with _freeze_lock:
+        if _frozen:
+            return False
+        _frozen = True
+    gc.freeze()  # moves lists, collects nothing: no destructor runs on this thread
+    if _collector is not None:
+        _collector.long_lived_total = 0
+        _collector.long_lived_pending = 0
+    return True

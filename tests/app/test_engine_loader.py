@@ -16,7 +16,7 @@ from cnnstudio.app import engine_loader
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
-import json, sys
+import gc, json, sys
 from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -31,7 +31,8 @@ def check():
         return
     print(json.dumps({"before": before, "failure": engine_loader.failure,
                       "after": [m for m in engine_loader.MODULES if m in sys.modules],
-                      "thread": thread.name}), flush=True)
+                      "thread": thread.name, "frozen": gc.get_freeze_count(),
+                      "automatic_gc": gc.isenabled()}), flush=True)
     app.quit()
 
 poll = QTimer()
@@ -52,6 +53,8 @@ def test_the_application_loads_the_engine_in_the_background_after_it_shows(tmp_p
     assert result["failure"] is None
     assert result["after"] == list(engine_loader.MODULES)
     assert result["thread"] == "cnnstudio-engine-loader"
+    # torch's objects are out of the collections the GUI thread runs during training
+    assert result["frozen"] > 100_000 and not result["automatic_gc"]
 
 
 def _import_graph() -> nx.DiGraph:

@@ -193,6 +193,23 @@ def test_an_epoch_replaces_only_the_cells_that_changed_and_keeps_the_selection(q
     assert [r.id for r in panel.selected_runs()] == [2, 1]
 
 
+def test_fast_epochs_refresh_the_table_once_a_second_and_the_end_at_once(qtbot, panel,
+                                                                        monkeypatch):
+    refreshes: list[int] = []
+    monkeypatch.setattr(panel, "refresh", lambda: refreshes.append(1))
+    run = panel.document.project.runs[1]
+    for _ in range(8):  # an epoch every 0.2 s: a pending refresh is not pushed back
+        panel.controller.epoch.emit(EpochEnd(run.epochs[-1], False))
+        qtbot.wait(200)
+    assert 1 <= len(refreshes) <= 2
+    refreshes.clear()
+    panel.controller.epoch.emit(EpochEnd(run.epochs[-1], False))
+    panel.controller.finished.emit(Finished("finished", 1, None, "done"))  # brings it forward
+    qtbot.waitUntil(lambda: refreshes == [1], timeout=500)
+    qtbot.wait(1200)
+    assert refreshes == [1]
+
+
 def test_an_edited_graph_makes_the_runs_other_graph(qtbot, panel):
     doc = panel.document
     node = next(n for n in doc.graph.nodes.values() if n.type == "Linear")
