@@ -126,3 +126,39 @@ def test_closing_during_a_run_asks_then_stops_and_keeps_it(window, tmp_path, qtb
     assert any("training run is in progress" in title for title, _ in shown)
     saved = load_project(path)
     assert saved.runs[-1].status == "stopped" and saved.checkpoint is not None
+
+
+def test_the_progress_line_changes_without_laying_the_window_out_again(window, qtbot) -> None:
+    """A relayout of the main window moves every dock (2-3 times a second, while the GUI
+    thread shares the cores with the run): the progress line keeps its size instead."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from cnnstudio.app.training.ui import WIDEST_PROGRESS
+    from cnnstudio.engine.trainer import BatchEnd, Started
+
+    ui = window.training
+    ui._started(Started(1, 100, 1000, 0, 0, "cpu", "CPU (2 threads)", 900, 100, 61706))
+    ui.progress_text.show()
+    ui.progress_bar.show()
+    qtbot.wait(50)
+    size = ui.progress_text.size()
+
+    class Layouts(QObject):
+        count = 0
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.LayoutRequest:
+                Layouts.count += 1
+            return False
+
+    counter = Layouts()
+    for widget in (window, window.statusBar()):
+        widget.installEventFilter(counter)
+    for step, rate in ((1, 5.0), (200, 12_345.0), (1000, 987_654.0)):
+        ui._batch(BatchEnd(7 + step // 100, step, 1000, 0.5, 0.9, 0.01, rate))
+        qtbot.wait(30)
+    assert "step 1000/1000" in ui.progress_text.text()
+    assert counter.count == 0 and ui.progress_text.size() == size
+    metrics = ui.progress_text.fontMetrics()
+    assert metrics.horizontalAdvance(ui.progress_text.text()) <= size.width()
+    assert metrics.horizontalAdvance(WIDEST_PROGRESS) <= size.width()

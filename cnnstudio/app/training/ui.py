@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from .controller import IDLE, PAUSED, PREPARING, RUNNING, STOPPING, TrainingController
 
+WIDEST_PROGRESS = "Epoch 1000/1000 · step 10000/10000 · ETA 100:00:00 · 1,000,000 samples/s · paused"
+"""The longest progress line the status bar makes room for."""
 ADVICE = {  # where in the window to act; the engine's message says what went wrong
     "nan": "Train → Find a learning rate suggests a rate; gradient clipping is in the Training "
            "panel, BatchNorm in the Layers palette.",
@@ -184,8 +186,13 @@ class TrainingUi(QObject):
         status = self.window.statusBar()
         self.progress_text = QLabel()
         self.progress_bar = QProgressBar()
-        self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setTextVisible(False)
+        # Fixed sizes: a text of another width would lay the whole window out again (every
+        # dock, each with a geometry animation, then a paint of the window) at every batch
+        # event, 2-3 times a second, on the GUI thread that shares the cores with the run.
+        width = self.progress_text.fontMetrics().horizontalAdvance(WIDEST_PROGRESS)
+        self.progress_text.setFixedSize(width, self.progress_text.sizeHint().height())
+        self.progress_bar.setFixedSize(220, self.progress_bar.sizeHint().height())
         status.addWidget(self.progress_text)
         status.addWidget(self.progress_bar)
         self.progress_text.hide()
