@@ -19,6 +19,8 @@ again. Those objects reach the collector in one lump (imported with collection o
 their first two collections took 250 and 280 ms on the GUI thread, in the middle of the
 first run. While the engine imports, the timer does not collect: what it would look at is
 about to be frozen (each collection took 30-50 ms, while the window had just shown).
+No freeze once a run or a view's job has started (Train clicked before the engine loaded):
+what it holds, frozen, would never be collected (a model, a dataset, GPU memory).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _collector: QObject | None = None
 _frozen = False
 _freeze_lock = threading.Lock()
 _importing = 0
+_worked = False
 
 
 class _Collector(QObject):
@@ -64,9 +67,13 @@ class _Collector(QObject):
             self.long_lived_pending += max(0, young - gc.collect(1))  # survivors move up
 
 
-def install() -> None:
-    """On the GUI thread, before a thread that may hold Qt objects starts (idempotent)."""
-    global _collector
+def install(work: bool = False) -> None:
+    """On the GUI thread, before a thread that may hold Qt objects starts (idempotent);
+    ``work``: a run or a job starts, whose objects must stay collectable."""
+    global _collector, _worked
+    if work:
+        with _freeze_lock:
+            _worked = True
     app = QCoreApplication.instance()
     if app is None:
         return
@@ -94,14 +101,14 @@ def importing() -> Iterator[None]:
 
 def freeze_once() -> bool:
     """After the engine's imports (engine_loader), on any thread: the objects alive now are
-    never collected nor looked at again. Once per process, so that what a run leaves behind
-    later stays collectable. False when done before."""
+    never collected nor looked at again. Once per process, before any run or job, so that
+    what they leave behind stays collectable. False when not done now."""
     global _frozen
     with _freeze_lock:
-        if _frozen:
+        if _frozen or _worked:
             return False
         _frozen = True
-    gc.freeze()  # moves lists, collects nothing: no destructor runs on this thread
+        gc.freeze()  # moves lists, collects nothing: no destructor runs on this thread
     if _collector is not None:
         _collector.long_lived_total = 0
         _collector.long_lived_pending = 0

@@ -8,6 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from . import gc_guard
+
 Progress = Callable[[float, str], None]
 
 
@@ -21,6 +23,7 @@ class Task(QThread):
     def __init__(self, fn: Callable[[Progress], Any], parent: Any = None) -> None:
         super().__init__(parent)
         self.fn = fn
+        gc_guard.install(work=True)  # its objects stay collectable (never frozen)
 
     def run(self) -> None:
         from .training import threads

@@ -75,3 +75,17 @@ def test_nothing_is_collected_while_the_engine_imports(window):
     with gc_guard.importing():
         assert _collected_generations(gc_guard._collector) == []
     assert _collected_generations(gc_guard._collector) == [0]
+
+
+def test_no_freeze_once_a_run_or_a_job_has_started(qapp, monkeypatch):
+    """What a run holds, frozen, would never be collected: Train clicked before the engine
+    loaded leaves the collections as they are."""
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))
+    monkeypatch.setattr(gc_guard, "_frozen", False)
+    monkeypatch.setattr(gc_guard, "_worked", False)
+    gc_guard.install(work=True)  # as a run or a view's job does when it starts
+    assert gc_guard.freeze_once() is False and frozen == []
+    monkeypatch.setattr(gc_guard, "_worked", False)
+    assert gc_guard.freeze_once() is True and frozen == [1]
+    assert gc_guard.freeze_once() is False and frozen == [1]  # once per process

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph.analysis import Report
+from .. import gc_guard
 from ..style import ERROR_COLOR, OK_COLOR
 
 RF_COLOR = "#2e86de"
@@ -149,6 +150,7 @@ class SampleLoader(QThread):
         self.config = config
         self.input_shape = input_shape
         self.generation = generation
+        gc_guard.install(work=True)  # its objects stay collectable (never frozen)
 
     def run(self) -> None:
         try:

@@ -251,7 +251,8 @@ class TrainingCharts(QWidget):
 
     def refresh_ms(self) -> int:
         """The time between two redraws: 250 ms, longer where a redraw costs more than
-        BUDGET of it (a 20 ms redraw: every 4 s) (a slow machine, a big window), so the charts never slow training."""
+        BUDGET of it (a slow machine, a big window: a 20 ms redraw comes every 4 s), so the
+        charts never slow training."""
         return int(min(MAX_REFRESH_MS, max(REFRESH_MS, 1000 * self.update_cost / BUDGET)))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name

@@ -117,6 +117,7 @@ class TrainingController(QObject):
         """Start a run in the background; False when one is running already."""
         if self.running:
             return False
+        gc_guard.install(work=True)  # before the run's first object: none is ever frozen
         # The views import these on the GUI thread; done here, before the worker starts,
         # the GUI never waits on the import lock for a module the worker is importing.
         from ...engine import data, inference, inspect, predictions  # noqa: F401
@@ -131,7 +132,6 @@ class TrainingController(QObject):
         worker.finished.connect(self._worker_done)
         self._worker = worker
         threads.begin_training()
-        gc_guard.install()
         self._set_state(PREPARING)
         worker.start()
         return True

@@ -68,9 +68,9 @@ class Jobs(QObject):
 
     def start(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
               on_error: Callable[[str], None] | None = None) -> None:
+        gc_guard.install(work=True)
         self._number += 1
         self._latest = (self._number, on_done, on_error)
-        gc_guard.install()
         self.pool.start(_Task(self._number, fn, self._relay))
 
     def cancel(self) -> None:

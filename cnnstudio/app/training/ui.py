@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from .controller import IDLE, PAUSED, PREPARING, RUNNING, STOPPING, TrainingController
 
-WIDEST_PROGRESS = "Epoch 1000/1000 · step 10000/10000 · ETA 100:00:00 · 1,000,000 samples/s · paused"
+WIDEST_PROGRESS = ("Epoch 1000/1000 · step 10000/10000 · ETA 100:00:00 · 1,000,000 samples/s"
+                   " · paused")
 """The longest progress line the status bar makes room for."""
 ADVICE = {  # where in the window to act; the engine's message says what went wrong
     "nan": "Train → Find a learning rate suggests a rate; gradient clipping is in the Training "
