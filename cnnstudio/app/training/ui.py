@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 
 from .controller import IDLE, PAUSED, PREPARING, RUNNING, STOPPING, TrainingController
 
-WIDEST_PROGRESS = ("Epoch 1000/1000 · step 10000/10000 · ETA 100:00:00 · 1,000,000 samples/s"
-                   " · paused")
-"""The longest progress line the status bar makes room for."""
+WIDEST_PROGRESS = "Epoch 100/100 · step 1000/1000 · ETA 1:00:00 · 100,000 samples/s · paused"
+"""The progress line the status bar makes room for (longer ones are cut at the right): room
+for more would push the network's summary off the right of a 1,000-pixel window."""
 ADVICE = {  # where in the window to act; the engine's message says what went wrong
     "nan": "Train → Find a learning rate suggests a rate; gradient clipping is in the Training "
            "panel, BatchNorm in the Layers palette.",
