@@ -11,7 +11,9 @@ thread records how late it fires from the run's first event to its end. The same
 beside the headless trainer, on a thread of its own: its wakeups cost 1.3-2 % of a core on
 a 2-core VM, a cost of measuring, not of the window. Prints the throughputs (median of the
 epochs' samples/s, the first epoch of each run left out as warm-up), their ratio with a 95 %
-interval, the event loop's latency percentiles and, last, ``p99_ms=<value>``.
+interval, each side's page faults per epoch (a thread's malloc arena once gave memory back
+to the kernel at every step: cnnstudio/app/malloc.py), the event loop's latency percentiles
+and, last, ``p99_ms=<value>``.
 
 The interval resamples whole runs (a bootstrap): on a shared machine the speed of the same
 code drifts by 20 % within seconds, so one round says little and the interval says how many
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +37,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "projects" / "lenet5-digits.cnnproj"
 TICK_MS = 10
+
+
+def faults() -> int:
+    """The process's page faults so far (minor ones: memory given back and touched again)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def per_epoch(counts: list[int]) -> float:
+    """Page faults per epoch from the counts at each epoch's end, the first epoch left out."""
+    return (counts[-1] - counts[0]) / (len(counts) - 1) if len(counts) > 1 else float("nan")
 
 
 def rates(records: list) -> list[float]:
@@ -66,7 +79,7 @@ class Probe:
         self.last = now
 
 
-def headless(epochs: int, batch: int) -> tuple[list[float], list[float]]:
+def headless(epochs: int, batch: int) -> tuple[list[float], list[float], float]:
     """The engine's Session as `cnnstudio train` runs it, with the window side's 10 ms timer
     beside it on a thread of its own: on this machine its 100 wakeups a second alone take
     1.3-2 % of a core (a timer with no Python slot 1.3 %), which is the measurement's cost,
@@ -90,17 +103,20 @@ def headless(epochs: int, batch: int) -> tuple[list[float], list[float]]:
     project = load_project(EXAMPLE)
     project.training.epochs, project.training.batch_size = epochs, batch
     probe = ProbeThread()
+    counts: list[int] = []
     for event in Session(project, None).events():
         if event.event == "started":
             probe.start()
+        elif event.event == "epoch_end":
+            counts.append(faults())
         elif event.event == "failed":
             sys.exit(f"headless training failed: {event.message}")
     probe.quit()
     probe.wait()
-    return rates(project.runs[-1].epochs), late
+    return rates(project.runs[-1].epochs), late, per_epoch(counts)
 
 
-def in_window(epochs: int, batch: int) -> tuple[list[float], list[float]]:
+def in_window(epochs: int, batch: int) -> tuple[list[float], list[float], float]:
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
@@ -129,6 +145,8 @@ def in_window(epochs: int, batch: int) -> tuple[list[float], list[float]]:
     c.failed.connect(lambda e: sys.exit(f"training in the window failed: {e.message}"))
 
     c.started.connect(probe.start)  # from the run's first event: making panels is not training
+    counts: list[int] = []
+    c.epoch.connect(lambda _e: counts.append(faults()))
     if not window.training.train():
         sys.exit("the window refused to train")
     loop.exec()
@@ -137,7 +155,7 @@ def in_window(epochs: int, batch: int) -> tuple[list[float], list[float]]:
     window.document.undo_stack.setClean()
     window.document._extra_dirty = False
     window.close()
-    return rate, probe.late
+    return rate, probe.late, per_epoch(counts)
 
 
 def interval(base: list[list[float]], window: list[list[float]],
@@ -151,7 +169,7 @@ def interval(base: list[list[float]], window: list[list[float]],
     return ratios[int(0.025 * draws)], ratios[int(0.975 * draws)]
 
 
-def one_run(side: str, epochs: int, batch: int) -> tuple[list[float], list[float]]:
+def one_run(side: str, epochs: int, batch: int) -> tuple[list[float], list[float], float]:
     """One side's run in a fresh process: nothing one run leaves behind (a thread pool, an
     OpenMP team on the main thread) touches the other's."""
     cmd = [sys.executable, __file__, "--side", side, "--epochs", str(epochs),
@@ -160,7 +178,7 @@ def one_run(side: str, epochs: int, batch: int) -> tuple[list[float], list[float
     if out.returncode:
         sys.exit(f"the {side} run failed: {out.stderr.strip().splitlines()[-1:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["rates"], result["late"]
+    return result["rates"], result["late"], result["faults"]
 
 
 def main() -> None:
@@ -172,22 +190,21 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if args.side == "headless":
-        rate, late = headless(args.epochs, args.batch_size)
-        print(json.dumps({"rates": rate, "late": late}))
-        return
-    if args.side == "window":
-        rate, late = in_window(args.epochs, args.batch_size)
-        print(json.dumps({"rates": rate, "late": late}))
+    if args.side:
+        rate, late, count = (headless if args.side == "headless" else in_window)(
+            args.epochs, args.batch_size)
+        print(json.dumps({"rates": rate, "late": late, "faults": count}))
         return
     t0 = time.perf_counter()
     base: list[list[float]] = []
     window: list[list[float]] = []
     late: list[float] = []
     beside: list[float] = []  # the same timer beside the headless trainer
+    paging: dict[str, list[float]] = {"headless": [], "window": []}
     for i in range(args.rounds):  # in turns, the order swapped each round: the machine drifts
         for side in ("headless", "window") if i % 2 == 0 else ("window", "headless"):
-            rate, ticks = one_run(side, args.epochs, args.batch_size)
+            rate, ticks, count = one_run(side, args.epochs, args.batch_size)
+            paging[side].append(count)
             (base if side == "headless" else window).append(rate)
             (beside if side == "headless" else late).extend(ticks)
     reference = statistics.median(v for run in base for v in run)
@@ -208,6 +225,9 @@ def main() -> None:
     low, high = interval(base, window)
     print(f"window / headless:  {rate / reference:.1%} (medians of all epochs; 95 % interval "
           f"over runs {low:.1%} to {high:.1%})")
+    print(f"page faults per epoch (median run): headless "
+          f"{statistics.median(paging['headless']):,.0f}, in the window "
+          f"{statistics.median(paging['window']):,.0f} (memory given back and touched again)")
     print(f"GUI timer lateness over {len(late)} ticks of {TICK_MS} ms: median {pct(50):.1f} ms, "
           f"p95 {pct(95):.1f} ms, max {late[-1]:.1f} ms")
     print(f"(the same timer on a thread beside the headless trainer: p95 {pct(95, beside):.1f} "
