@@ -120,9 +120,9 @@ def in_window(epochs: int, batch: int) -> tuple[list[float], list[float], float]
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([])
-    from cnnstudio.app import settings
+    from cnnstudio.app import settings  # first, as `cnnstudio` does: one malloc arena
 
+    app = QApplication.instance() or QApplication([])
     settings.use_folder(Path(tempfile.mkdtemp()))
     from cnnstudio.app.window import MainWindow
 
