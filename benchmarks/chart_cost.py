@@ -48,7 +48,7 @@ def alone(fn, *args):
 
 
 def headless(base, data) -> list[float]:
-    from cnnstudio.engine.session import Session
+    from cnnstudio.engine.training.session import Session
 
     p = copy.deepcopy(base)
     records = [e.record for e in Session(p, None, data=data).events() if e.event == "epoch_end"]
@@ -105,7 +105,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv)
-    from cnnstudio.engine.data import load_data
+    from cnnstudio.engine.data.load import load_data
     from cnnstudio.graph import analyze
 
     base = project(args.epochs, args.batch_size)

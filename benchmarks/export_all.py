@@ -7,7 +7,7 @@ the seconds, the largest absolute and relative differences and OK/FAIL, then a t
 
 Each preset is built at ``--input`` (default 3,64,64) when its graph accepts that size, else
 at its own input size (the row says which). The ``python`` format runs only when
-``cnnstudio.engine.codegen`` exists. Exit status 1 when any row fails.
+``cnnstudio.engine.codegen.model`` exists. Exit status 1 when any row fails.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnnstudio.engine import to_module  # noqa: E402
-from cnnstudio.engine.export import FORMATS, ExportError, export_model  # noqa: E402
+from cnnstudio.engine.export.exporter import FORMATS, ExportError, export_model  # noqa: E402
 from cnnstudio.graph import analyze, presets  # noqa: E402
 
 
@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     shape = tuple(int(d) for d in args.input.split(","))
     names = args.only or presets.names()
-    has_codegen = importlib.util.find_spec("cnnstudio.engine.codegen") is not None
+    has_codegen = importlib.util.find_spec("cnnstudio.engine.codegen.model") is not None
     formats = args.formats or [f for f in FORMATS if f != "python" or has_codegen]
     if "python" not in formats and not args.formats:
-        print("(python format skipped: cnnstudio.engine.codegen does not exist yet)")
+        print("(python format skipped: cnnstudio.engine.codegen.model does not exist yet)")
     print(f"{'preset':<20} {'format':<12} {'seconds':>8} {'max_abs':>10} {'max_rel':>10}  result")
     tally = {"OK": 0, "FAIL": 0}
     failures: list[str] = []

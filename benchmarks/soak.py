@@ -44,9 +44,9 @@ def soak_training(epochs: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from cnnstudio.app import settings
+    from cnnstudio.app import preferences
 
-    settings.use_folder(Path(tempfile.mkdtemp()))
+    preferences.use_folder(Path(tempfile.mkdtemp()))
     from cnnstudio.app.window import MainWindow
 
     window = MainWindow()

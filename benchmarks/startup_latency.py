@@ -34,11 +34,11 @@ def one_start(preload: bool, wait_s: float) -> dict[str, float]:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from cnnstudio.app import engine_loader, main, settings
+    from cnnstudio.app import engine_loader, main, preferences
     from cnnstudio.app.window import MainWindow
 
     folder = Path(tempfile.mkdtemp())
-    settings.use_folder(folder)
+    preferences.use_folder(folder)
     project = folder / EXAMPLE.name
     shutil.copy(EXAMPLE, project)
     if not preload:

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from cnnstudio.engine import to_module
-from cnnstudio.engine.data import load_data
-from cnnstudio.engine.trainer import EpochEnd, Trainer, pick_device
+from cnnstudio.engine.data.load import load_data
+from cnnstudio.engine.training.trainer import EpochEnd, Trainer, pick_device
 from cnnstudio.graph import presets
 from cnnstudio.project import DatasetConfig, TrainConfig
 

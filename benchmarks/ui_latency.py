@@ -86,7 +86,7 @@ def headless(epochs: int, batch: int) -> tuple[list[float], list[float], float]:
     not the window's, so both sides pay it."""
     from PySide6.QtCore import QCoreApplication, QThread
 
-    from cnnstudio.engine.session import Session
+    from cnnstudio.engine.training.session import Session
     from cnnstudio.project import load_project
 
     QCoreApplication.instance() or QCoreApplication([])
@@ -120,10 +120,10 @@ def in_window(epochs: int, batch: int) -> tuple[list[float], list[float], float]
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from cnnstudio.app import settings  # first, as `cnnstudio` does: one malloc arena
+    from cnnstudio.app import preferences  # first, as `cnnstudio` does: one malloc arena
 
     app = QApplication.instance() or QApplication([])
-    settings.use_folder(Path(tempfile.mkdtemp()))
+    preferences.use_folder(Path(tempfile.mkdtemp()))
     from cnnstudio.app.window import MainWindow
 
     window = MainWindow()

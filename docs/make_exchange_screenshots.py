@@ -19,10 +19,10 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "projects" / "resnet18-cifar10.c
 
 def main() -> None:
     app = QApplication([])
-    from cnnstudio.app import settings
+    from cnnstudio.app import preferences
 
     scratch = Path(tempfile.mkdtemp())
-    settings.use_folder(scratch / "settings")
+    preferences.use_folder(scratch / "settings")
     from cnnstudio.app.window import MainWindow
 
     window = MainWindow()

@@ -59,10 +59,10 @@ def modal(name: str, trigger: Callable[[], Any], answer: Any = None) -> Any:
 
 def main() -> None:
     app = QApplication([])
-    from cnnstudio.app import settings
+    from cnnstudio.app import preferences
 
     scratch = Path(tempfile.mkdtemp())
-    settings.use_folder(scratch / "settings")
+    preferences.use_folder(scratch / "settings")
     from cnnstudio.app.dialogs import PresetDialog
     from cnnstudio.app.window import MainWindow
     from cnnstudio.project import load_project, save_project
@@ -191,7 +191,7 @@ def main() -> None:
     window._save_to(scratch / "lenet5-stopped.cnnproj")  # the run is kept: a file to leave
 
     # A run that fails: a NaN loss at the first step (inputs divided by a zero deviation).
-    from cnnstudio.engine.inference import project_data
+    from cnnstudio.engine.inference.model import project_data
 
     window.open_file(EXAMPLE, as_copy=True)
     data = project_data(doc.project)

@@ -18,9 +18,9 @@ HERE = Path(__file__).parent / "images"
 
 def main() -> None:
     app = QApplication([])
-    from cnnstudio.app import settings
+    from cnnstudio.app import preferences
 
-    settings.use_folder(Path(tempfile.mkdtemp()))
+    preferences.use_folder(Path(tempfile.mkdtemp()))
     from cnnstudio.app.window import MainWindow
 
     window = MainWindow()

@@ -79,6 +79,14 @@ def data_files() -> list[tuple[str, str]]:
     ]
 
 
+def engine_modules() -> list[str]:
+    """The modules behind the engine's public names (importing the face loads none of them)."""
+    sys.path.insert(0, str(ROOT))
+    from cnnstudio import engine
+
+    return sorted({engine.module_of(name) for name in engine.__all__})
+
+
 def pyinstaller_args(out: Path, work: Path, with_triton: bool) -> list[str]:
     args = [
         str(HERE / "cnnstudio_entry.py"),
@@ -99,6 +107,10 @@ def pyinstaller_args(out: Path, work: Path, with_triton: bool) -> list[str]:
         "--hidden-import", "cnnstudio.__main__",
         "--log-level", "WARN",
     ]
+    # The engine's face imports its modules by name when first used (cnnstudio/engine/
+    # __init__.py), which PyInstaller's import analysis cannot see.
+    for module in engine_modules():
+        args += ["--hidden-import", module]
     for src, dest in data_files():
         args += ["--add-data", f"{src}{os.pathsep}{dest}"]
     for name in EXCLUDES + ([] if with_triton else TRITON):

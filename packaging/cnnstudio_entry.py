@@ -28,6 +28,6 @@ def _run_module_arguments() -> bool:
 if __name__ == "__main__":
     multiprocessing.freeze_support()
     if not _run_module_arguments():
-        from cnnstudio.cli import main
+        from cnnstudio.cli.main import main
 
         sys.exit(main())

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from cnnstudio.cli import main
+from cnnstudio.cli.main import main
 from cnnstudio.graph import presets, save_graph
 
 

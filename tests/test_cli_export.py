@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cnnstudio.cli import main
+from cnnstudio.cli.main import main
 from cnnstudio.engine.build import to_module
 from cnnstudio.graph import analyze, presets
 from cnnstudio.project import load_project
@@ -109,13 +109,13 @@ def test_export_into_a_missing_folder_fails_cleanly(tmp_path, capsys) -> None:
 
 
 def test_failed_verification_exits_1_and_keeps_the_report(tmp_path, capsys, monkeypatch):
-    from cnnstudio.engine import export
+    from cnnstudio import engine
 
     def broken(*args, **kwargs):
-        raise export.ExportError("verification failed: max rel difference 0.3 > 1e-4",
+        raise engine.ExportError("verification failed: max rel difference 0.3 > 1e-4",
                                  "node conv1: outputs differ\n")
 
-    monkeypatch.setattr(export, "export_model", broken)
+    monkeypatch.setattr(engine, "export_model", broken)  # where the command looks it up
     out = tmp_path / "l.onnx"
     code, _, err = run(capsys, "export", "lenet5", "--format", "onnx", "--out", str(out))
     assert code == 1 and "verification failed" in err

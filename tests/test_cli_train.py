@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnstudio.cli import main
-from cnnstudio.engine.session import Session
-from cnnstudio.engine.trainer import BatchEnd, Failed, Finished
+from cnnstudio.cli.main import main
+from cnnstudio.engine.training.session import Session
+from cnnstudio.engine.training.trainer import BatchEnd, Failed, Finished
 from cnnstudio.project import load_project, save_project
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "projects"
@@ -121,7 +121,7 @@ def test_out_of_memory_is_retried_with_a_smaller_batch(lenet, monkeypatch) -> No
 
 def test_a_download_backed_example_says_what_it_needs_offline(tmp_path, monkeypatch,
                                                                capsys) -> None:
-    from cnnstudio.engine import sources
+    from cnnstudio.engine.data import sources
 
     def offline(url):
         raise OSError("network is unreachable")

@@ -256,6 +256,9 @@ def test_build_script_makes_a_folder_bundle_without_test_tools(tmp_path):
     assert (hooks / "hook-torchvision.extension.py").is_file()  # torchvision's operators
     hidden = {args[i + 1] for i, a in enumerate(args) if a == "--hidden-import"}
     assert {"PySide6.QtSvg", "cnnstudio.__main__"} <= hidden
+    # what the engine's lazy face imports by name is bundled too
+    assert {"cnnstudio.engine.training.session", "cnnstudio.engine.inference.probe",
+            "cnnstudio.engine.export.exporter", "cnnstudio.engine.importers.onnx.reader"} <= hidden
 
 
 def test_build_script_help_needs_no_pyinstaller():

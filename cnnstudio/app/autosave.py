@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..fileio import atomic_write
 from ..project import Project, ProjectError, load_project, save_project
-from . import settings
+from . import preferences
 
 INTERVAL_MS = 2 * 60 * 1000
 
@@ -37,7 +37,7 @@ class Recovery:
 
 
 def folder() -> Path:
-    path = settings.data_folder() / "recovery"
+    path = preferences.data_folder() / "recovery"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -15,20 +15,20 @@ from __future__ import annotations
 import importlib
 import threading
 
+from .. import engine
 from . import gc_guard
 
+VIEWS = ("Session", "load_data", "project_data", "probe", "predict_split", "checkpoint",
+         "lr_range_test")
+"""The engine's names that Train and the training views use, heaviest first."""
+
+ENGINE_MODULES = tuple(dict.fromkeys(engine.module_of(name) for name in VIEWS))
 MODULES = (
     "torch",
-    "cnnstudio.engine.session",
-    "cnnstudio.engine.data",
-    "cnnstudio.engine.inference",
-    "cnnstudio.engine.inspect",
-    "cnnstudio.engine.predictions",
-    "cnnstudio.engine.checkpoint",
-    "cnnstudio.engine.lrfinder",
+    *ENGINE_MODULES,
     "cnnstudio.app.training.charts",  # pyqtgraph: classes only, no Qt object made on import
 )
-"""What Train and the training views import on the GUI thread, heaviest first."""
+"""What Train and the training views import on the GUI thread."""
 
 _thread: threading.Thread | None = None
 failure: str | None = None
@@ -42,6 +42,13 @@ def load_in_background() -> threading.Thread:
         _thread = threading.Thread(target=_load, name="cnnstudio-engine-loader", daemon=True)
         _thread.start()
     return _thread
+
+
+def import_views() -> None:
+    """Import the views' engine modules now, on this thread (Train does, before its worker
+    starts, so the GUI thread never waits on the import lock of a module the worker holds)."""
+    for name in ENGINE_MODULES:
+        importlib.import_module(name)
 
 
 def _load() -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from .. import engine
+
 
 class Exchange:
     """Export and import for one main window."""
@@ -64,10 +66,8 @@ class Exchange:
         return dialog
 
     def open_imported(self, imported: Any, name: str) -> None:
-        from ..engine.exchange import imported_project
-
         w = self.window
-        w._load(imported_project(imported, name), None)
+        w._load(engine.imported_project(imported, name), None)
         w.document.mark_dirty()  # not saved anywhere yet: closing asks
         w.statusBar().showMessage(f"Imported {imported.source}: {len(w.document.graph.nodes)} "
                                   "layers with their weights", 8000)

@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import engine
 from ..graph import analyze, graph_from_dict, graph_to_dict
 from .dialogs import parse_shape
-from .panels._common import ComboBox
 from .style import ERROR_COLOR
 from .task import Task
+from .widgets import ComboBox
 
 OK_COLOR = "#2e9d57"
 
@@ -39,9 +40,8 @@ class ExportDialog(QDialog):
 
     def __init__(self, document: Any, folder: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ..engine.export import FORMATS
 
-        self.formats = FORMATS
+        self.formats = engine.FORMATS
         self.document = document
         self.result: Any = None
         self.task: Task | None = None
@@ -55,7 +55,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.format = ComboBox()
-        for key, fmt in FORMATS.items():
+        for key, fmt in engine.FORMATS.items():
             self.format.addItem(fmt.label, key)
             self.format.setItemData(self.format.count() - 1, fmt.note,
                                     Qt.ItemDataRole.ToolTipRole)
@@ -178,24 +178,19 @@ class ExportDialog(QDialog):
         weights = project.weights.get(project.current_weights) if trained else None
         script_for = project if self.script.isChecked() else None
         if script_for is not None:
-            from ..engine.codegen_train import training_script
-
-            script = training_script(project, model_file=path.name,
-                                     weights_file=path.with_suffix(".safetensors").name)
+            script = engine.training_script(project, model_file=path.name,
+                                            weights_file=path.with_suffix(".safetensors").name)
         else:
             script = None
 
         def run(progress: Any) -> Any:
-            from ..engine import checkpoint
-            from ..engine.exchange import model_to_export
-            from ..engine.export import export_model
             from ..fileio import atomic_write
 
             progress(0.0, "Building the model…")
-            state = checkpoint.from_bytes(weights) if weights is not None else None
-            g, model = model_to_export(graph, state, shape)
-            result = export_model(model, analyze(g).input_shape, fmt, path, graph=g,
-                                  opset=opset, dynamic_batch=dynamic, progress=progress)
+            state = engine.checkpoint.from_bytes(weights) if weights is not None else None
+            g, model = engine.model_to_export(graph, state, shape)
+            result = engine.export_model(model, analyze(g).input_shape, fmt, path, graph=g,
+                                         opset=opset, dynamic_batch=dynamic, progress=progress)
             if script is not None:
                 target = path.with_name("train.py")
                 atomic_write(target, script.encode("utf-8"))

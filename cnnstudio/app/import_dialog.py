@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import engine
 from .dialogs import parse_shape
-from .panels._common import ComboBox
 from .style import ERROR_COLOR, WARNING_COLOR
 from .task import Task
+from .widgets import ComboBox
 
 KINDS = (("torchvision", "A torchvision model"), ("onnx", "An ONNX file"),
          ("python", "A Python file (nn.Module)"))
@@ -41,7 +42,6 @@ class ImportDialog(QDialog):
     def __init__(self, folder: Path, kind: str = "torchvision",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ..engine.importer import torchvision_names
 
         self.folder = folder
         self.imported: Any = None
@@ -57,7 +57,7 @@ class ImportDialog(QDialog):
         self.kind.currentIndexChanged.connect(self._kind_changed)
         form.addRow("Import", self.kind)
         self.model = ComboBox()
-        self.model.addItems(torchvision_names())
+        self.model.addItems(engine.torchvision_names())
         self.model.setCurrentText("resnet18")
         form.addRow("Model", self.model)
         self.classes = QSpinBox()
@@ -150,7 +150,6 @@ class ImportDialog(QDialog):
         """Start the import (False, with the reason shown, when an option is wrong)."""
         if self.task is not None:
             return False
-        from ..engine import importer
 
         kind = self.chosen_kind
         shape = parse_shape(self.input.text()) if kind != "onnx" else None
@@ -161,7 +160,7 @@ class ImportDialog(QDialog):
             self.name = name
 
             def run(_progress: Any) -> Any:
-                return importer.from_torchvision(name, num_classes=classes, input_shape=shape)
+                return engine.from_torchvision(name, num_classes=classes, input_shape=shape)
         else:
             path = Path(self.path.text().strip()).expanduser()
             if not self.path.text().strip() or not path.is_file():
@@ -169,16 +168,14 @@ class ImportDialog(QDialog):
             self.name = path.stem
             if kind == "onnx":
                 def run(_progress: Any) -> Any:
-                    from ..engine.import_onnx import from_onnx
-
-                    return from_onnx(path)
+                    return engine.from_onnx(path)
             else:
                 if not self.trust(path):
                     return False
                 symbol = self.symbol.text().strip() or None
 
                 def run(_progress: Any) -> Any:
-                    return importer.from_python_file(path, symbol, shape)
+                    return engine.from_python_file(path, symbol, shape)
         self.status.setText("Importing…")
         self.status.setStyleSheet("")
         self.progress.show()

@@ -27,16 +27,16 @@ def run(path: str | None = None, argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from . import engine_loader, settings
+    from . import engine_loader, preferences
     from .style import apply_theme
     from .window import MainWindow, icon
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
-    app.setApplicationName(settings.APPLICATION)
-    app.setOrganizationName(settings.ORGANIZATION)
+    app.setApplicationName(preferences.APPLICATION)
+    app.setOrganizationName(preferences.ORGANIZATION)
     app.setApplicationDisplayName("CNN Studio")
     app.setWindowIcon(icon("app"))
-    apply_theme(settings.theme())
+    apply_theme(preferences.theme())
     window = MainWindow()
     window.show()
     if path:

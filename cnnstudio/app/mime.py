@@ -1,7 +1,11 @@
-"""The drag-and-drop payload of a layer (palette → canvas), shared by both sides.
+"""The window's MIME types, one place for each.
 
-MIME type ``application/x-cnnstudio-layer``, UTF-8 text: a layer type name (``Conv2d``) or,
-for a preconfigured recipe, ``{"type": "AdaptiveAvgPool2d", "params": {"output_size": 1}}``.
+``LAYER_MIME`` (``application/x-cnnstudio-layer``), the drag-and-drop payload of a layer
+(palette → canvas), UTF-8 text: a layer type name (``Conv2d``) or, for a preconfigured recipe,
+``{"type": "AdaptiveAvgPool2d", "params": {"output_size": 1}}``.
+
+``GRAPH_MIME`` (``application/x-cnnstudio-graph``), copied nodes on the clipboard: a graph
+JSON document (DESIGN.md §3.2) of the nodes and the links among them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from ..graph import layers
 
 LAYER_MIME = "application/x-cnnstudio-layer"
+GRAPH_MIME = "application/x-cnnstudio-graph"
 
 
 def encode_layer(type_name: str, params: dict[str, Any] | None = None) -> str:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 import cnnstudio
 
 from ..project import ProjectError, load_project
-from . import settings
+from . import preferences
 
 
 def examples_folder() -> Path | None:
@@ -104,7 +104,7 @@ class WelcomePage(QWidget):
         if not self.examples.count():
             self.examples.addItem("(no example projects found beside this installation)")
         self.recent.clear()
-        for path in settings.recent_files():
+        for path in preferences.recent_files():
             item = QListWidgetItem(f"{Path(path).name}\n{Path(path).parent}")
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path)

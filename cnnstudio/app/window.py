@@ -25,11 +25,12 @@ from ..graph import GraphError, load_graph, presets, save_graph
 from ..graph.model import Graph
 from ..graph.table import si, size
 from ..project import Project, ProjectError, load_project, save_project
-from . import autosave, gc_guard, settings
+from . import autosave, gc_guard, preferences
 from .canvas import GraphView
 from .dialogs import PresetDialog
 from .document import Document
 from .exchange import Exchange
+from .mime import GRAPH_MIME
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
 from .style import apply_theme
 from .training.ui import TrainingUi
@@ -39,7 +40,6 @@ ICONS = Path(__file__).parent / "icons"
 PROJECT_FILTER = "CNN Studio projects (*.cnnproj)"
 GRAPH_FILTER = "Graph JSON (*.json)"
 OPEN_FILTER = "Projects and graphs (*.cnnproj *.json);;" + PROJECT_FILTER + ";;" + GRAPH_FILTER
-CLIPBOARD_MIME = "application/x-cnnstudio-graph"
 
 
 def icon(name: str) -> QIcon:
@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
                             ("dark", "Dark")):
             action = theme_menu.addAction(text)
             action.setCheckable(True)
-            action.setChecked(settings.theme() == value)
+            action.setChecked(preferences.theme() == value)
             action.triggered.connect(lambda _c=False, v=value: self._set_theme(v))
             group.addAction(action)
         panels = view.addMenu("&Panels")
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
                 self.welcome.refresh()
             return False
         if not as_copy:
-            settings.add_recent(path)
+            preferences.add_recent(path)
         self._load(project, target)
         if as_copy:
             self.statusBar().showMessage(f"Opened the example {path.name} as a new, unsaved "
@@ -429,7 +429,7 @@ class MainWindow(QMainWindow):
                                 "still open and unsaved; choose another place with Save As.")
             return False
         doc.mark_saved(path)
-        settings.add_recent(path)
+        preferences.add_recent(path)
         self.autosaver.clear()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
@@ -485,13 +485,13 @@ class MainWindow(QMainWindow):
     def _folder(self) -> Path:
         if self.document.path is not None:
             return self.document.path.parent
-        recent = settings.recent_files()
+        recent = preferences.recent_files()
         return Path(recent[0]).parent if recent else Path.home()
 
     def _fill_recent(self) -> None:
         menu = self.recent_menu
         menu.clear()
-        for path in settings.recent_files():
+        for path in preferences.recent_files():
             action = menu.addAction(path)
             action.setEnabled(Path(path).exists())
             action.triggered.connect(lambda _c=False, p=path: self.open_file(Path(p)))
@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
         text = json.dumps(doc, indent=1)
         data = QMimeData()
         data.setText(text)
-        data.setData(CLIPBOARD_MIME, QByteArray(text.encode("utf-8")))
+        data.setData(GRAPH_MIME, QByteArray(text.encode("utf-8")))
         QApplication.clipboard().setMimeData(data)
         self.statusBar().showMessage(f"Copied {len(doc['nodes'])} layer(s) as graph JSON", 4000)
 
@@ -563,8 +563,8 @@ class MainWindow(QMainWindow):
 
     def paste(self) -> None:
         data = QApplication.clipboard().mimeData()
-        raw = bytes(data.data(CLIPBOARD_MIME)).decode("utf-8") if data.hasFormat(
-            CLIPBOARD_MIME) else data.text()
+        raw = bytes(data.data(GRAPH_MIME)).decode("utf-8") if data.hasFormat(
+            GRAPH_MIME) else data.text()
         try:
             doc = json.loads(raw)
             if not isinstance(doc, dict) or doc.get("format") != "cnnstudio.graph":
@@ -594,17 +594,17 @@ class MainWindow(QMainWindow):
 
     # -- theme and window state --------------------------------------------------------------
     def _set_theme(self, value: str) -> None:
-        settings.set_theme(value)
+        preferences.set_theme(value)
         apply_theme(value)
         self.view.viewport().update()
 
     def _system_theme_changed(self, *_args: Any) -> None:
-        if settings.theme() == "system":
+        if preferences.theme() == "system":
             apply_theme("system")
             self.view.viewport().update()
 
     def _restore_state(self) -> None:
-        store = settings.settings()
+        store = preferences.store()
         geometry = store.value("window/geometry")
         state = store.value("window/state")
         if isinstance(geometry, QByteArray):
@@ -648,7 +648,7 @@ class MainWindow(QMainWindow):
             return
         if self.stack.currentWidget() is self.welcome:
             self._show_docks()  # remember the panels as the user left them
-        store = settings.settings()
+        store = preferences.store()
         store.setValue("window/geometry", self.saveGeometry())
         store.setValue("window/state", self.saveState())
         self.autosaver.clear()

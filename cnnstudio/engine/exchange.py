@@ -14,7 +14,7 @@ from ..graph import Graph, GraphError, graph_from_dict, graph_to_dict
 from ..graph.edits import set_input_shape
 from ..project.model import Project
 from . import checkpoint as ckpt
-from .inference import InferenceError, model_from_state
+from .inference.model import InferenceError, model_from_state
 
 IMPORTED_WEIGHTS = "weights/imported.safetensors"
 

@@ -115,9 +115,24 @@ class MemoryEstimate:
         }
 
 
-# Optimizer state kept per trainable value, in values (Adam: two moments).
+# The training-memory estimate's optimizers (the summary's choices, `summary --optimizer`):
+# the state each keeps per trainable value, in values (Adam: two moments), and its label.
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "nesterov": 1, "rmsprop": 1, "adagrad": 1,
                    "adam": 2, "adamw": 2, "radam": 2}
+OPTIMIZER_LABELS = {
+    "sgd": "SGD", "sgd_momentum": "SGD with momentum", "nesterov": "SGD, Nesterov",
+    "rmsprop": "RMSprop", "adagrad": "Adagrad", "adam": "Adam", "adamw": "AdamW",
+    "radam": "RAdam",
+}
+
+
+def memory_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -> str:
+    """The estimate's optimizer for a training configuration's: SGD keeps a momentum buffer
+    only when momentum is on."""
+    if name == "sgd" and momentum > 0:
+        return "nesterov" if nesterov else "sgd_momentum"
+    return name
+
 
 # Layers whose output is a view of their input: no new activation memory.
 _VIEWS = frozenset({"Output", "Identity", "Flatten"})

@@ -39,8 +39,9 @@ from ..graph import GraphError, dumps_graph, graph_from_dict
 from ..graph.jsonformat import shorten
 from . import migrations
 from .config import ConfigError, DatasetConfig, TrainConfig, number, text
+from .errors import ProjectError
 from .model import Checkpoint, Project, Run, now
-from .safetensors_check import ProjectError, looks_like_pickle
+from .safetensors_check import looks_like_pickle
 from .safetensors_check import read as read_safetensors
 
 __all__ = ["ProjectError", "load_project", "read_project_bytes", "save_project"]

@@ -172,7 +172,7 @@ AUGMENTATIONS = (
 
 @dataclass
 class Augmentation(Section):
-    """One augmentation step: its name and parameters (see cnnstudio.engine.augment)."""
+    """One augmentation step: its name and parameters (engine.data.augment.pipeline)."""
 
     name: str = _opt("horizontal_flip", choice(*AUGMENTATIONS), "Which augmentation.")
     params: dict = _opt({}, lambda v, p: mapping(v, p), "Its parameters.")

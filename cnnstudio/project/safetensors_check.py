@@ -18,12 +18,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-
-class ProjectError(ValueError):
-    """A project file that cannot be read or written; the message says which file or member
-    and what is wrong with it. (Defined here so that this module stands alone;
-    ``cnnstudio.project.archive`` exports the same class.)"""
-
+from .errors import ProjectError
 
 MAX_HEADER_BYTES = 100_000_000
 """The reference loader's limit on the JSON header."""

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QMessageBox
 
-from cnnstudio.app import settings
+from cnnstudio.app import preferences
 from cnnstudio.app.training import threads
 from cnnstudio.app.window import MainWindow
 
@@ -39,12 +39,12 @@ def forget_changes(win: MainWindow) -> None:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings.use_folder(tmp_path / "settings")
+    preferences.use_folder(tmp_path / "settings")
     win = MainWindow()
     qtbot.addWidget(win, before_close_func=forget_changes)
     win.show()
     yield win
-    settings.use_folder(None)
+    preferences.use_folder(None)
 
 
 @pytest.fixture

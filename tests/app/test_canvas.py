@@ -8,12 +8,13 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from cnnstudio.app.canvas import MIME_LAYER, GraphScene, GraphView
+from cnnstudio.app.canvas import GraphScene, GraphView
 from cnnstudio.app.canvas.block_items import BoxItem, FrameItem
 from cnnstudio.app.canvas.edges import EdgeItem
 from cnnstudio.app.canvas.items import NodeItem
 from cnnstudio.app.canvas.labels import count
 from cnnstudio.app.document import Document
+from cnnstudio.app.mime import LAYER_MIME
 from cnnstudio.graph import Graph, presets
 from cnnstudio.project import Project
 
@@ -391,7 +392,7 @@ def test_rubber_band_selects(view):
 def test_palette_drop_and_double_click_add_layers(view):
     doc = view.doc
     mime = QMimeData()
-    mime.setData(MIME_LAYER, b"BatchNorm2d")
+    mime.setData(LAYER_MIME, b"BatchNorm2d")
     at = view.mapFromScene(QPointF(100, 50))
     args = (Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier)
     for event in (QDragEnterEvent(at, *args), QDragMoveEvent(at, *args),

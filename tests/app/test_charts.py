@@ -19,7 +19,7 @@ from cnnstudio.app.training.chartplots import nice_bounds
 from cnnstudio.app.training.charts import TrainingCharts
 from cnnstudio.app.training.controller import TrainingController
 from cnnstudio.app.training.rundata import Buffer, ema, epoch_arrays, values_near
-from cnnstudio.engine.trainer import BatchEnd, EpochEnd, Finished, Started
+from cnnstudio.engine.training.trainer import BatchEnd, EpochEnd, Finished, Started
 from cnnstudio.project import EpochRecord, Project, Run, load_project, save_project
 from cnnstudio.project.model import graph_hash
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import networkx as nx
 
 from cnnstudio.app import engine_loader
+from tests.import_graph import cycles, read_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,8 +21,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from cnnstudio.app import engine_loader, main, settings
-settings.use_folder(Path(sys.argv[1]))
+from cnnstudio.app import engine_loader, main, preferences
+preferences.use_folder(Path(sys.argv[1]))
 before = [m for m in engine_loader.MODULES if m in sys.modules]
 
 def check():
@@ -57,34 +57,15 @@ def test_the_application_loads_the_engine_in_the_background_after_it_shows(tmp_p
     assert result["frozen"] > 100_000 and not result["automatic_gc"]
 
 
-def _import_graph() -> nx.DiGraph:
-    """cnnstudio's module-level imports of its own modules."""
-    graph = nx.DiGraph()
-    for path in (ROOT / "cnnstudio").rglob("*.py"):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-                names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
-                graph.add_edges_from((module, name) for name in names)
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnnstudio"):
-                graph.add_edge(module, node.module)
-    return graph
-
-
 def test_what_the_loader_imports_has_no_import_cycle_to_deadlock_on():
-    graph = _import_graph()
+    graph = read_imports().graph
     reached = set()
     for name in engine_loader.MODULES:
         if name.startswith("cnnstudio"):
             assert name in graph, name
             reached |= {name} | nx.descendants(graph, name)
-    assert "cnnstudio.engine.trainer" in reached
-    cycles = [c for c in nx.simple_cycles(graph.subgraph(reached)) if len(c) > 1]
-    assert cycles == []
+    assert "cnnstudio.engine.training.trainer" in reached
+    assert cycles(graph.subgraph(reached)) == []
 
 
 def test_a_broken_install_is_recorded_not_raised(monkeypatch):

@@ -15,9 +15,9 @@ from cnnstudio.app.document import Document
 from cnnstudio.app.training.controller import TrainingController
 from cnnstudio.app.training.evaluation import EvaluationView
 from cnnstudio.engine import checkpoint as ckpt
-from cnnstudio.engine.inference import project_data, project_model
-from cnnstudio.engine.predictions import confident_mistakes
-from cnnstudio.engine.session import Session
+from cnnstudio.engine.inference.model import project_data, project_model
+from cnnstudio.engine.inference.predictions import confident_mistakes
+from cnnstudio.engine.training.session import Session
 from cnnstudio.project import load_project
 
 PROJECT = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"

@@ -11,7 +11,7 @@ import torch
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from cnnstudio.engine import checkpoint
-from cnnstudio.engine.export import ExportError
+from cnnstudio.engine.export.exporter import ExportError
 from cnnstudio.project import load_project
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
@@ -89,12 +89,12 @@ def _fresh_state(window) -> dict[str, torch.Tensor]:
 
 def test_a_failed_export_shows_why_and_writes_nothing(window, qtbot, tmp_path,
                                                      monkeypatch) -> None:
-    from cnnstudio.engine import export
+    from cnnstudio import engine
 
     def broken(*args, **kwargs):
         raise ExportError("the ONNX export failed: Unsupported operator", "Error Report\nline 2")
 
-    monkeypatch.setattr(export, "export_model", broken)
+    monkeypatch.setattr(engine, "export_model", broken)  # where the dialog looks it up
     open_lenet(window)
     dialog = window.exchange.export_model(show=False)
     dialog.path.setText(str(tmp_path / "m.onnx"))
@@ -190,7 +190,7 @@ def test_saving_an_imported_project_keeps_its_weights(window, tmp_path, answers,
                                                      monkeypatch) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    from cnnstudio.engine.importer import from_torchvision
+    from cnnstudio.engine.importers.modules import from_torchvision
 
     imported = from_torchvision("resnet18", num_classes=10, input_shape=[3, 32, 32])
     window.exchange.open_imported(imported, "r18")

@@ -468,7 +468,7 @@ def test_a_dataset_read_batch_by_batch_that_vanishes_ends_the_run_with_a_message
     the first checkpoint, the run ends with a message that names the missing file and says
     what to do, the window is idle with the project open, and the weights of that checkpoint
     are the project's."""
-    from cnnstudio.engine.data import load_data
+    from cnnstudio.engine.data.load import load_data
     from cnnstudio.graph import analyze
 
     shown, _ = answers

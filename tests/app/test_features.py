@@ -12,7 +12,7 @@ from cnnstudio.app.document import Document
 from cnnstudio.app.training.controller import TrainingController
 from cnnstudio.app.training.features import FeatureMapsView
 from cnnstudio.project import load_project
-from tests.engine.test_inspect import LENET, trained_lenet
+from tests.engine.inference.test_probe import LENET, trained_lenet
 
 WAIT = 30000
 

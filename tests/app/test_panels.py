@@ -11,18 +11,15 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QCheckBox, QLineEdit
 
 from cnnstudio.app.document import Document
+from cnnstudio.app.mime import LAYER_MIME, decode_layer, encode_layer
 from cnnstudio.app.panels import (
-    LAYER_MIME,
     Inspector,
     IssuesList,
     Palette,
     ReceptiveFieldView,
     SummaryTable,
-    decode_layer,
-    encode_layer,
     rf_geometry,
 )
-from cnnstudio.app.panels._common import ComboBox, SpinBox
 from cnnstudio.app.panels.editors import (
     BoolEditor,
     ChoiceEditor,
@@ -31,6 +28,7 @@ from cnnstudio.app.panels.editors import (
     format_value,
     parse_value,
 )
+from cnnstudio.app.widgets import ComboBox, SpinBox
 from cnnstudio.graph import UNSET, graph_from_dict, layers, presets
 from cnnstudio.project import DatasetConfig, Project
 

@@ -22,7 +22,7 @@ from cnnstudio.app.training.rundata import (
     settings_diff,
 )
 from cnnstudio.app.training.runs import COLUMNS, RunsPanel
-from cnnstudio.engine.trainer import EpochEnd, Finished
+from cnnstudio.engine.training.trainer import EpochEnd, Finished
 from cnnstudio.project import EpochRecord, Project, Run, load_project
 from cnnstudio.project.model import graph_hash
 

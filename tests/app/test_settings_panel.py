@@ -17,7 +17,7 @@ from cnnstudio.app.training.settings_command import SetSettings, settings_events
 from cnnstudio.app.training.settings_device import DeviceInfo, check_memory
 from cnnstudio.app.training.settings_forms import field_param
 from cnnstudio.app.training.settings_panel import TrainingSettings
-from cnnstudio.engine import sources
+from cnnstudio.engine.data import sources
 from cnnstudio.graph import analyze, presets
 from cnnstudio.project import DatasetConfig, Project, TrainConfig, load_project
 

@@ -16,7 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnp
 
 @pytest.fixture(scope="module")
 def digits():
-    from cnnstudio.engine.inference import project_data
+    from cnnstudio.engine.inference.model import project_data
 
     return project_data(load_project(EXAMPLE))
 

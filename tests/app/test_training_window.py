@@ -55,7 +55,7 @@ def test_train_locks_the_network_feeds_the_charts_and_saves(window, tmp_path, qt
     # An image dropped on the window gets the trained model's top-5 in the Evaluation panel.
     from PIL import Image
 
-    from cnnstudio.engine.inference import project_data
+    from cnnstudio.engine.inference.model import project_data
 
     data = project_data(doc.project)
     image = tmp_path / "digit.png"
@@ -94,7 +94,7 @@ def test_a_failure_reaches_the_user_with_advice(window, tmp_path, qtbot, answers
     shown, _ = answers
     open_example(window, tmp_path, epochs=2)
     doc = window.document
-    from cnnstudio.engine.inference import project_data
+    from cnnstudio.engine.inference.model import project_data
 
     data = project_data(doc.project)
     data.train.set_normalization([0.5], [0.0])  # x / 0: a NaN loss at the first step
@@ -134,7 +134,7 @@ def test_the_progress_line_changes_without_laying_the_window_out_again(window, q
     from PySide6.QtCore import QEvent, QObject
 
     from cnnstudio.app.training.ui import WIDEST_PROGRESS
-    from cnnstudio.engine.trainer import BatchEnd, Started
+    from cnnstudio.engine.training.trainer import BatchEnd, Started
 
     ui = window.training
     ui._started(Started(1, 100, 1000, 0, 0, "cpu", "CPU (2 threads)", 900, 100, 61706))

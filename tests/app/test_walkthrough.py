@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from cnnstudio.app import settings
+from cnnstudio.app import preferences
 from cnnstudio.app.window import MainWindow
 from cnnstudio.engine import to_module
 
@@ -27,13 +27,13 @@ STEPS = [
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings.use_folder(tmp_path)
+    preferences.use_folder(tmp_path)
     win = MainWindow()
     qtbot.addWidget(win, before_close_func=lambda w: w.document.undo_stack.setClean())
     win.show()
     qtbot.waitExposed(win)
     yield win
-    settings.use_folder(None)
+    preferences.use_folder(None)
 
 
 def type_into(qtbot, editor, text: str) -> None:

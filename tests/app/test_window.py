@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from cnnstudio.app import autosave, settings
+from cnnstudio.app import autosave, preferences
 from cnnstudio.app.window import MainWindow
 from cnnstudio.graph import load_graph
 from cnnstudio.project import ProjectError, load_project
@@ -44,7 +44,7 @@ def test_edit_save_open_round_trip_and_dirty_title(window, tmp_path) -> None:
     path = tmp_path / "mine.cnnproj"
     assert window._save_to(path)
     assert not window.isWindowModified() and window.windowTitle() == "mine.cnnproj[*] — CNN Studio"
-    assert settings.recent_files()[0] == str(path)
+    assert preferences.recent_files()[0] == str(path)
     saved = load_project(path)
     assert saved.graph.node("features.c1").params["out_channels"] == 8
     window.new_blank()
@@ -155,7 +155,7 @@ def test_themes_switch(window) -> None:
     from cnnstudio.app.style import is_dark
 
     window._set_theme("dark")
-    assert is_dark() and settings.theme() == "dark"
+    assert is_dark() and preferences.theme() == "dark"
     window._set_theme("light")
     assert not is_dark()
 

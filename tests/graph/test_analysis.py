@@ -163,6 +163,23 @@ def test_training_memory_estimate_adds_up() -> None:
         report.training_memory(optimizer="lion")
 
 
+def test_every_training_optimizer_has_an_estimate_and_a_label() -> None:
+    """The summary panel, the device settings and ``cnnstudio summary`` all read these."""
+    from cnnstudio.graph.analysis import OPTIMIZER_LABELS, OPTIMIZER_STATE, memory_optimizer
+    from cnnstudio.project.config import OPTIMIZERS
+
+    assert set(OPTIMIZER_LABELS) == set(OPTIMIZER_STATE)
+    for name in OPTIMIZERS:
+        assert memory_optimizer(name) in OPTIMIZER_STATE
+    assert memory_optimizer("sgd") == "sgd"
+    assert memory_optimizer("sgd", momentum=0.9) == "sgd_momentum"
+    assert memory_optimizer("sgd", momentum=0.9, nesterov=True) == "nesterov"
+    assert memory_optimizer("adam", momentum=0.9) == "adam"
+    report = net(inp(3, 8, 8), conv(4, 3))
+    assert (report.training_memory(optimizer="sgd_momentum").optimizer_state
+            == 4 * report.trainable_params)
+
+
 def test_cached_reanalysis_follows_every_edit() -> None:
     g = presets.build("resnet18")
     first = analyze(g)

@@ -27,7 +27,7 @@ def test_graph_core_imports_neither_torch_nor_qt() -> None:
 
 def test_summary_command_imports_neither_torch_nor_qt() -> None:
     body = ("import contextlib, io\n"
-            "from cnnstudio.cli import main\n"
+            "from cnnstudio.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    main(['summary', 'resnet50', '--json'])\n"
             "    main(['presets'])\n")

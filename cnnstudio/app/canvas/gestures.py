@@ -16,7 +16,6 @@ from .items import NodeItem, PortItem
 if TYPE_CHECKING:
     from ..document import Document
 
-MIME_LAYER = LAYER_MIME
 """Drag-and-drop type of a layer from the palette; the data is the type name (utf-8)."""
 
 
@@ -59,20 +58,20 @@ class Gestures:
             self.doc.move(moves)
 
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasFormat(MIME_LAYER):
+        if event.mimeData().hasFormat(LAYER_MIME):
             event.acceptProposedAction()
         else:
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasFormat(MIME_LAYER):
+        if event.mimeData().hasFormat(LAYER_MIME):
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
 
     def dropEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasFormat(MIME_LAYER):
-            payload = bytes(event.mimeData().data(MIME_LAYER).data()).decode("utf-8")
+        if event.mimeData().hasFormat(LAYER_MIME):
+            payload = bytes(event.mimeData().data(LAYER_MIME).data()).decode("utf-8")
             if self.add_layer(payload, event.scenePos()) is not None:
                 event.acceptProposedAction()
         else:

@@ -11,11 +11,11 @@ constructor; it connects to the document's signals there and edits only through 
 
 from .inspector import Inspector
 from .issues import IssuesList
-from .palette import LAYER_MIME, RECIPES, Palette, decode_layer, encode_layer
+from .palette import RECIPES, Palette
 from .rfview import ReceptiveFieldView, rf_geometry
 from .summary import SummaryTable
 
 __all__ = [
-    "LAYER_MIME", "RECIPES", "Inspector", "IssuesList", "Palette", "ReceptiveFieldView",
-    "SummaryTable", "decode_layer", "encode_layer", "rf_geometry",
+    "RECIPES", "Inspector", "IssuesList", "Palette", "ReceptiveFieldView", "SummaryTable",
+    "rf_geometry",
 ]

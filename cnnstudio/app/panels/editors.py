@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 from ...graph import UNSET
 from ...graph.layers import REQUIRED, Param
 from ..style import ERROR_COLOR
-from ._common import ComboBox, SpinBox
+from ..widgets import ComboBox, SpinBox
 
 INT_LIMIT = 2**31 - 1
 _SPLIT = re.compile(r"\s*[,;×xX*]\s*|\s+")

@@ -35,7 +35,7 @@ from ...graph.layers import REQUIRED, Param
 from ...graph.model import Node
 from ...graph.table import rf_text, shape_text, si, size
 from ..style import ERROR_COLOR, category_color
-from ._common import error_label, esc, issue_html, muted_label, set_muted, show_problem
+from ..widgets import error_label, esc, issue_html, muted_label, set_muted, show_problem
 from .editors import (
     LineEdit,
     ParamEditor,

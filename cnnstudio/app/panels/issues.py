@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from ...graph.analysis import Issue, Report
 from ..style import OK_COLOR
-from ._common import severity_icon
+from ..widgets import severity_icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 

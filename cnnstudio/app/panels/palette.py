@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from ...graph import layers
 from ..mime import LAYER_MIME, decode_layer, encode_layer
 from ..style import category_color
-from ._common import category_icon, color_icon, esc, muted_label
+from ..widgets import category_icon, color_icon, esc, muted_label
 
 _PAYLOAD = Qt.ItemDataRole.UserRole
 _SEARCH = Qt.ItemDataRole.UserRole + 1

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ... import engine
 from ...graph.analysis import Report
 from .. import gc_guard
 from ..style import ERROR_COLOR, OK_COLOR
@@ -154,8 +155,6 @@ class SampleLoader(QThread):
 
     def run(self) -> None:
         try:
-            from ...engine.data import load_data
-
             cfg = self.config
             if dataclasses.is_dataclass(cfg):
                 # the image as stored: no augmentation, no normalisation statistics to measure
@@ -163,7 +162,7 @@ class SampleLoader(QThread):
                                              ("mixup_alpha", 0.0), ("cutmix_alpha", 0.0))
                            if hasattr(cfg, k)}
                 cfg = dataclasses.replace(cfg, **changes)
-            data = load_data(cfg, self.input_shape, "cpu")
+            data = engine.load_data(cfg, self.input_shape, "cpu")
             images = data.train.images([0])
             label = int(data.train.labels[0])
             array = images[0].contiguous().numpy()

@@ -37,10 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph import Graph, layers
-from ...graph.analysis import OPTIMIZER_STATE, MemoryEstimate, Report
+from ...graph.analysis import OPTIMIZER_LABELS, MemoryEstimate, Report, memory_optimizer
 from ...graph.table import rf_text, shape_text, si, size
 from ..style import ERROR_COLOR, WARNING_COLOR
-from ._common import ComboBox, SpinBox, category_icon, muted_label
+from ..widgets import ComboBox, SpinBox, category_icon, muted_label
 
 COLUMNS = ("Layer (id)", "Type", "Output shape", "Params", "Receptive field", "MACs")
 ID, TYPE, SHAPE, PARAMS, RF, MACS = range(len(COLUMNS))
@@ -48,11 +48,6 @@ NODE_ID_ROLE = Qt.ItemDataRole.UserRole
 DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
 INDENT = 12
 
-OPTIMIZER_LABELS = {
-    "sgd": "SGD", "sgd_momentum": "SGD with momentum", "nesterov": "SGD, Nesterov",
-    "rmsprop": "RMSprop", "adagrad": "Adagrad", "adam": "Adam", "adamw": "AdamW",
-    "radam": "RAdam",
-}
 
 
 class _Row:
@@ -280,8 +275,7 @@ class SummaryTable(QWidget):
         self.batch.setToolTip("Samples per training step")
         self.optimizer = ComboBox()
         for key, label in OPTIMIZER_LABELS.items():
-            if key in OPTIMIZER_STATE:
-                self.optimizer.addItem(label, key)
+            self.optimizer.addItem(label, key)
         self.optimizer.setToolTip("The optimizer's state per weight: none for plain SGD, one "
                                   "value for momentum/RMSprop, two for Adam")
         self._defaults_from_project()
@@ -345,9 +339,8 @@ class SummaryTable(QWidget):
         self.batch.setValue(int(getattr(training, "batch_size", 32) or 32))
         self.batch.blockSignals(False)
         opt = getattr(training, "optimizer", None)
-        key = getattr(opt, "name", "adam")
-        if key == "sgd" and getattr(opt, "momentum", 0):
-            key = "nesterov" if getattr(opt, "nesterov", False) else "sgd_momentum"
+        key = memory_optimizer(getattr(opt, "name", "adam"), getattr(opt, "momentum", 0.0),
+                               getattr(opt, "nesterov", False))
         i = self.optimizer.findData(key)
         if i >= 0:
             self.optimizer.blockSignals(True)

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ... import engine
 from ...project.config import AUGMENTATIONS
-from ..panels._common import ComboBox, error_label, muted_label, show_problem
 from ..panels.editors import LineEdit
 from ..style import ERROR_COLOR
+from ..widgets import ComboBox, error_label, muted_label, show_problem
 from .jobs import Jobs
 from .settings_forms import GridView, shrinkable
 
@@ -45,7 +46,7 @@ STEP_LABELS = {
     "random_erasing": "Random erasing",
 }
 # The parameters a new step starts with: the engine's defaults written out, so that the user
-# sees what there is to change (engine/augment.py documents each one).
+# sees what there is to change (engine/data/augment/ documents each one).
 EXAMPLES: dict[str, dict[str, Any]] = {
     "random_crop": {"padding": 4, "padding_mode": "constant"},
     "random_resized_crop": {"scale": [0.08, 1.0], "ratio": [0.75, 1.3333]},
@@ -82,8 +83,6 @@ def make_preview(dataset: dict[str, Any], input_shape: list[int], seed: int,
     never downloads."""
     from pathlib import Path
 
-    from ...engine.augment import Pipeline, preview_grid
-    from ...engine.data import load_data
     from ...project import DatasetConfig
 
     plain = dict(dataset, augment=[], mixup_alpha=0.0, cutmix_alpha=0.0, download=False)
@@ -95,15 +94,15 @@ def make_preview(dataset: dict[str, Any], input_shape: list[int], seed: int,
     with _CACHE_LOCK:
         data = _CACHE.get(key)
     if data is None:
-        data = load_data(DatasetConfig.from_dict(plain, "dataset"), input_shape, "cpu")
+        data = engine.load_data(DatasetConfig.from_dict(plain, "dataset"), input_shape, "cpu")
         with _CACHE_LOCK:
             _CACHE.clear()
             _CACHE[key] = data
     cfg = DatasetConfig.from_dict(copy.deepcopy(dataset), "dataset")
     split = copy.copy(data.train)  # the same images, another pipeline
-    split.pipeline = Pipeline.from_config(cfg, data.image_shape, data.num_classes)
+    split.pipeline = engine.Pipeline.from_config(cfg, data.image_shape, data.num_classes)
     side = max(data.image_shape[1:])
-    return preview_grid(split, n, seed, scale=max(1, PREVIEW_SIDE // side))
+    return engine.preview_grid(split, n, seed, scale=max(1, PREVIEW_SIDE // side))
 
 
 def forget_previews() -> None:

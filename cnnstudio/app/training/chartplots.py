@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..panels._common import color_icon
+from ..widgets import color_icon
 from .jobs import Jobs
 from .rundata import run_label
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..panels._common import DoubleSpinBox, muted_label
+from ..widgets import DoubleSpinBox, muted_label
 from .chartplots import OVERLAY_COLORS, SERIES, ChartPlots, RunPicker
 from .rundata import (
     Buffer,

@@ -13,7 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from .. import gc_guard
+from ... import engine
+from .. import engine_loader, gc_guard
 from . import threads
 
 SNAPSHOT_SECONDS = 15.0
@@ -57,9 +58,7 @@ class _Worker(QThread):
                 elif kind == "saved":
                     c.saved.emit(event.path)
         except Exception as exc:  # noqa: BLE001 - a crash in the session must reach the user
-            from ...engine.trainer import Failed
-
-            c.failed.emit(Failed(f"training stopped: {type(exc).__name__}: {exc}"))
+            c.failed.emit(engine.Failed(f"training stopped: {type(exc).__name__}: {exc}"))
         finally:
             threads.end_training()
 
@@ -75,13 +74,13 @@ class _Worker(QThread):
 class TrainingController(QObject):
     """Starts, pauses, resumes and stops training runs of the window's project."""
 
-    started = Signal(object)  # engine.trainer.Started
-    batch = Signal(object)  # engine.trainer.BatchEnd, a few per second
-    epoch = Signal(object)  # engine.trainer.EpochEnd
-    checkpoint = Signal(object)  # engine.trainer.CheckpointSaved
-    finished = Signal(object)  # engine.trainer.Finished
-    failed = Signal(object)  # engine.trainer.Failed (message, kind: error | nan | oom | data)
-    progress = Signal(object)  # engine.session.DataProgress (downloading, decoding)
+    started = Signal(object)  # engine.Started
+    batch = Signal(object)  # engine.BatchEnd, a few per second
+    epoch = Signal(object)  # engine.EpochEnd
+    checkpoint = Signal(object)  # engine.CheckpointSaved
+    finished = Signal(object)  # engine.Finished
+    failed = Signal(object)  # engine.Failed (message, kind: error | nan | oom | data)
+    progress = Signal(object)  # engine.DataProgress (downloading, decoding)
     saved = Signal(str)  # the project file was written at a checkpoint
     weights = Signal(object)  # dict[str, Tensor] on the CPU: the model now (for the views)
     state_changed = Signal(str)  # idle | preparing | running | paused | stopping
@@ -118,16 +117,13 @@ class TrainingController(QObject):
         if self.running:
             return False
         gc_guard.install(work=True)  # before the run's first object: none is ever frozen
-        # The views import these on the GUI thread; done here, before the worker starts,
-        # the GUI never waits on the import lock for a module the worker is importing.
-        from ...engine import data, inference, inspect, predictions  # noqa: F401
-        from ...engine.session import Session
-
+        engine_loader.import_views()
         doc = self.document
         base = doc.path.parent if doc.path is not None else None
         self.last_failure = None
-        self.session = Session(doc.project, doc.path, resume=resume, from_current=from_current,
-                               data=self.data, base_dir=base, save=self._save)
+        self.session = engine.Session(doc.project, doc.path, resume=resume,
+                                      from_current=from_current, data=self.data, base_dir=base,
+                                      save=self._save)
         worker = _Worker(self, self.session)
         worker.finished.connect(self._worker_done)
         self._worker = worker

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ... import engine
 from ...graph import analyze, graph_from_dict, graph_to_dict
 from ...project.model import graph_hash
 
@@ -134,19 +135,17 @@ def _loader(document: Any, controller: Any, cache: Cache, source: Source
     base_dir = document.path.parent if document.path is not None else None
 
     def load() -> tuple[Any, str, Any]:
-        from ...engine import checkpoint as ckpt
-        from ...engine.inference import model_from_state, project_data
-        from ...engine.trainer import pick_device
-
         loaded = data
         if loaded is None:
             graph = graph_from_dict(graph_doc)
-            loaded = project_data(SimpleNamespace(graph=graph, dataset=dataset),
-                                  base_dir=base_dir, device=pick_device(device_name))
+            loaded = engine.project_data(SimpleNamespace(graph=graph, dataset=dataset),
+                                         base_dir=base_dir, device=engine.pick_device(device_name))
         net = model
         if net is None:
-            state = source.state if source.state is not None else ckpt.from_bytes(source.blob)
-            net = model_from_state(graph_from_dict(graph_doc), state, loaded.train.device)
+            state = source.state
+            if state is None:
+                state = engine.checkpoint.from_bytes(source.blob)
+            net = engine.model_from_state(graph_from_dict(graph_doc), state, loaded.train.device)
         return loaded, key, net
 
     return load
@@ -157,12 +156,10 @@ def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
     load = _loader(document, controller, cache, source)
 
     def job() -> Evaluated:
-        from ...engine.predictions import predict_split
-
         data, key, model = load()
         name = split if split in data.splits else \
             "test" if data.test is not None else "val" if data.val is not None else "train"
-        pred = predict_split(model, data, name)
+        pred = engine.predict_split(model, data, name)
         pred.metrics()  # computed here, not on the GUI thread
         return Evaluated(source, data, key, model, pred)
 
@@ -174,17 +171,15 @@ def image_job(document: Any, controller: Any, cache: Cache, source: Source,
     load = _loader(document, controller, cache, source)
 
     def job() -> ImagePrediction:
-        from ...engine.inference import read_image, to_input, top_k
-
         if not path.is_file():
             raise ValueError(f"{path.name} is not a file")
         data, key, model = load()
-        image = read_image(path, data)
+        image = engine.read_image(path, data)
         param = next(iter(model.parameters()), None)
-        x = to_input(image, data)
+        x = engine.to_input(image, data)
         if param is not None:
             x = x.to(param.device)
-        top = top_k(model, x, data.classes, 5)
+        top = engine.top_k(model, x, data.classes, 5)
         return ImagePrediction(source, data, key, model, path, image.numpy(), top)
 
     return job

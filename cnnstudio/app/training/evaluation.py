@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..panels._common import ComboBox, muted_label
+from ... import engine
 from ..style import ERROR_COLOR
+from ..widgets import ComboBox, muted_label
 from . import evalsource as src
 from .evalwidgets import (
     CellFrame,
@@ -229,15 +230,13 @@ class EvaluationView(QWidget):
 
     def show_cell(self, true_class: int, predicted_class: int) -> list[int]:
         """Show the images of one confusion-matrix cell below it; their split indices."""
-        from ...engine.predictions import cell_indices
-
         pred = self.predictions
         if pred is None:
             return []
         self._cell = (true_class, predicted_class)
         self.frame.cell = self._cell
         self.matrix.viewport().update()
-        indices = cell_indices(pred, true_class, predicted_class)
+        indices = engine.cell_indices(pred, true_class, predicted_class)
         shown = indices[:STRIP_MAX]
         images = src.images_of(self.cache.data, pred.split, shown)
         conf = pred.confidence
@@ -253,10 +252,8 @@ class EvaluationView(QWidget):
         return indices
 
     def _show_mistakes(self) -> None:
-        from ...engine.predictions import confident_mistakes
-
         pred = self.predictions
-        rows = confident_mistakes(pred, 24)
+        rows = engine.confident_mistakes(pred, 24)
         names = pred.classes
         idx = [r[0] for r in rows]
         images = src.images_of(self.cache.data, pred.split, idx)

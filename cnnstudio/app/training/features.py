@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ... import engine
 from ..style import ERROR_COLOR, WARNING_COLOR
 from .jobs import Jobs
 from .pixelview import PixelView
@@ -35,14 +36,12 @@ SPLIT_NAMES = {"val": "validation", "train": "training"}
 
 def _compute(req: dict[str, Any]) -> tuple[Any, str | None]:
     """The model pass (on a pool thread): a Look and the note about the weights."""
-    from ...engine import checkpoint, inspect
-
     state = req["live"]
     if state is None and req["weights"] is not None:
-        state = checkpoint.from_bytes(req["weights"])
-    model, note = inspect.model_for(req["graph"], state)
-    x = inspect.probe_input(req["image"], req["input_shape"], req["data"], req["stats"])
-    return inspect.look(model, req["graph"], x, req["node"], req["cam_class"]), note
+        state = engine.checkpoint.from_bytes(req["weights"])
+    model, note = engine.probe.model_for(req["graph"], state)
+    x = engine.probe.probe_input(req["image"], req["input_shape"], req["data"], req["stats"])
+    return engine.probe.look(model, req["graph"], x, req["node"], req["cam_class"]), note
 
 
 class FeatureMapsView(QWidget):
@@ -179,13 +178,12 @@ class FeatureMapsView(QWidget):
         if preloaded is not None:
             self._data_loaded(preloaded)
             return
-        from ...engine.inference import project_data
 
         project, path = self.document.project, self.document.path
         base = path.parent if path is not None else None
         self.data_state = "loading"
         self._say("Loading the project's dataset…")
-        self.data_jobs.start(lambda: project_data(project, base_dir=base), self._data_loaded,
+        self.data_jobs.start(lambda: engine.project_data(project, base_dir=base), self._data_loaded,
                              self._data_failed)
 
     def _data_loaded(self, data: Any) -> None:
@@ -209,12 +207,10 @@ class FeatureMapsView(QWidget):
         self._say(self.data_message, error=True)
 
     def _set_index(self, i: int) -> None:
-        from ...engine.inference import split_images
-
         if self.data is None:
             return
         try:
-            images, labels = split_images(self.data, "val", [i])
+            images, labels = engine.split_images(self.data, "val", [i])
         except (ValueError, OSError) as exc:  # DatasetError: a file read on demand is gone
             self._say(f"{exc}\n\nOpen an image file to probe the model.", error=True)
             return
@@ -236,19 +232,16 @@ class FeatureMapsView(QWidget):
             self._say("The model's Input is not a grey or RGB image [1 or 3, H, W], so an "
                       "image file cannot be fed to it.", error=True)
             return
-        from ...engine.inspect import read_probe
 
         data, name = self.data, path.replace("\\", "/").rsplit("/", 1)[-1]
-        self.file_jobs.start(lambda: read_probe(path, shape, data),
+        self.file_jobs.start(lambda: engine.probe.read_probe(path, shape, data),
                              lambda image: self._set_probe(image, None, name),
                              lambda message: self._say(message, error=True))
 
     def _set_probe(self, image: Any, label: int | None, name: str) -> None:
-        from ...engine.inspect import to_rgb
-
         self.probe, self.probe_label, self.probe_name = image, label, name
         self.unit = self.region = None
-        self.probe_view.set_array(to_rgb(image))
+        self.probe_view.set_array(engine.probe.to_rgb(image))
         self._say("")
         self.refresh()
 
@@ -284,8 +277,6 @@ class FeatureMapsView(QWidget):
     def _show(self, result: tuple[Any, str | None]) -> None:
         import numpy as np
 
-        from ...engine.inspect import colorize, grid_layout, overlay, tile, to_rgb
-
         look, note = result
         self.look = look
         self.note.setText(note or "")
@@ -294,7 +285,8 @@ class FeatureMapsView(QWidget):
         if self.cam_class.count() <= 1:
             self._fill_classes([str(i) for i in range(len(look.probs))])
         gap = self.palette().color(self.palette().ColorRole.Window).getRgb()[:3]
-        self.grid.set_array(None if look.grid is None else colorize(look.grid, gap=gap))
+        grid = look.grid
+        self.grid.set_array(None if grid is None else engine.probe.colorize(grid, gap=gap))
         shape = "×".join(map(str, look.node_shape))
         if look.maps_shown:
             shown = f"{look.maps_shown} maps, each scaled to its own range"
@@ -305,7 +297,7 @@ class FeatureMapsView(QWidget):
                                       "yellow: high)" if look.grid is not None else "")
         if look.filters is not None:
             n, kh, kw = look.filters.shape[:3]
-            patches = tile(look.filters, grid_layout(n, kh, kw)[1])
+            patches = engine.probe.tile(look.filters, engine.probe.grid_layout(n, kh, kw)[1])
             patches[np.isnan(patches[..., 0])] = np.array(gap) / 255
             self.filters_view.set_array(np.ascontiguousarray((patches * 255).round()
                                                              .astype(np.uint8)))
@@ -324,7 +316,7 @@ class FeatureMapsView(QWidget):
             f"{self.probe_name}: {label}predicted <b>{name(top)}</b> "
             f"({100 * float(look.probs[top]):.1f} %)" if top is not None else self.probe_name)
         if look.cam is not None:
-            self.cam_view.set_array(overlay(to_rgb(self.probe), look.cam))
+            self.cam_view.set_array(engine.probe.overlay(engine.probe.to_rgb(self.probe), look.cam))
             self.captions["cam"].setText(f"Grad-CAM at <b>{look.cam_node}</b> for class "
                                          f"<b>{name(look.cam_class)}</b>")
         else:
@@ -334,14 +326,12 @@ class FeatureMapsView(QWidget):
 
     # -- one unit's receptive field ------------------------------------------------------------
     def _pick(self, y: float, x: float) -> None:
-        from ...engine.inspect import grid_cell
-
         look = self.look
         if look is None or look.grid is None:
             return
         if look.maps_shown:
             _, h, w = look.node_shape
-            cell = grid_cell(look.maps_shown, h, w, y, x)
+            cell = engine.probe.grid_cell(look.maps_shown, h, w, y, x)
             if cell is None:
                 return
             self.unit = cell
@@ -354,9 +344,6 @@ class FeatureMapsView(QWidget):
         self._draw_unit()
 
     def _draw_unit(self) -> None:
-        from ...engine.inference import InferenceError
-        from ...engine.inspect import grid_layout, unit_region
-
         look, label = self.look, self.captions["unit"]
         self.probe_view.rects, self.grid.rects, self.region = [], [], None
         if look is None or self.unit is None or look.node is None:
@@ -364,15 +351,15 @@ class FeatureMapsView(QWidget):
             return
         c, row, col = self.unit
         try:
-            self.region = unit_region(self.document.report, look.node, (row, col))
-        except InferenceError as exc:
+            self.region = engine.probe.unit_region(self.document.report, look.node, (row, col))
+        except engine.InferenceError as exc:
             label.setText(str(exc))
             return
         top, left, bottom, right = self.region
         self.probe_view.rects = [(top, left, bottom, right, RF_COLOR)]
         if look.maps_shown:
             _, h, w = look.node_shape
-            r, k = divmod(c, grid_layout(look.maps_shown, h, w)[1])
+            r, k = divmod(c, engine.probe.grid_layout(look.maps_shown, h, w)[1])
             y, x = r * (h + 1) + row, k * (w + 1) + col
             self.grid.rects = [(y, x, y + 1, x + 1, UNIT_COLOR)]
             what = f"Unit ({row}, {col}) of map {c}"

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..panels._common import SpinBox, muted_label
+from ... import engine
 from ..style import ERROR_COLOR, OK_COLOR
+from ..widgets import SpinBox, muted_label
 from .jobs import Jobs
 from .settings_command import SetSettings, section_dict
 
@@ -208,18 +209,14 @@ class LrFinderDialog(QDialog):
         def job() -> tuple[str, Any, Any]:
             from types import SimpleNamespace
 
-            from ...engine.inference import project_data
-            from ...engine.lrfinder import lr_range_test
-            from ...engine.trainer import pick_device
-
             graph = graph_from_dict(graph_doc)
-            data = cached or project_data(SimpleNamespace(graph=graph, dataset=dataset),
-                                          base_dir=base_dir,
-                                          device=pick_device(config.device))
+            data = cached or engine.project_data(SimpleNamespace(graph=graph, dataset=dataset),
+                                                 base_dir=base_dir,
+                                                 device=engine.pick_device(config.device))
             if stop.is_set():
                 raise Cancelled()
             watched._data, watched.ready = data, True
-            result = lr_range_test(graph, config, watched, start=start, end=end, steps=steps)
+            result = engine.lr_range_test(graph, config, watched, start=start, end=end, steps=steps)
             return key, data, result
 
         self.result = None

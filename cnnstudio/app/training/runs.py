@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..panels._common import color_icon, muted_label
 from ..style import ERROR_COLOR, OK_COLOR, WARNING_COLOR
+from ..widgets import color_icon, muted_label
 from .chartplots import OVERLAY_COLORS, style_legend, style_plot
 from .rundata import (
     best_val_acc,

@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ... import engine
 from ...project import DatasetConfig
 from ...project.config import SOURCES
-from ..panels._common import ComboBox, muted_label
 from ..panels.editors import LineEdit
 from ..style import ERROR_COLOR
+from ..widgets import ComboBox, muted_label
 from .jobs import Jobs
 from .settings_forms import (
     CHOICE_LABELS,
@@ -51,15 +52,13 @@ class _Progress(QObject):
 def fetch_dataset(source: str, path: str | None, base_dir: str | None,
                   progress: Any) -> str:
     """Download (if missing) and open a torchvision set where training will look for it."""
-    from ...engine.sources import default_cache_dir, load_torchvision
-
     if path:
         root = Path(path).expanduser()
         if base_dir and not root.is_absolute():
             root = Path(base_dir) / root
     else:
-        root = default_cache_dir() / source
-    arrays = load_torchvision(source, root, True, progress)
+        root = engine.default_cache_dir() / source
+    arrays = engine.load_torchvision(source, root, True, progress)
     tests = len(arrays.test_labels) if arrays.test_labels is not None else 0
     return f"{arrays.name} is ready in {root}: {len(arrays.labels):,} training, " \
            f"{tests:,} test images."

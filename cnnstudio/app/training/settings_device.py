@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ... import engine
+from ...graph.analysis import memory_optimizer
 from ...project import TrainConfig
 from ..style import ERROR_COLOR, WARNING_COLOR
 from .jobs import Jobs
@@ -80,11 +82,9 @@ def probe_device(choice: str) -> DeviceInfo:
     """Resolve ``auto | cpu | cuda | mps`` as training will, and read its memory (torch)."""
     import torch
 
-    from ...engine.trainer import TrainingError, pick_device
-
     try:
-        device = pick_device(choice)
-    except TrainingError as exc:
+        device = engine.pick_device(choice)
+    except engine.TrainingError as exc:
         return DeviceInfo("missing", choice, note=str(exc).replace("training.device", "Device"))
     if device.type == "cuda":
         index = device.index or 0
@@ -96,23 +96,14 @@ def probe_device(choice: str) -> DeviceInfo:
     return DeviceInfo("cpu", "CPU", total, free, os.cpu_count())
 
 
-def memory_optimizer(training: TrainConfig) -> str:
-    """The analysis' name for the optimizer's state size."""
-    opt = training.optimizer
-    if opt.name == "sgd":
-        if opt.momentum <= 0:
-            return "sgd"
-        return "nesterov" if opt.nesterov else "sgd_momentum"
-    return opt.name
-
-
 def check_memory(report: Any, training: TrainConfig, info: DeviceInfo | None
                  ) -> tuple[bool, str, int | None]:
     """(fits, message, suggested batch) for the configured batch on the device ``info``."""
     if report.input_shape is None or not report.nodes:
         return True, "No memory estimate: the graph has no valid Input.", None
     batch = training.batch_size
-    key = memory_optimizer(training)
+    opt = training.optimizer
+    key = memory_optimizer(opt.name, opt.momentum, opt.nesterov)
     need = report.training_memory(batch, key).total
     where = "on the GPU" if info is not None and info.kind in ("cuda", "mps") else "in RAM"
     if info is None or info.free is None:

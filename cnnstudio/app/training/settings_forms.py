@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from ...graph import UNSET
 from ...graph.layers import Param
-from ..panels._common import error_label, show_problem
 from ..panels.editors import INT_LIMIT, LineEdit, ParamEditor, TextEditor, make_editor
+from ..widgets import error_label, show_problem
 
 Apply = Callable[[str, Any, bool], "str | None"]
 

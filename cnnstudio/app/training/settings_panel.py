@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolButton, QVB
 
 from ...graph import analyze
 from ...project import ConfigError, DatasetConfig, TrainConfig
-from ..panels._common import muted_label
+from ..widgets import muted_label
 from . import settings_device
 from .augment_editor import AugmentEditor
 from .settings_command import SECTIONS, SetSettings, section_dict, settings_events

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from cnnstudio.engine import sources
+from cnnstudio.engine.data import sources
 
 
 def _refuse(*args, **kwargs):

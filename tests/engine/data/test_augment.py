@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from cnnstudio.engine.augment import (
+from cnnstudio.engine.data.augment.pipeline import (
     STEPS,
     Draw,
     Pipeline,
     make_step,
     mix,
-    preview_from_config,
-    preview_grid,
 )
-from cnnstudio.engine.data import DatasetError, load_data
+from cnnstudio.engine.data.errors import DatasetError
+from cnnstudio.engine.data.load import load_data
+from cnnstudio.engine.data.preview import preview_from_config, preview_grid
 from cnnstudio.project.config import AUGMENTATIONS, Augmentation, DatasetConfig
 
 # flips and erasing default to p = 0.5; these tests want every sample touched

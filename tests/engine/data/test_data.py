@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from cnnstudio.engine import splits
-from cnnstudio.engine.data import DatasetError, load_data, split_indices
+from cnnstudio.engine.data import splits
+from cnnstudio.engine.data.errors import DatasetError
+from cnnstudio.engine.data.load import load_data, split_indices
 from cnnstudio.project.config import Augmentation, DatasetConfig
 
 from . import fakes

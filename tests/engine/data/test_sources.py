@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnnstudio.engine import imagefiles, sources
-from cnnstudio.engine.data import DatasetError, load_data
+from cnnstudio.engine.data import imagefiles, sources
+from cnnstudio.engine.data.errors import DatasetError
+from cnnstudio.engine.data.load import load_data
 from cnnstudio.project.config import DatasetConfig
 
 from . import fakes

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnstudio.engine import to_module
-from cnnstudio.engine.trainer import (
+from cnnstudio.engine.training.trainer import (
     EpochEnd,
     Failed,
     Finished,
@@ -15,7 +15,7 @@ from cnnstudio.engine.trainer import (
     TrainingError,
     pick_device,
 )
-from cnnstudio.engine.transfer import WeightsError, read_weights_file
+from cnnstudio.engine.training.transfer import WeightsError, read_weights_file
 
 from .fakes import TensorData
 from .test_trainer import config, run_all, small_graph

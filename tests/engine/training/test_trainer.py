@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cnnstudio.engine import checkpoint as ckpt
-from cnnstudio.engine.trainer import (
+from cnnstudio.engine.training.trainer import (
     BatchEnd,
     CheckpointSaved,
     EpochEnd,
@@ -230,7 +230,7 @@ def test_pretrained_weights_load_into_matching_layers(tmp_path) -> None:
     ("exponential", [1, 0.1, 0.01, 0.001]),
 ])
 def test_step_schedules(name: str, expected: list[float]) -> None:
-    from cnnstudio.engine.optim import LrSchedule
+    from cnnstudio.engine.training.optim import LrSchedule
     from cnnstudio.project.config import ScheduleConfig
 
     sched = LrSchedule(ScheduleConfig(name=name, step_size=2, milestones=[1, 3], gamma=0.1),
@@ -239,7 +239,7 @@ def test_step_schedules(name: str, expected: list[float]) -> None:
 
 
 def test_continuous_schedules_and_warmup() -> None:
-    from cnnstudio.engine.optim import LrSchedule
+    from cnnstudio.engine.training.optim import LrSchedule
     from cnnstudio.project.config import ScheduleConfig
 
     cos = LrSchedule(ScheduleConfig(name="cosine"), 0.1, 10, 100)
@@ -259,7 +259,7 @@ def test_continuous_schedules_and_warmup() -> None:
 
 
 def test_evaluation_metrics_by_hand() -> None:
-    from cnnstudio.engine.evaluate import evaluate
+    from cnnstudio.engine.training.evaluate import evaluate
 
     logits = torch.tensor([[3.0, 0, 0], [0, 3, 0], [0, 0, 3], [3, 0, 0], [0, 3, 0.1]])
     labels = torch.tensor([0, 1, 2, 1, 2])
@@ -275,7 +275,7 @@ def test_evaluation_metrics_by_hand() -> None:
 
 def test_lr_range_test_finds_a_sensible_rate_and_restores_weights() -> None:
     from cnnstudio.engine import to_module
-    from cnnstudio.engine.lrfinder import lr_range_test
+    from cnnstudio.engine.training.lrfinder import lr_range_test
 
     model = to_module(small_graph(), seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -1,0 +1,82 @@
+"""What every command shares: the one-line user error, the parser that reports on one line,
+argument types, and reading a network from a preset name, a graph file or a project."""
+
+from __future__ import annotations
+
+import argparse
+import zipfile
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..graph import GraphError, load_graph, presets
+from ..graph.edits import set_input_shape, set_num_classes
+from ..project import load_project
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line (usage stays behind --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def parse_shape(text: str) -> list[int]:
+    try:
+        shape = [int(part) for part in text.replace("x", ",").split(",")]
+    except ValueError:
+        shape = []
+    if not 1 <= len(shape) <= 3 or any(d < 1 for d in shape):
+        raise CliError(f"--input expects C,H,W with positive integers, e.g. 3,224,224, not "
+                       f"{text!r}")
+    return shape
+
+
+def load_target(target: str, input_shape: list[int] | None, classes: int | None):
+    """A graph from a preset name or a graph file, with the shape and classes asked for."""
+    path = Path(target)
+    if path.exists():
+        if path.is_dir():
+            raise CliError(f"{target} is a folder, not a graph file")
+        try:
+            if zipfile.is_zipfile(path) or path.suffix == ".cnnproj":
+                graph, source = load_project(path).graph, f"project {target}"
+            else:
+                graph, source = load_graph(path), f"graph file {target}"
+            if input_shape is not None:
+                set_input_shape(graph, input_shape)
+            if classes is not None:
+                set_num_classes(graph, classes)
+        except (GraphError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        return graph, source
+    if any(sep in target for sep in "/\\") or target.endswith((".json", ".cnnproj")):
+        raise CliError(f"{target}: no such file")
+    options: dict[str, Any] = {}
+    if input_shape is not None:
+        options["input_shape"] = tuple(input_shape)
+    if classes is not None:
+        options["num_classes"] = classes
+    try:
+        return presets.build(target, **options), f"preset {target}"
+    except presets.PresetError as exc:
+        raise CliError(str(exc)) from None
+    except (ValueError, GraphError) as exc:
+        raise CliError(f"preset {target}: {exc}") from None

@@ -1,0 +1,205 @@
+"""``cnnstudio export`` and ``cnnstudio import`` (DESIGN.md §3.3): every export is verified
+against the model it came from before it is reported; an import becomes a project."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .. import engine
+from .common import CliError, load_target, parse_shape, positive_int
+
+FORMAT_NAMES = ("onnx", "torchscript", "pt2", "safetensors", "pth", "python")
+
+
+def add_parsers(sub: Any) -> None:
+    e = sub.add_parser(
+        "export", help="export a model to ONNX, TorchScript, torch.export, weights or code",
+        description="Export a project's model (its trained weights) or a preset (fresh "
+        "weights, seed 0) and verify the result against the model at batch 1 and 3 before "
+        "reporting it. Exit status 1 when verification fails (nothing is written then).")
+    e.add_argument("target", metavar="PROJECT_OR_PRESET",
+                   help="a .cnnproj project, a graph JSON file or a preset name")
+    e.add_argument("--format", required=True, choices=FORMAT_NAMES,
+                   help="onnx, torchscript (legacy), pt2 (torch.export), safetensors, pth "
+                   "(state_dict) or python (source code + safetensors weights)")
+    e.add_argument("--out", metavar="PATH", help="the file to write (default: the target's "
+                   "name with the format's suffix, in the current folder)")
+    e.add_argument("--input", metavar="C,H,W", help="per-sample input size to export at")
+    e.add_argument("--classes", metavar="N", type=positive_int,
+                   help="number of classes (presets and graph files only)")
+    e.add_argument("--opset", type=int, default=18, metavar="N", help="ONNX opset (default 18)")
+    e.add_argument("--static-batch", action="store_true",
+                   help="fix the batch size at 1 (default: any batch size)")
+    e.add_argument("--weights", metavar="MEMBER",
+                   help="which of the project's weights (default: the current ones)")
+    e.add_argument("--training-script", action="store_true",
+                   help="with --format python and a project: also write train.py that "
+                   "reproduces the project's dataset and training settings")
+    e.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    e.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    i = sub.add_parser(
+        "import", help="import a torchvision model, an ONNX file or a Python model as a project",
+        description="Turn a model made elsewhere into an editable project with its weights: "
+        "a torchvision classification model by name (torchvision:resnet18, random weights), "
+        "an ONNX file, or an nn.Module in a Python file (this runs the file's code: only with "
+        "--trust-code).")
+    i.add_argument("source", metavar="SOURCE",
+                   help="torchvision:NAME (or a torchvision model name), FILE.onnx or FILE.py")
+    i.add_argument("--out", metavar="PROJECT", required=True, help="the .cnnproj to write")
+    i.add_argument("--input", metavar="C,H,W",
+                   help="per-sample input size (torchvision and Python; default 3,224,224)")
+    i.add_argument("--classes", metavar="N", type=positive_int,
+                   help="number of classes (torchvision models)")
+    i.add_argument("--name", metavar="NAME",
+                   help="Python files: the nn.Module class or the function that builds it")
+    i.add_argument("--trust-code", action="store_true",
+                   help="allow importing a Python file, which runs its code")
+    i.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    i.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+# -- export ------------------------------------------------------------------------------------
+def _load_source(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
+    """(graph, state or None, project or None, description) of the export's target."""
+    from ..project import ProjectError, load_project
+
+    path = Path(args.target)
+    if path.is_file() and (path.suffix == ".cnnproj" or zipfile.is_zipfile(path)):
+        if args.classes is not None:
+            raise CliError("--classes cannot change a project's trained classifier; edit the "
+                           "project in the window instead")
+        try:
+            project = load_project(path)
+            state = engine.project_state(project, args.weights)
+        except (ProjectError, engine.InferenceError) as exc:
+            raise CliError(str(exc)) from None
+        if state is None:
+            print(f"cnnstudio: note: {args.target} has no trained weights; exporting fresh "
+                  "ones (seed 0)", file=sys.stderr)
+        return project.graph, state, project, f"project {args.target}"
+    if args.weights:
+        raise CliError("--weights needs a project file")
+    graph, source = load_target(args.target, None, args.classes)
+    return graph, None, None, source
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.training_script and args.format != "python":
+        raise CliError("--training-script goes with --format python")
+    graph, state, project, source = _load_source(args)
+    if args.training_script and project is None:
+        raise CliError("--training-script needs a project (its dataset and training settings)")
+    shape = parse_shape(args.input) if args.input else None
+    try:
+        graph, model = engine.model_to_export(graph, state, shape)
+    except engine.InferenceError as exc:
+        raise CliError(str(exc), 1) from None
+    fmt = engine.FORMATS[args.format]
+    out = Path(args.out) if args.out else Path(Path(args.target).stem + fmt.suffix)
+    from ..graph import analyze
+
+    input_shape = analyze(graph).input_shape
+    try:
+        result = engine.export_model(model, input_shape, args.format, out, graph=graph,
+                                     opset=args.opset, dynamic_batch=not args.static_batch)
+    except engine.ExportError as exc:
+        report = _keep_report(out, exc.report)
+        raise CliError(f"{exc}{f' (the exporter report is in {report})' if report else ''}",
+                       1) from None
+    paths = list(result.paths)
+    if args.training_script:
+        paths.append(_write_training_script(project, out))
+    if args.json:
+        print(json.dumps({"format": result.format, "source": source,
+                          "paths": [str(p) for p in paths], "max_abs": result.max_abs,
+                          "max_rel": result.max_rel, "batches": list(result.batches),
+                          "opset": result.opset, "seconds": round(result.seconds, 3)}))
+    else:
+        print(result.summary())
+        for extra in paths[len(result.paths):]:
+            print(f"training script: {extra}")
+        print(f"max abs difference: {result.max_abs:.3g}")
+    return 0
+
+
+def _keep_report(out: Path, report: str) -> Path | None:
+    """The exporter's own report beside the file that was not written (None: no report or
+    no room for it)."""
+    if not report.strip():
+        return None
+    path = out.with_name(out.name + ".export-report.txt")
+    try:
+        path.write_text(report.rstrip("\n") + "\n", encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def _write_training_script(project: Any, out: Path) -> Path:
+    from ..fileio import atomic_write
+
+    path = out.with_name("train.py")
+    text = engine.training_script(project, model_file=out.name,
+                                  weights_file=out.with_suffix(".safetensors").name)
+    try:
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+# -- import ------------------------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..project import save_project
+
+    out = Path(args.out)
+    if out.suffix != ".cnnproj":
+        raise CliError(f"--out must be a .cnnproj file, not {out.name!r}")
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise CliError(f"{out.parent} is not a folder")
+    imported, name = _import(args)
+    project = engine.imported_project(imported, name)
+    try:
+        save_project(project, out)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    from ..graph import analyze
+
+    report = analyze(project.graph)
+    print(f"{imported.source} → {out}: {len(project.graph.nodes)} layers, "
+          f"{report.total_params:,} parameters")
+    for note in imported.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> tuple[Any, str]:
+    shape = parse_shape(args.input) if args.input else None
+    source = args.source
+    path = Path(source)
+    try:
+        if source.startswith("torchvision:") or (not path.suffix and not path.exists()):
+            name = source.removeprefix("torchvision:")
+            return engine.from_torchvision(name, num_classes=args.classes,
+                                           input_shape=shape), name
+        if not path.is_file():
+            raise CliError(f"{source}: no such file")
+        if path.suffix.lower() == ".onnx":
+            return engine.from_onnx(path), path.stem
+        if path.suffix.lower() == ".py":
+            if not args.trust_code:
+                raise CliError(f"importing {path.name} runs its code; pass --trust-code if you "
+                               "trust it")
+            return engine.from_python_file(path, args.name, shape or [3, 224, 224]), \
+                path.stem
+        raise CliError(f"{source}: expected torchvision:NAME, a .onnx or a .py file")
+    except engine.ModelImportError as exc:
+        raise CliError(str(exc), 1) from None

@@ -1,0 +1,274 @@
+"""``cnnstudio train``: headless training of a project with a progress bar, JSON-lines logging,
+resume, and several processes through torchrun (DESIGN.md §3.3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import engine
+from .common import CliError, positive_int
+from .progress import Bar, duration
+
+
+def add_parser(sub: Any) -> None:
+    t = sub.add_parser(
+        "train", help="train a project headless",
+        description="Train a project's network on its dataset and save the run, its metrics "
+        "and the weights into the project (or --out). Ctrl-C stops after the current batch "
+        "and saves a checkpoint that --resume continues exactly.")
+    t.add_argument("project", metavar="PROJECT", help="a .cnnproj project file")
+    t.add_argument("--epochs", type=positive_int, metavar="N", help="number of epochs")
+    t.add_argument("--batch-size", type=positive_int, metavar="B", help="samples per step")
+    t.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    t.add_argument("--seed", type=int, metavar="S", help="seed of weights, data order, "
+                   "augmentation")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
+    t.add_argument("--out", metavar="PROJECT", help="save to this project file instead")
+    t.add_argument("--log-json", metavar="FILE", help="write one JSON object per line")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the project's interrupted run exactly where it stopped "
+                   "(with --epochs: to a new total)")
+    t.add_argument("--continue", dest="from_current", action="store_true",
+                   help="start from the project's current weights instead of from scratch")
+    t.add_argument("--retry-oom", action="store_true",
+                   help="on out-of-memory, retry with the batch size that fits")
+    t.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="train on N processes (DistributedDataParallel through torchrun)")
+    t.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_preview_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "preview", help="save a grid of augmented training images as a PNG",
+        description="Load a project's dataset and save the same training images, augmented "
+        "as training will augment them, tiled into one PNG image.")
+    p.add_argument("project", metavar="PROJECT", help="a .cnnproj project file")
+    p.add_argument("--out", metavar="PNG", required=True, help="the image file to write")
+    p.add_argument("--n", type=positive_int, default=16, help="how many images (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
+    p.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from ..graph import analyze
+    from ..project import ProjectError, load_project
+
+    try:
+        project = load_project(args.project)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+    report = analyze(project.graph)
+    if report.input_shape is None:
+        raise CliError(f"{args.project}: the graph has no Input, so the image size is unknown")
+    dataset = project.dataset
+    if dataset.path and not Path(dataset.path).expanduser().is_absolute():
+        dataset.path = str(Path(args.project).resolve().parent / dataset.path)
+    bar = Bar()
+    try:
+        grid = engine.preview_from_config(dataset, report.input_shape, n=args.n, seed=args.seed,
+                                          cache_dir=args.data_cache,
+                                          progress=lambda s, d, t: bar.update(s, d, t))
+    except engine.DatasetError as exc:
+        bar.close()
+        raise CliError(str(exc), 1) from None
+    bar.close()
+    try:
+        Image.fromarray(grid).save(args.out)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--out {args.out}: cannot write the image ({exc})") from None
+    print(f"saved {args.out} ({grid.shape[1]}×{grid.shape[0]} pixels, {args.n} images)")
+    return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed"),
+                      ("device", "device")):
+        if getattr(args, name) is not None:
+            changes[key] = getattr(args, name)
+    return changes
+
+
+def load_for_training(args: argparse.Namespace):
+    from ..project import ConfigError, ProjectError, TrainConfig, load_project
+
+    path = Path(args.project)
+    if not path.is_file():
+        raise CliError(f"{args.project}: no such project file")
+    try:
+        project = load_project(path)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+    doc = project.training.to_dict()
+    doc.update(_overrides(args))
+    if args.lr is not None:
+        doc["optimizer"]["lr"] = args.lr
+    try:
+        project.training = TrainConfig.from_dict(doc, "training")
+    except ConfigError as exc:
+        raise CliError(f"bad option: {exc}") from None
+    return project
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args)
+    if args.resume:
+        changed = [f"--{n.replace('_', '-')}" for n in ("batch_size", "lr", "seed", "device")
+                   if getattr(args, n) is not None]
+        if changed or args.from_current:
+            raise CliError(f"--resume continues the run with its own settings; only --epochs "
+                           f"may change (not {', '.join(changed) or '--continue'})")
+    project = load_for_training(args)
+
+    dist = engine.setup_from_env(project.training.device)
+    out = Path(args.out or args.project)
+    session = engine.Session(project, out, resume=args.resume,
+                             resume_epochs=args.epochs if args.resume else None,
+                             from_current=args.from_current,
+                             retry_oom=args.retry_oom, distributed=dist, cache_dir=args.data_cache,
+                             base_dir=Path(args.project).resolve().parent)
+    main = dist is None or dist.main
+    bar = Bar() if main and not args.quiet else None
+    log = _open_log(args.log_json) if main else None
+    interrupted = {"count": 0}
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted["count"] += 1
+        if interrupted["count"] > 1:
+            raise KeyboardInterrupt
+        session.stop()
+        if bar is not None:
+            bar.line("stopping after this batch and saving a checkpoint "
+                     "(Ctrl-C again to quit at once)")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    status = 1 if main else 0  # other ranks see no Finished event, only a Failed one
+    total_epochs = project.training.epochs
+    started: engine.Started | None = None
+    try:
+        for event in session.events():
+            if not main:
+                if isinstance(event, engine.Failed):
+                    status = 1
+                continue
+            if isinstance(event, engine.DataProgress) and bar is not None:
+                bar.update(event.stage, event.done, event.total)
+            elif isinstance(event, engine.Started):
+                started = event
+                total_epochs = event.epochs
+                _emit(log, {"event": "started", "run": event.run_id, "device": event.device,
+                            "device_name": event.device_name, "epochs": event.epochs,
+                            "start_epoch": event.start_epoch,
+                            "train_samples": event.train_samples,
+                            "val_samples": event.val_samples, "params": event.params,
+                            "weights": event.weights_report})
+                if bar is not None:
+                    bar.line(f"run {event.run_id}: {event.train_samples:,} training and "
+                             f"{event.val_samples:,} validation samples on "
+                             f"{event.device_name}, {event.params:,} parameters")
+            elif isinstance(event, engine.BatchEnd) and bar is not None and started is not None:
+                left = (total_epochs - event.epoch) * event.steps + event.steps - event.step
+                eta = left * (event.samples_per_s and project.training.batch_size
+                              / event.samples_per_s)
+                bar.update(f"epoch {event.epoch}/{total_epochs}", event.step, event.steps,
+                           f"loss {event.loss:.4f} acc {100 * event.acc:.1f}% "
+                           f"{event.samples_per_s:,.0f} samples/s ETA {duration(eta)}")
+            elif isinstance(event, engine.EpochEnd):
+                r = event.record
+                _emit(log, {"event": "epoch_end", **r.to_dict()})
+                if bar is not None:
+                    val = (f"val loss {r.val_loss:.4f} acc {100 * r.val_acc:.2f}%"
+                           if r.val_loss is not None else "no validation split")
+                    bar.line(f"epoch {r.epoch}/{total_epochs}: train loss {r.train_loss:.4f} "
+                             f"acc {100 * r.train_acc:.2f}%, {val}, {r.seconds:.1f} s, "
+                             f"{r.samples_per_s:,.0f} samples/s" + ("  *best*" if event.best
+                                                                    else ""))
+            elif isinstance(event, engine.CheckpointSaved):
+                _emit(log, {"event": "checkpoint", "epoch": event.epoch, "step": event.step})
+            elif isinstance(event, engine.Finished):
+                status = 130 if event.status == "stopped" else 0
+                summary = _evaluation_summary(event.evaluation)
+                _emit(log, {"event": "finished", "status": event.status,
+                            "best_epoch": event.best_epoch, "message": event.message,
+                            "project": str(out), **summary})
+                if bar is not None:
+                    extra = ""
+                    if summary:
+                        extra = f"; {summary['split']} accuracy {100 * summary['accuracy']:.2f}%"
+                    bar.line(f"{event.status}: {event.message}{extra}")
+            elif isinstance(event, engine.Failed):
+                status = 1
+                _emit(log, {"event": "failed", "message": event.message, "kind": event.kind})
+                if bar is not None:
+                    bar.close()
+                print(f"cnnstudio: training failed: {event.message}", file=sys.stderr)
+            elif isinstance(event, engine.Saved) and bar is not None:
+                pass
+        if bar is not None:
+            bar.close()
+            if status in (0, 130):
+                bar.line(f"saved {out}")
+        return status
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if log is not None:
+            log.close()
+        engine.teardown(dist)
+
+
+def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any]:
+    if not evaluation:
+        return {}
+    return {"split": evaluation.get("split"), "accuracy": evaluation["accuracy"],
+            "top_k": evaluation.get("top_k"), "macro_f1": evaluation["macro"]["f1"],
+            "macro_auc": evaluation.get("macro_auc")}
+
+
+def _open_log(path: str | None) -> TextIO | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "w", buffering=1, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--log-json {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _emit(log: TextIO | None, obj: dict[str, Any]) -> None:
+    if log is not None:
+        log.write(json.dumps(obj) + "\n")
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """Re-run this command under torchrun with ``--nproc`` processes on this machine."""
+    argv = list(args.argv)
+    cleaned: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        cleaned.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc-per-node={args.nproc}", "-m", "cnnstudio", *cleaned]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,529 @@
+"""The pieces of the generated ``train.py`` (see codegen_train): each function returns source
+for the settings in ``v``; ``script`` joins them and adds the imports the text uses."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from typing import Any
+
+from ...project.config import TrainConfig
+from .text import lines, literal
+
+
+def script(v: dict[str, Any]) -> str:
+    body = "\n\n\n".join([_settings(v), _data(v), _split(), _training(v), _main(v)])
+    return _header(v, body) + body + '\n\n\nif __name__ == "__main__":\n    main()\n'
+
+
+def _header(v: dict[str, Any], body: str) -> str:
+    doc = [
+        '"""Trains the model of a CNN Studio project with the project\'s settings.',
+        "",
+        *textwrap.wrap(f"Project: {_title(v['TITLE'])}.", 96),
+        "",
+        "    python train.py [--epochs N] [--limit N] [--device auto|cpu|cuda|mps] "
+        "[--weights F] [--out F]",
+        "",
+        f"The model is {v['MODULE']}.py, exported beside this file. The data is split as CNN "
+        "Studio",
+        "splits it; the batch order and the random draws of augmentation differ, so a run here "
+        "is",
+        "comparable to a run in the application, not identical with it.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+    ]
+    std = [m for m in ("argparse", "hashlib", "importlib", "math", "os")
+           if re.search(rf"\b{m}\.", body)]
+    lines = [f"import {m}" for m in std] + ["from pathlib import Path", ""]
+    lines.append("import torch")
+    if "F." in body:
+        lines.append("import torch.nn.functional as F")
+    lines.append("from safetensors.torch import load_file, save_file")
+    if re.search(r"\bnn\.", body):
+        lines.append("from torch import nn")
+    lines.append("from torch.utils.data import DataLoader, Dataset")
+    lines.append("from torchvision.transforms import v2")
+    if v["IMPORT"]:
+        lines += ["", "# isort: split", v["IMPORT"]]
+    return "\n".join(doc + lines) + "\n\n"
+
+
+def _title(name: str) -> str:
+    """The project's name, safe inside the docstring."""
+    return " ".join(str(name).replace("\\", "/").replace('"', "'").split())
+
+
+def _settings(v: dict[str, Any]) -> str:
+    model = "" if v["IMPORT"] else (
+        f'build_model = importlib.import_module({literal(v["MODULE"])}).build_model  # the model\n'
+        "\n")
+    rows = [
+        ("EPOCHS", v["EPOCHS"], ""), ("BATCH_SIZE", v["BATCH_SIZE"], ""),
+        ("SEED", v["SEED"], "weights, batch order and augmentation"), ("LR", v["LR"], ""),
+        ("IMAGE_SHAPE", tuple(v["IMAGE_SHAPE"]), "(channels, height, width) of the images"),
+        ("FLAT", v["FLAT"], "the model takes the images flattened"),
+        ("DATA_ROOT", v["DATA_ROOT"], "the image folder, or the download cache"),
+        ("DOWNLOAD", v["DOWNLOAD"], ""),
+        ("VAL_FRACTION", v["VAL_FRACTION"], ""), ("TEST_FRACTION", v["TEST_FRACTION"], ""),
+        ("SPLIT_SEED", v["SPLIT_SEED"], ""), ("LIMIT", v["LIMIT"], "at most this many "
+                                                                    "training images"),
+        ("GRAD_CLIP", v["GRAD_CLIP"], "clip the gradient norm to this"),
+        ("EARLY_STOPPING", v["EARLY_STOPPING"], "epochs without a better validation loss"),
+        ("AMP", v["AMP"], "mixed precision on CUDA"),
+        ("AUX_WEIGHT", 0.3, "weight of auxiliary classifiers' losses (GoogLeNet)"),
+        ("WEIGHTS", v["WEIGHTS"], "weights to start from, when the file exists"),
+    ]
+    if v["FREEZE"]:
+        rows.append(("FROZEN", tuple(v["FREEZE"]), "layers or blocks not trained"))
+    if v["UNFREEZE"]:
+        rows.append(("UNFREEZE", {k: tuple(p) for k, p in v["UNFREEZE"].items()},
+                     "epoch → layers to train from then on"))
+    if v["LR_MULT"]:
+        rows.append(("LR_MULTIPLIERS", v["LR_MULT"], "learning-rate factor per layer or block"))
+    out = []
+    for name, value, note in rows:
+        text = f"{name} = {_lit(value)}"
+        if note and len(text) + len(note) + 4 <= 100:
+            text += f"  # {note}"
+        out.append(text)
+    return model + "\n".join(out)
+
+
+def _lit(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_lit(k)}: {_lit(x)}" for k, x in value.items()) + "}"
+    return literal(value)
+
+
+def _data(v: dict[str, Any]) -> str:
+    loader = v["LOADER"]
+    head = ("def load_images(root: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str], "
+            "tuple | None]:\n"
+            '    """uint8 images [N, C, H, W], their labels, the class names, and the official '
+            'test\n    split (images, labels) where the set has one."""\n')
+    if loader == "digits":
+        body = (
+            "    from sklearn.datasets import load_digits\n\n"
+            "    digits = load_digits()\n"
+            "    grey = (digits.images * (255 / 16)).round().clip(0, 255).astype(\"uint8\")\n"
+            "    images = torch.from_numpy(grey).unsqueeze(1)\n"
+            "    return images, torch.as_tensor(digits.target), [str(i) for i in range(10)], "
+            "None\n")
+    elif loader == "folder":
+        body = (
+            "    from torchvision import datasets\n\n"
+            "    if not root:\n"
+            '        raise SystemExit("give the image folder with --data")\n'
+            "    found = datasets.ImageFolder(root)\n"
+            "    mode = \"L\" if IMAGE_SHAPE[0] == 1 else \"RGB\"\n"
+            "    images = torch.empty((len(found), *IMAGE_SHAPE), dtype=torch.uint8)\n"
+            "    for i, (path, _) in enumerate(found.samples):\n"
+            "        image = v2.functional.pil_to_tensor(found.loader(path).convert(mode))\n"
+            "        images[i] = fit(image[None])[0]\n"
+            "    return images, torch.as_tensor(found.targets), list(found.classes), None\n")
+    else:
+        kind, cls = loader.split(":")
+        if kind == "svhn":
+            opener = (f"    train = datasets.{cls}(root, split=\"train\", download=DOWNLOAD)\n"
+                      f"    test = datasets.{cls}(root, split=\"test\", download=DOWNLOAD)\n")
+            arrays = "torch.from_numpy(ds.data), torch.as_tensor(ds.labels)"
+            classes = "[str(i) for i in range(10)]"
+        else:
+            opener = (f"    train = datasets.{cls}(root, train=True, download=DOWNLOAD)\n"
+                      f"    test = datasets.{cls}(root, train=False, download=DOWNLOAD)\n")
+            arrays = ("torch.as_tensor(ds.data).unsqueeze(1), torch.as_tensor(ds.targets)"
+                      if kind == "mnist" else
+                      "torch.from_numpy(ds.data).permute(0, 3, 1, 2), "
+                      "torch.as_tensor(ds.targets)")
+            classes = "list(train.classes)"
+        body = (
+            "    from torchvision import datasets\n\n"
+            "    if not root:  # CNN Studio's download cache\n"
+            "        cache = os.environ.get(\"XDG_CACHE_HOME\") or Path.home() / \".cache\"\n"
+            "        root = str(Path(cache) / \"cnnstudio\" / \"datasets\" / "
+            f"{literal(v['SOURCE'])})\n" + opener + "\n"
+            "    def arrays(ds: object) -> tuple[torch.Tensor, torch.Tensor]:\n"
+            f"        return {arrays}\n\n"
+            f"    return *arrays(train), {classes}, arrays(test)\n")
+    fit = (
+        "def fit(x: torch.Tensor) -> torch.Tensor:\n"
+        '    """uint8 images at IMAGE_SHAPE: RGB to grey by luminance, grey to RGB by '
+        'repeating,\n    resized with antialiased bilinear filtering (as CNN Studio does)."""\n'
+        "    c, h, w = IMAGE_SHAPE\n"
+        "    if x.shape[1] == 3 and c == 1:\n"
+        "        x = v2.functional.rgb_to_grayscale(x)\n"
+        "    if tuple(x.shape[-2:]) != (h, w):\n"
+        "        x = v2.functional.resize(x, [h, w], antialias=True)\n"
+        "    if x.shape[1] == 1 and c == 3:\n"
+        "        x = x.expand(-1, 3, -1, -1)\n"
+        "    return x.to(torch.uint8).contiguous()\n")
+    stats = (
+        "def mean_std(x: torch.Tensor) -> tuple[list[float], list[float]]:\n"
+        '    """Per-channel mean and std of uint8 images scaled to [0, 1], from histograms."""\n'
+        "    values = torch.arange(256, dtype=torch.float64) / 255\n"
+        "    means, stds = [], []\n"
+        "    for ch in range(x.shape[1]):\n"
+        "        hist = torch.bincount(x[:, ch].reshape(-1), minlength=256).double()\n"
+        "        mean = float((hist * values).sum() / hist.sum())\n"
+        "        var = float((hist * values**2).sum() / hist.sum()) - mean**2\n"
+        "        means.append(mean)\n"
+        "        stds.append(math.sqrt(var) if var > 1e-12 else 1.0)\n"
+        "    return means, stds\n")
+    augment = "\n".join(line for t in v["AUGMENT"] for line in lines(t, 4, tail=","))
+    pipeline = (
+        "def prepare(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:\n"
+        '    """A batch (uint8, or float in [0, 1] once augmented) as the model takes it."""\n'
+        "    if x.dtype == torch.uint8:\n"
+        "        x = x.float() / 255\n"
+        "    x = (x - mean) / std\n"
+        "    return x.flatten(1) if FLAT else x\n")
+    if augment:
+        pipeline += (
+            "\n\nAUGMENT = v2.Compose([\n    v2.ToDtype(torch.float32, scale=True),\n"
+            + augment + "\n])\n"
+            '"""The training images\' augmentation, one image at a time."""\n')
+    dataset = (
+        "class Images(Dataset):\n"
+        '    """uint8 images and labels; each image through ``transform`` (if any) when '
+        'drawn."""\n\n'
+        "    def __init__(self, images: torch.Tensor, labels: torch.Tensor,\n"
+        "                 transform: v2.Transform | None = None) -> None:\n"
+        "        self.images, self.labels, self.transform = images, labels, transform\n\n"
+        "    def __len__(self) -> int:\n"
+        "        return len(self.labels)\n\n"
+        "    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:\n"
+        "        image = self.images[i]\n"
+        "        return (self.transform(image) if self.transform else image), self.labels[i]\n")
+    parts = [head + body, fit, pipeline, dataset]
+    if v["NORMALIZE"] == "auto":
+        parts.insert(2, stats)
+    return "\n\n".join(parts).rstrip("\n")
+
+
+def _split() -> str:
+    limit = (
+        "    if limit is not None and limit < sum(len(t) for t in parts[0]):\n"
+        "        sizes = [len(t) for t in parts[0]]\n"
+        "        quota = [s * (limit / sum(sizes)) for s in sizes]\n"
+        "        keep = [math.floor(q) for q in quota]\n"
+        "        by_rest = sorted(range(len(sizes)), key=lambda c: -(quota[c] - keep[c]))\n"
+        "        for c in by_rest[:limit - sum(keep)]:\n"
+        "            keep[c] += 1\n"
+        "        parts[0] = [t[:k] for t, k in zip(parts[0], keep)]\n"
+    )
+    return (
+        "def split(labels: torch.Tensor, num_classes: int, limit: int | None) -> "
+        "list[torch.Tensor]:\n"
+        '    """Stratified [train, val, test] positions, drawn exactly as CNN Studio draws '
+        'them\n    (at most ``limit`` for training)."""\n'
+        "    seed = hashlib.blake2b(repr((SPLIT_SEED, \"split\")).encode(), digest_size=8)\n"
+        "    gen = torch.Generator().manual_seed(\n"
+        "        int.from_bytes(seed.digest(), \"little\") & 0x7FFF_FFFF_FFFF_FFFF)\n"
+        "    parts: list[list[torch.Tensor]] = [[], [], []]\n"
+        "    for c in range(num_classes):\n"
+        "        members = torch.nonzero(labels == c).flatten()\n"
+        "        members = members[torch.randperm(len(members), generator=gen)]\n"
+        "        n = len(members)\n"
+        "        n_test = math.floor(TEST_FRACTION * n + 0.5)\n"
+        "        n_val = math.floor(VAL_FRACTION * n + 0.5)\n"
+        "        excess = n_test + n_val - max(0, n - 1)\n"
+        "        if excess > 0:\n"
+        "            cut = min(excess, n_test)\n"
+        "            n_test, n_val = n_test - cut, n_val - (excess - cut)\n"
+        "        parts[2].append(members[:n_test])\n"
+        "        parts[1].append(members[n_test:n_test + n_val])\n"
+        "        parts[0].append(members[n_test + n_val:])\n" + limit +
+        "    return [torch.cat(p).sort().values for p in parts]"
+    )
+
+
+def schedule_code(cfg: TrainConfig) -> str:
+    """``lr_factor(t, epochs)``: the learning-rate multiplier at fractional epoch ``t``, as
+    engine/training/optim.py computes it, for the configured schedule only."""
+    c = cfg.schedule
+    base = cfg.optimizer.lr
+    floor = c.eta_min / base
+    body = {
+        "none": "    f = 1.0\n",
+        "step": f"    f = {c.gamma!r} ** (math.floor(t + 1e-9) // {c.step_size})\n",
+        "multistep": f"    f = {c.gamma!r} ** sum(1 for m in {literal(tuple(c.milestones))} "
+                     "if m <= math.floor(t + 1e-9))\n",
+        "exponential": f"    f = {c.gamma!r} ** math.floor(t + 1e-9)\n",
+        "cosine": (f"    t = min(t, epochs)\n"
+                   f"    f = {floor!r} + (1 - {floor!r}) * (1 + math.cos(math.pi * t / epochs)) "
+                   "/ 2\n"),
+        "cosine_restarts": (
+            f"    period, start = {c.t0}, 0.0\n"
+            "    while t >= start + period:\n"
+            "        start += period\n"
+            f"        period *= {c.t_mult}\n"
+            f"    f = {floor!r} + (1 - {floor!r}) * (1 + math.cos(math.pi * (t - start) / period))"
+            " / 2\n"),
+        "plateau": "    f = PLATEAU[\"scale\"]\n",
+        "onecycle": (
+            f"    peak = {(c.max_lr or 10 * base) / base!r}\n"
+            "    start, end = peak / 25, peak / 25 / 1e4\n"
+            "    rise = 0.3 * epochs\n"
+            "    if t < rise:\n"
+            "        f = peak + (start - peak) * (1 + math.cos(math.pi * t / rise)) / 2\n"
+            "    else:\n"
+            "        p = min(1.0, (t - rise) / max(epochs - rise, 1e-9))\n"
+            "        f = end + (peak - end) * (1 + math.cos(math.pi * p)) / 2\n"),
+    }[c.name]
+    warm = ""
+    if c.warmup_epochs > 0:
+        warm = (f"    if t < {c.warmup_epochs!r}:\n"
+                f"        f *= min(1.0, (t * steps + 1) / ({c.warmup_epochs!r} * steps))\n")
+    used = [n for n in ("epochs", "steps") if n in body + warm]
+    params = ", ".join(["t: float"] + [f"{n}: int" for n in ("epochs", "steps")])
+    head = (f"def lr_factor({params}) -> float:\n"
+            '    """The learning rate over its base value at fractional epoch t (epochs and '
+            'steps:\n    of the whole run and per epoch)."""\n')
+    if not used:
+        head += "    del epochs, steps  # this schedule does not depend on them\n"
+    else:
+        unused = [n for n in ("epochs", "steps") if n not in used]
+        head += f"    del {', '.join(unused)}  # this schedule does not use it\n" if unused else ""
+    plateau = ""
+    if c.name == "plateau":
+        plateau = (
+            'PLATEAU = {"scale": 1.0, "best": math.inf, "bad": 0}\n\n\n'
+            "def plateau_step(val_loss: float) -> None:\n"
+            f'    """Reduce-on-plateau: scale by {c.factor!r} after {c.patience} epochs without '
+            'improvement."""\n'
+            '    if val_loss < PLATEAU["best"] * (1 - 1e-4):\n'
+            '        PLATEAU["best"], PLATEAU["bad"] = val_loss, 0\n'
+            "    else:\n"
+            '        PLATEAU["bad"] += 1\n'
+            f'        if PLATEAU["bad"] > {c.patience}:\n'
+            f'            PLATEAU["scale"] *= {c.factor!r}\n'
+            '            PLATEAU["bad"] = 0\n\n\n')
+    return plateau + head + body + warm + "    return f"
+
+
+def _loss_code(loss: dict[str, Any]) -> str:
+    name = loss["name"]
+    head = ("def make_loss(weights: torch.Tensor | None, num_classes: int):\n"
+            '    """loss(logits, target): the project\'s loss; targets are class indices or '
+            'soft\n    labels (mixup, cutmix)."""\n')
+    onehot = ("    def one_hot(target: torch.Tensor) -> torch.Tensor:\n"
+              "        if target.dim() == 2:\n"
+              "            return target.float()\n"
+              "        return F.one_hot(target, num_classes).float()\n\n")
+    if name == "cross_entropy":
+        return (head + "    del num_classes  # cross-entropy takes class indices as they are\n"
+                f"    return nn.CrossEntropyLoss(weight=weights, "
+                f"label_smoothing={loss['smoothing']!r})")
+    if name == "focal":
+        return (head + onehot +
+                "    def focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
+                "        log_p = F.log_softmax(logits.float(), dim=1)\n"
+                f"        per_class = -one_hot(target) * (1 - log_p.exp()).pow({loss['gamma']!r})"
+                " * log_p\n"
+                "        if weights is not None:\n"
+                "            per_class = per_class * weights\n"
+                "        return per_class.sum(dim=1).mean()\n\n"
+                "    return focal")
+    if name == "bce":
+        return (head + onehot +
+                "    def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
+                "        return F.binary_cross_entropy_with_logits(\n"
+                "            logits.float(), one_hot(target), pos_weight=weights)\n\n"
+                "    return bce")
+    distance = "F.mse_loss" if name == "mse" else "F.l1_loss"
+    return (head + "    del weights  # class weights do not apply to this loss\n\n" + onehot +
+            "    def distance(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
+            f"        return {distance}(logits.float().softmax(dim=1), one_hot(target))\n\n"
+            "    return distance")
+
+
+def _training(v: dict[str, Any]) -> str:
+    weights = v["LOSS"]["weights"]
+    if weights == "balanced":
+        class_weights = (
+            "    counts = torch.bincount(labels, minlength=num_classes).double()\n"
+            "    return (len(labels) / (num_classes * counts.clamp_min(1))).where(\n"
+            "        counts > 0, torch.zeros(())).float()\n")
+    elif weights is None:
+        class_weights = "    del labels, num_classes  # no class weights in this project\n" \
+                        "    return None\n"
+    else:
+        class_weights = ("    del labels, num_classes  # the project's own weights\n"
+                         f"    return torch.tensor({literal(list(weights))})\n")
+    weights_fn = ("def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor | "
+                  "None:\n" + class_weights)
+    evaluate = (
+        "@torch.no_grad()\n"
+        "def evaluate(model: nn.Module, loader: DataLoader, norm: tuple, loss_fn: object\n"
+        "             ) -> tuple[float, float]:\n"
+        '    """Mean loss and accuracy over ``loader``."""\n'
+        "    model.eval()\n"
+        "    device = norm[0].device\n"
+        "    total, correct, count = 0.0, 0, 0\n"
+        "    for x, y in loader:\n"
+        "        x, y = prepare(x.to(device), *norm), y.to(device)\n"
+        "        out = model(x)\n"
+        "        total += float(loss_fn(out, y)) * len(y)\n"
+        "        correct += int((out.argmax(dim=1) == y).sum())\n"
+        "        count += len(y)\n"
+        "    return total / max(count, 1), correct / max(count, 1)")
+    groups = (
+        "def param_groups(model: nn.Module) -> list[dict]:\n"
+        '    """One parameter group per learning-rate multiplier (the longest matching path '
+        'wins)."""\n'
+        "    found: dict[float, list] = {}\n"
+        "    for name, param in model.named_parameters():\n"
+        "        paths = [p for p in LR_MULTIPLIERS if name.startswith(p + \".\")]\n"
+        "        mult = LR_MULTIPLIERS[max(paths, key=len)] if paths else 1.0\n"
+        "        found.setdefault(mult, []).append(param)\n"
+        "    return [{\"params\": ps, \"lr\": LR * m, \"base_lr\": LR * m} "
+        "for m, ps in sorted(found.items())]"
+    ) if v["LR_MULT"] else (
+        "def param_groups(model: nn.Module) -> list[dict]:\n"
+        "    return [{\"params\": list(model.parameters()), \"lr\": LR, \"base_lr\": LR}]")
+    trainable = ""
+    if v["FREEZE"] or v["UNFREEZE"]:
+        trainable = (
+            "\n\n\ndef set_trainable(model: nn.Module, paths: tuple[str, ...], on: bool) -> "
+            "None:\n"
+            "    for name, param in model.named_parameters():\n"
+            "        if any(name.startswith(p + \".\") for p in paths):\n"
+            "            param.requires_grad_(on)")
+    pick = (
+        "def pick_device(name: str) -> torch.device:\n"
+        "    if name != \"auto\":\n"
+        "        return torch.device(name)\n"
+        "    if torch.cuda.is_available():\n"
+        "        return torch.device(\"cuda\")\n"
+        "    if torch.backends.mps.is_available():\n"
+        "        return torch.device(\"mps\")\n"
+        "    return torch.device(\"cpu\")")
+    optimizer = ("def make_optimizer(groups: list[dict]) -> torch.optim.Optimizer:\n"
+                 f"    return {v['OPTIMIZER']}")
+    return "\n\n\n".join([v["SCHEDULE"], _loss_code(v["LOSS"]), weights_fn.rstrip("\n"),
+                          groups + trainable, optimizer, evaluate, pick])
+
+
+def _main(v: dict[str, Any]) -> str:
+    normalize = ("    mean, std = mean_std(images[train_at])\n" if v["NORMALIZE"] == "auto"
+                 else f"    mean, std = {v['NORMALIZE']}\n")
+    augmented = ", AUGMENT" if v["AUGMENT"] else ""
+    mix = "\n".join(lines(v["MIX"], 4, "mix = ")) + "\n" if v["MIX"] else ""
+    freeze = "    set_trainable(model, FROZEN, False)\n" if v["FREEZE"] else ""
+    unfreeze = (
+        "        for at, paths in UNFREEZE.items():\n"
+        "            if at <= epoch + 1:\n"
+        "                set_trainable(model, paths, True)\n") if v["UNFREEZE"] else ""
+    clip = "                nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)\n" \
+        if v["GRAD_CLIP"] is not None else ""
+    plateau = "        plateau_step(val_loss if val_loss is not None else train_loss)\n" \
+        if "plateau_step" in v["SCHEDULE"] else ""
+    early = (
+        "        watched = val_loss if val_loss is not None else train_loss\n"
+        "        if watched < lowest:\n"
+        "            lowest, bad = watched, 0\n"
+        "        else:\n"
+        "            bad += 1\n"
+        "            if bad >= EARLY_STOPPING:\n"
+        "                print(f\"no better validation loss for {bad} epochs: stopping\")\n"
+        "                break\n") if v["EARLY_STOPPING"] else ""
+    return (
+        "def main() -> None:\n"
+        "    parser = argparse.ArgumentParser(description=\"Train the exported model.\")\n"
+        "    parser.add_argument(\"--epochs\", type=int, default=EPOCHS)\n"
+        "    parser.add_argument(\"--limit\", type=int, default=LIMIT, help=\"most training images "
+        "to use\")\n"
+        "    parser.add_argument(\"--device\", default=\"auto\", help=\"auto, cpu, cuda or mps\")\n"
+        "    parser.add_argument(\"--data\", default=DATA_ROOT, help=\"image folder or download "
+        "cache\")\n"
+        "    beside = str(Path(__file__).with_name(WEIGHTS)) if WEIGHTS else None\n"
+        "    parser.add_argument(\"--weights\", default=beside, help=\"safetensors to start "
+        "from\")\n"
+        "    parser.add_argument(\"--out\", default="
+        f"{literal(v['MODULE'] + '-trained.safetensors')})\n"
+        "    args = parser.parse_args()\n"
+        "    torch.manual_seed(SEED)\n"
+        "    device = pick_device(args.device)\n\n"
+        "    images, labels, classes, test = load_images(args.data)\n"
+        "    images, num_classes = fit(images), len(classes)\n"
+        "    train_at, val_at, test_at = split(labels, num_classes, args.limit)\n"
+        + normalize +
+        "    shape = (1, -1, 1, 1)\n"
+        "    norm = (torch.tensor(mean, device=device).view(shape),\n"
+        "            torch.tensor(std, device=device).view(shape))\n"
+        f"    train = Images(images[train_at], labels[train_at]{augmented})\n"
+        "    val = Images(images[val_at], labels[val_at])\n"
+        "    if test is not None:\n"
+        "        test_set = Images(fit(test[0]), test[1])\n"
+        "    else:\n"
+        "        test_set = Images(images[test_at], labels[test_at])\n"
+        "    loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True,\n"
+        "                        generator=torch.Generator().manual_seed(SEED))\n"
+        "    print(f\"{len(train)} training, {len(val)} validation, {len(test_set)} test \"\n"
+        "          f\"images, {num_classes} classes\")\n\n"
+        "    model = build_model()\n"
+        "    if args.weights and Path(args.weights).is_file():\n"
+        "        model.load_state_dict(load_file(args.weights), strict=True)\n"
+        "        print(f\"starting from {args.weights}\")\n"
+        "    else:\n"
+        "        print(\"starting from freshly initialised weights\")\n"
+        "    model.to(device)\n" + freeze +
+        "    optimizer = make_optimizer(param_groups(model))\n"
+        "    loss_fn = make_loss(class_weights(labels[train_at], num_classes), num_classes)\n"
+        "    if isinstance(loss_fn, nn.Module):\n"
+        "        loss_fn = loss_fn.to(device)\n" + mix +
+        "    amp = AMP and device.type == \"cuda\"\n"
+        "    half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16\n"
+        "    scaler = torch.amp.GradScaler(\"cuda\") if amp and half == torch.float16 else None\n"
+        "    steps = len(loader)\n"
+        + ("    lowest, bad = math.inf, 0\n" if early else "") +
+        "    for epoch in range(args.epochs):\n" + unfreeze +
+        "        model.train()\n"
+        "        total, correct, count = torch.zeros((), device=device), 0, 0\n"
+        "        for step, (x, y) in enumerate(loader):\n"
+        "            factor = lr_factor(epoch + step / steps, args.epochs, steps)\n"
+        "            for group in optimizer.param_groups:\n"
+        "                group[\"lr\"] = group[\"base_lr\"] * factor\n"
+        "            x, y = prepare(x.to(device), *norm), y.to(device)\n"
+        + ("            x, y = mix(x, y)\n" if mix else "") +
+        "            with torch.autocast(device.type, dtype=half, enabled=amp):\n"
+        "                out = model(x)\n"
+        "                if isinstance(out, tuple):  # auxiliary classifiers, in training\n"
+        "                    loss = loss_fn(out[0], y) + AUX_WEIGHT * sum(loss_fn(o, y) for o in "
+        "out[1:])\n"
+        "                    out = out[0]\n"
+        "                else:\n"
+        "                    loss = loss_fn(out, y)\n"
+        "            optimizer.zero_grad(set_to_none=True)\n"
+        "            if scaler is not None:\n"
+        "                scaler.scale(loss).backward()\n"
+        + ("                scaler.unscale_(optimizer)\n" + clip if clip else "") +
+        "                scaler.step(optimizer)\n"
+        "                scaler.update()\n"
+        "            else:\n"
+        "                loss.backward()\n" + clip +
+        "                optimizer.step()\n"
+        "            total += loss.detach().float() * len(x)\n"
+        "            hard = y.argmax(dim=1) if y.dim() == 2 else y\n"
+        "            correct += int((out.argmax(dim=1) == hard).sum())\n"
+        "            count += len(x)\n"
+        "        train_loss = float(total) / max(count, 1)\n"
+        "        val_loss, val_acc = evaluate(model, DataLoader(val, BATCH_SIZE), norm, loss_fn) "
+        "\\\n"
+        "            if len(val) else (None, None)\n"
+        "        shown = f\", val loss {val_loss:.4f}, val acc {val_acc:.3f}\" if val_loss is not "
+        "None else \"\"\n"
+        "        print(f\"epoch {epoch + 1}/{args.epochs}: train loss {train_loss:.4f}, \"\n"
+        "              f\"train acc {correct / max(count, 1):.3f}{shown}\")\n"
+        + plateau + early +
+        "    if len(test_set):\n"
+        "        test_loss, test_acc = evaluate(model, DataLoader(test_set, BATCH_SIZE), norm, "
+        "loss_fn)\n"
+        "        print(f\"test loss {test_loss:.4f}, test acc {test_acc:.3f}\")\n"
+        "    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}\n"
+        "    save_file(weights, args.out, metadata={\"format\": \"pt\"})\n"
+        "    print(f\"weights saved to {args.out}\")"
+    )

@@ -1,0 +1,237 @@
+"""Image folders and CSV files: listing them (one sub-folder per class; ``path,label`` rows)
+and decoding their images with PIL, in a few threads, at the size the graph wants. Files that
+cannot be read are skipped and counted, never fatal on their own."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import DatasetError
+from .sources import Files, Progress
+
+# ------------------------------------------------------------------------------------------
+# Folders and CSV files
+
+
+def _sort_names(names: set[str]) -> list[str]:
+    """Class names sorted, numerically when all are integers (``2`` before ``10``)."""
+    try:
+        return sorted(names, key=int)
+    except ValueError:
+        return sorted(names)
+
+
+def _listing(name: str, root: Path, items: list[tuple[str, str]],
+             skipped: list[tuple[str, str]], notes: list[str], what: str) -> Files:
+    if not items:
+        raise DatasetError(f"{root} holds no images{_skipped_hint(skipped)}: {what}")
+    classes = _sort_names({label for _, label in items})
+    if len(classes) < 2:
+        raise DatasetError(f"{root} has one class only ({classes[0]!r}); a classifier needs at "
+                           f"least two: {what}")
+    index = {c: i for i, c in enumerate(classes)}
+    paths = [p for p, _ in items]
+    labels = torch.tensor([index[label] for _, label in items], dtype=torch.int64)
+    return Files(name, classes, paths, labels, str(root), skipped, notes)
+
+
+def _skipped_hint(skipped: Sequence[tuple[str, str]]) -> str:
+    if not skipped:
+        return ""
+    shown = ", ".join(f"{n} ({r})" for n, r in skipped[:3])
+    more = ", ..." if len(skipped) > 3 else ""
+    return f" that can be read ({len(skipped)} skipped: {shown}{more})"
+
+
+def list_folder(root: Path) -> Files:
+    """One sub-folder per class (searched recursively); hidden files are ignored, files
+    directly in ``root`` are skipped."""
+    root = root.expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"dataset.path: {root} is not a folder; give the folder that holds "
+                           "one sub-folder of images per class")
+    what = "point dataset.path at the folder that holds one sub-folder of images per class"
+    items: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file():
+            skipped.append((entry.name, "not in a class folder"))
+            continue
+        if not entry.is_dir():
+            continue
+        found = []
+        for dirpath, dirnames, filenames in os.walk(entry.path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for f in sorted(filenames):
+                if f.startswith("."):
+                    continue
+                file = os.path.join(dirpath, f)
+                if os.path.isfile(file):  # a pipe or device would block or never end
+                    found.append(file)
+                else:
+                    skipped.append((os.path.relpath(file, root),
+                                    "not a regular file (a pipe, a device or a broken link)"))
+        if not found:
+            notes.append(f"class folder {entry.name!r} is empty and was left out")
+        items += [(p, entry.name) for p in found]
+    return _listing(root.name or str(root), root, items, skipped, notes, what)
+
+
+_PATH_HEADERS = {"path", "file", "filename", "file_name", "filepath", "file_path", "image",
+                 "img", "image_path", "images"}
+_LABEL_HEADERS = {"label", "labels", "class", "class_name", "target", "category", "y"}
+
+
+def list_csv(path: Path) -> Files:
+    """Rows of ``path,label`` (a header row is optional; columns named like ``path``/``file``/
+    ``image`` and ``label``/``class`` are found by name); paths are relative to the CSV's
+    folder. Missing files are skipped."""
+    path = path.expanduser()
+    if not path.is_file():
+        raise DatasetError(f"dataset.path: {path} is not a file; give a CSV file with one "
+                           "'path,label' row per image")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path} cannot be read as text ({e}); give a CSV file with one "
+                           "'path,label' row per image") from e
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in (",", "\t", ";") if d in first), ",")
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    try:
+        rows = [(n, r) for n, r in enumerate(reader, 1) if any(cell.strip() for cell in r)]
+    except csv.Error as e:  # e.g. a field over csv.field_size_limit()
+        raise DatasetError(f"{path}, line {reader.line_num}: cannot be read as CSV ({e}); give "
+                           "a CSV file with one 'path,label' row per image") from e
+    base = path.parent
+    path_col, label_col = 0, 1
+    if rows and _is_header(rows[0][1], base):
+        header = [c.strip().lower() for c in rows[0][1]]
+        path_col = next((i for i, c in enumerate(header) if c in _PATH_HEADERS), 0)
+        label_col = next((i for i, c in enumerate(header) if c in _LABEL_HEADERS),
+                         1 if path_col == 0 else 0)
+        rows = rows[1:]
+    items: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
+    for line, row in rows:
+        if len(row) <= max(path_col, label_col) or not row[path_col].strip() \
+                or not row[label_col].strip():
+            raise DatasetError(f"{path}, line {line}: expected 'path,label', found "
+                               f"{delimiter.join(row)!r}; fix or delete that line")
+        rel, label = row[path_col].strip(), row[label_col].strip()
+        file = Path(rel).expanduser()
+        file = file if file.is_absolute() else base / file
+        if not file.is_file():
+            skipped.append((rel, "missing"))
+            continue
+        items.append((str(file), label))
+    what = "give one 'path,label' row per image, paths relative to the CSV's folder"
+    return _listing(path.stem, path, items, skipped, [], what)
+
+
+def _is_header(row: list[str], base: Path) -> bool:
+    cells = [c.strip().lower() for c in row]
+    if any(c in _PATH_HEADERS for c in cells):
+        return True
+    first = Path(row[0].strip()) if row else Path()
+    return not first.suffix and not (first if first.is_absolute() else base / first).is_file()
+
+
+# ------------------------------------------------------------------------------------------
+# Decoding files
+
+_GREY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N", "La"}
+DECODE_THREADS = max(1, min(8, os.cpu_count() or 1))
+
+
+def _channels_of(mode: str) -> int:
+    return 1 if mode in _GREY_MODES else 3
+
+
+def probe(path: str) -> tuple[int, int, int]:
+    """(channels, height, width) from the file's header, without decoding it."""
+    with Image.open(path) as im:
+        return _channels_of(im.mode), im.height, im.width
+
+
+def _refuse_huge(im: Image.Image) -> None:
+    """PIL refuses images over twice MAX_IMAGE_PIXELS when it opens them and only warns below
+    that; several threads decode at once, so refuse from MAX_IMAGE_PIXELS on, before any pixel
+    is read."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and im.width * im.height > limit:
+        raise Image.DecompressionBombError(
+            f"{im.width}×{im.height} is {im.width * im.height:,} pixels, more than the "
+            f"{limit:,} an image may have (a decompression bomb?)")
+
+
+def decode(path: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """One image file as uint8 ``[C, H, W]``: converted to grey (luminance) or RGB, resized
+    with PIL's antialiased bilinear filter."""
+    c, h, w = shape
+    with Image.open(path) as im:
+        im.draft("L" if c == 1 else "RGB", (w, h))  # JPEG: decode at a reduced scale
+        _refuse_huge(im)  # at the size it decodes at (after draft)
+        if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+            a = np.asarray(im, dtype=np.float64)
+            top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+            im = Image.fromarray(np.clip(a * (255.0 / top), 0, 255).astype(np.uint8))
+        elif im.mode == "P" and "transparency" in im.info:
+            im = im.convert("RGBA")
+        im = im.convert("L" if c == 1 else "RGB")
+        if im.size != (w, h):
+            im = im.resize((w, h), Image.Resampling.BILINEAR)
+        a = np.asarray(im, dtype=np.uint8)
+    return (a[None] if c == 1 else a.transpose(2, 0, 1)).copy()  # writable, C order
+
+
+def decode_files(paths: Sequence[str], shape: tuple[int, int, int], progress: Progress,
+                 stage: str = "decoding images",
+                 sink: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+                 ) -> tuple[torch.Tensor | None, list[int], list[str]]:
+    """Decodes ``paths`` into uint8 ``[N, C, H, W]`` (CPU) with a few threads. Returns that
+    tensor, the positions of the files that could not be read, and a reason for each:
+    unreadable files are not fatal. With ``sink``, nothing is kept: each chunk of images goes
+    to ``sink(start, images, readable)`` instead, and the tensor returned is None."""
+    n = len(paths)
+    step = 256
+    keep = sink is None
+    out = torch.empty((n if keep else min(n, step), *shape), dtype=torch.uint8)
+    view = out.numpy()
+    bad: list[int] = []
+    reasons: list[str] = []
+
+    def one(i: int, row: int) -> str | None:
+        try:
+            view[row] = decode(paths[i], shape)
+            return None
+        except Exception as e:  # noqa: BLE001 - any file a user has can fail in its own way
+            return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+    progress(stage, 0, n)
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        for start in range(0, n, step):
+            chunk = range(start, min(n, start + step))
+            rows = chunk if keep else range(len(chunk))
+            ok = torch.ones(len(chunk), dtype=torch.bool)
+            for j, (i, err) in enumerate(zip(chunk, pool.map(one, chunk, rows))):
+                if err is not None:
+                    bad.append(i)
+                    reasons.append(err)
+                    ok[j] = False
+            if sink is not None:
+                sink(start, out[:len(chunk)], ok)
+            progress(stage, chunk[-1] + 1, n)
+    return (out if keep else None), bad, reasons

@@ -1,0 +1,397 @@
+"""Datasets for training: ``load_data`` reads a DatasetConfig's images, adapts them to the
+graph's input, splits them (stratified) and keeps them on the device as uint8 tensors;
+``Split.batches`` hands out normalised (and, for training, augmented) batches whose order and
+randomness depend on (seed, epoch) only, so a resumed run sees the same batches.
+
+Storage, chosen by size against a memory budget (4 GiB, at most half the free GPU memory):
+
+1. ``device``: every image at the graph's size, uint8 ``[N, C, H, W]`` on the device;
+2. ``device, resized per batch``: a built-in set too large at the graph's size (CIFAR-10 at
+   224×224) stays at its own size on the device and is resized batch by batch;
+3. ``files``: a folder or CSV too large for either is decoded batch by batch from the files
+   (DataLoader workers), after one checking pass that also measures mean and std.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .augment.pipeline import Pipeline, check_steps
+from .errors import DatasetError
+from .imagefiles import decode_files, list_csv, list_folder, probe
+from .sources import (
+    TORCHVISION_SETS,
+    Arrays,
+    Files,
+    Progress,
+    default_cache_dir,
+    load_digits,
+    load_torchvision,
+)
+from .splits import FileStore, Split, TensorStore, adapt, mix_seed, split_indices
+
+__all__ = ["Data", "DatasetError", "Split", "load_data", "plan_shape", "split_indices"]
+
+GiB = 1 << 30
+DEFAULT_BUDGET = 4 * GiB
+STATS_SAMPLE = 10_000  # images measured for "auto" when they are resized per batch
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _quiet(stage: str, done: int, total: int | None) -> None:
+    pass
+
+
+# ------------------------------------------------------------------------------------------
+# Adapting images to the graph's input
+
+
+def _describe(shape: Sequence[int]) -> str:
+    c, h, w = shape
+    return f"{h}×{w} {'grey' if c == 1 else 'RGB'} images"
+
+
+def plan_shape(input_shape: Sequence[int],
+               native: tuple[int, int, int] | None) -> tuple[tuple[int, int, int], bool]:
+    """The image shape ``(C, H, W)`` the data is adapted to, and whether the graph takes it
+    flattened. A ``[F]`` input takes the images at their own size, grey or RGB, whichever has
+    F values."""
+    shape = tuple(input_shape)
+    if len(shape) == 3:
+        c, h, w = shape
+        if c not in (1, 3):
+            hint = f" (these are {_describe(native)})" if native else ""
+            raise DatasetError(f"the graph's Input takes {c}-channel images; images have 1 "
+                               f"(grey) or 3 (RGB) channels{hint}: give the Input shape "
+                               f"[1, {h}, {w}] or [3, {h}, {w}]")
+        return (c, h, w), False
+    if len(shape) == 1:
+        f = shape[0]
+        if native is None:
+            raise DatasetError(f"the graph takes [{f}] vectors, and no image could be read to "
+                               "see whether they fit; give the Input an image shape [C, H, W]")
+        c, h, w = native
+        for cc in (c, 4 - c):
+            if cc * h * w == f:
+                return (cc, h, w), True
+        raise DatasetError(f"the graph takes [{f}] vectors; these are {_describe(native)} "
+                           f"({c * h * w} values): give the Input shape [{c}, {h}, {w}] or "
+                           f"[{c * h * w}]")
+    raise DatasetError(f"the graph's Input shape {list(shape)} is neither an image [C, H, W] "
+                       "nor a vector [F]; image datasets need one of those")
+
+
+# ------------------------------------------------------------------------------------------
+# The data
+
+
+@dataclass
+class Data:
+    """The loaded data: splits on the device and what the trainer records about them."""
+
+    train: Split
+    val: Split | None
+    test: Split | None
+    classes: list[str]
+    input_shape: tuple[int, ...]
+    image_shape: tuple[int, int, int]
+    mean: list[float]
+    std: list[float]
+    source: str
+    name: str
+    normalize: str = "auto"
+    storage: str = "device"
+    root: str | None = None
+    native_shape: tuple[int, int, int] | None = None
+    test_split: str | None = None  # "official" | "held out" | None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    split_config: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def class_counts(self) -> list[int]:
+        """Training samples per class."""
+        return self.train.class_counts
+
+    @property
+    def splits(self) -> dict[str, Split]:
+        return {s.name: s for s in (self.train, self.val, self.test) if s is not None}
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able record of what was loaded (for the run history)."""
+        return {
+            "source": self.source, "name": self.name, "root": self.root,
+            "counts": {k: len(v) if v is not None else 0
+                       for k, v in (("train", self.train), ("val", self.val),
+                                    ("test", self.test))},
+            "test_split": self.test_split,
+            "classes": list(self.classes), "num_classes": self.num_classes,
+            "class_counts": self.class_counts,
+            "skipped": {"count": len(self.skipped),
+                        "examples": [f"{n} ({r})" for n, r in self.skipped[:5]]},
+            "input_shape": list(self.input_shape), "image_shape": list(self.image_shape),
+            "native_shape": list(self.native_shape) if self.native_shape else None,
+            "normalize": self.normalize, "mean": list(self.mean), "std": list(self.std),
+            "split": dict(self.split_config), "storage": self.storage,
+            "notes": list(self.notes), "fingerprint": self.fingerprint,
+        }
+
+
+def _budget(device: torch.device, budget: int | None) -> int:
+    budget = DEFAULT_BUDGET if budget is None else int(budget)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        budget = min(budget, free // 2)
+    return budget
+
+
+def _open(cfg: Any, cache_dir: Any, progress: Progress) -> Arrays | Files:
+    if cfg.source == "digits":
+        return load_digits()
+    if cfg.source in TORCHVISION_SETS:
+        if cfg.path:
+            root = Path(cfg.path)
+        else:
+            root = (Path(cache_dir) if cache_dir else default_cache_dir()) / cfg.source
+        return load_torchvision(cfg.source, root, cfg.download, progress)
+    if not cfg.path:
+        raise DatasetError(f"dataset.path: a {cfg.source} dataset needs a path")
+    listing = list_folder(Path(cfg.path)) if cfg.source == "folder" else list_csv(Path(cfg.path))
+    for p in listing.paths[:20]:
+        try:
+            listing.probe = probe(p)
+            break
+        except Exception:  # noqa: BLE001 - decoding will skip and count it
+            continue
+    return listing
+
+
+def _stats(chunks: Iterator[torch.Tensor], c: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (of values scaled to [0, 1]) of uint8 images, exactly, from
+    their histograms."""
+    hist = torch.zeros(c, 256, dtype=torch.int64)
+    for x in chunks:
+        for ch in range(c):
+            hist[ch] += torch.bincount(x[:, ch].reshape(-1), minlength=256).cpu()
+    count = hist.sum(1).double()
+    if float(count.min()) == 0:
+        return [0.0] * c, [1.0] * c
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    mean = (hist.double() * values).sum(1) / count
+    var = ((hist.double() * values**2).sum(1) / count - mean**2).clamp_min(0)
+    return mean.tolist(), [v if v > 1e-6 else 1.0 for v in var.sqrt().tolist()]
+
+
+def _chunks(n: int, per_image: int) -> int:
+    return max(1, min(n, (64 << 20) // max(1, per_image)))
+
+
+@dataclass
+class _Stored:
+    storage: str
+    stores: dict[str, TensorStore | FileStore]
+    labels: dict[str, torch.Tensor]
+    train_images: Iterator[torch.Tensor]  # for the "auto" statistics
+    skipped: list[tuple[str, str]]
+
+
+Parts = dict[str, tuple[Any, torch.Tensor]]  # split name → (positions or None, labels)
+
+
+def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], budget: int,
+                  device: torch.device, seed: int, digest: Any, report: Progress) -> _Stored:
+    native = src.native_shape
+    n_total = sum(len(lab) for _, lab in parts.values())
+    digest.update(np.ascontiguousarray(src.images.numpy()))
+    if src.test_images is not None:
+        digest.update(np.ascontiguousarray(src.test_images.numpy()))
+    kept_c = min(shape[0], native[0])
+    if n_total * math.prod(shape) <= budget:
+        storage, kept = "device", shape
+    elif n_total * kept_c * native[1] * native[2] <= budget:
+        storage, kept = "device, resized per batch", (kept_c, native[1], native[2])
+    else:
+        raise _too_big(src.name, n_total, shape, budget, device)
+    stores: dict[str, TensorStore | FileStore] = {}
+    labels: dict[str, torch.Tensor] = {}
+    for name, (idx, lab) in parts.items():
+        images = src.test_images if idx is None else src.images
+        n = len(lab)
+        out = torch.empty((n, *kept), dtype=torch.uint8, device=device)
+        step = _chunks(n, math.prod(shape))
+        for start in range(0, n, step):
+            sel = slice(start, start + step)
+            x = images[sel] if idx is None else images[idx[sel]]
+            out[sel] = adapt(x.to(device), kept)
+            report(f"preparing {name} images", min(n, start + step), n)
+        stores[name], labels[name] = TensorStore(out, shape), lab
+        if idx is not None:
+            digest.update(idx.numpy())
+    train = stores["train"]
+    assert isinstance(train, TensorStore)
+    if storage == "device":
+        chunks = (train.x[i:i + 8192] for i in range(0, len(train.x), 8192))
+    else:  # measuring a sample saves resizing every image once more
+        gen = torch.Generator().manual_seed(mix_seed(seed, "stats"))
+        sample = torch.randperm(len(train.x), generator=gen)[:STATS_SAMPLE]
+        chunks = (train.fetch(sample[i:i + 512]) for i in range(0, len(sample), 512))
+    return _Stored(storage, stores, labels, chunks, [])
+
+
+def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], budget: int,
+                 device: torch.device, digest: Any, report: Progress) -> _Stored:
+    n_total = sum(len(lab) for _, lab in parts.values())
+    storage = "device" if n_total * math.prod(shape) <= budget else "files"
+    paths = [src.paths[i] for idx, _ in parts.values() for i in idx.tolist()]
+    for p in paths:
+        try:
+            st = os.stat(p)
+            digest.update(repr((os.path.relpath(p, src.root), st.st_size,
+                                st.st_mtime_ns)).encode())
+        except OSError:
+            digest.update(repr((p, None)).encode())
+    n_train = len(parts["train"][1])
+    measured: list[torch.Tensor] = []
+
+    def measure(start: int, x: torch.Tensor, ok: torch.Tensor) -> None:
+        if start < n_train:  # the training files come first
+            measured.append(x[: n_train - start][ok[: n_train - start]].clone())
+
+    if storage == "device":
+        decoded, bad, reasons = decode_files(paths, shape, report)
+    else:  # one pass to find the unreadable files and measure, keeping nothing
+        decoded, bad, reasons = decode_files(paths, shape, report, "checking images",
+                                             sink=measure)
+    base = Path(src.root).parent if Path(src.root).is_file() else Path(src.root)
+    skipped = [(os.path.relpath(paths[i], base), r) for i, r in zip(bad, reasons)]
+    good = torch.ones(len(paths), dtype=torch.bool)
+    good[bad] = False
+    if not bool(good[:n_train].any()):
+        first = (src.skipped + skipped)[0]
+        raise DatasetError(f"none of the training files in {src.root} could be read as an "
+                           f"image ({len(skipped)} skipped, e.g. {first[0]}: {first[1]}); "
+                           "check the path, or convert the images to PNG or JPEG")
+    stores: dict[str, TensorStore | FileStore] = {}
+    labels: dict[str, torch.Tensor] = {}
+    start = 0
+    for name, (_, lab) in parts.items():
+        n = len(lab)
+        ok = good[start:start + n]
+        digest.update(ok.numpy().tobytes())
+        if bool(ok.any()):
+            if decoded is not None:
+                stores[name] = TensorStore(decoded[start:start + n][ok].to(device), shape)
+            else:
+                stores[name] = FileStore([p for p, g in zip(paths[start:start + n], ok) if g],
+                                         shape, device)
+            labels[name] = lab[ok]
+        start += n
+    train = stores["train"]
+    if isinstance(train, TensorStore):
+        chunks: Iterator[torch.Tensor] = (train.x[i:i + 8192]
+                                          for i in range(0, len(train.x), 8192))
+    else:
+        chunks = iter(measured)
+    return _Stored(storage, stores, labels, chunks, skipped)
+
+
+def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str = "cpu", *,
+              cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
+              memory_budget: int | None = None) -> Data:
+    """Loads ``cfg`` (a DatasetConfig) for a graph whose Input takes ``input_shape``
+    (``[C, H, W]`` or ``[F]``). ``cache_dir`` is the base folder for the downloaded sets
+    (default ``~/.cache/cnnstudio/datasets``; ``cfg.path`` names a set's folder outright);
+    ``progress(stage, done, total)`` hears about downloads, decoding and preparation;
+    ``memory_budget`` (bytes, default 4 GiB) decides the storage (see the module's notes)."""
+    report = progress or _quiet
+    device = torch.device(device)
+    input_shape = tuple(int(v) for v in input_shape)
+    if any(v < 1 for v in input_shape):
+        raise DatasetError(f"the graph's Input shape {list(input_shape)} has a size below 1")
+    check_steps(cfg.augment)  # parameter mistakes show before any download
+    if len(input_shape) == 3:
+        plan_shape(input_shape, None)
+    src = _open(cfg, cache_dir, report)
+    native = src.native_shape if isinstance(src, Arrays) else src.probe
+    shape, flat = plan_shape(input_shape, native)
+    classes = list(src.classes)
+    k = len(classes)
+    official = isinstance(src, Arrays) and src.test_images is not None
+    notes = list(src.notes)
+    if official and cfg.test_fraction > 0:
+        notes.append(f"test_fraction is not used: {src.name} has an official test split")
+    tr, va, te = split_indices(src.labels, k, cfg.val_fraction,
+                               0.0 if official else cfg.test_fraction, cfg.split_seed, cfg.limit)
+    pipeline = Pipeline.from_config(cfg, shape, k)
+    parts: Parts = {"train": (tr, src.labels[tr])}
+    if len(va):
+        parts["val"] = (va, src.labels[va])
+    if official:
+        parts["test"] = (None, src.test_labels)
+    elif len(te):
+        parts["test"] = (te, src.labels[te])
+
+    budget = _budget(device, memory_budget)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((cfg.source, src.name, classes, shape, flat)).encode())
+    if isinstance(src, Arrays):
+        stored = _store_arrays(src, parts, shape, budget, device, cfg.split_seed, digest, report)
+    else:
+        stored = _store_files(src, parts, shape, budget, device, digest, report)
+
+    c = shape[0]
+    if cfg.normalize == "auto":
+        report("measuring mean and std", 0, 1)
+        mean, std = _stats(stored.train_images, c)
+        report("measuring mean and std", 1, 1)
+    elif cfg.normalize == "imagenet":
+        mean, std = ((list(IMAGENET_MEAN), list(IMAGENET_STD)) if c == 3 else
+                     ([sum(IMAGENET_MEAN) / 3], [sum(IMAGENET_STD) / 3]))
+    else:
+        mean, std = [0.0] * c, [1.0] * c
+    digest.update(repr((cfg.normalize, [round(v, 6) for v in mean],
+                        [round(v, 6) for v in std])).encode())
+    splits = {name: Split(name, store, stored.labels[name], num_classes=k,
+                          input_shape=input_shape, mean=mean, std=std, pipeline=pipeline,
+                          device=device) for name, store in stored.stores.items()}
+    empty = [classes[i] for i, n in enumerate(splits["train"].class_counts) if n == 0]
+    if empty:
+        notes.append(f"no training images for {len(empty)} class(es): "
+                     f"{', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''}")
+    return Data(
+        train=splits["train"], val=splits.get("val"), test=splits.get("test"), classes=classes,
+        input_shape=input_shape, image_shape=shape, mean=mean, std=std, source=cfg.source,
+        name=src.name, normalize=cfg.normalize, storage=stored.storage, root=src.root,
+        native_shape=native, test_split="official" if official else
+        ("held out" if "test" in splits else None),
+        skipped=list(getattr(src, "skipped", [])) + stored.skipped, notes=notes,
+        split_config={"val_fraction": cfg.val_fraction,
+                      "test_fraction": 0.0 if official else cfg.test_fraction,
+                      "seed": cfg.split_seed, "limit": cfg.limit},
+        fingerprint=digest.hexdigest())
+
+
+def _too_big(name: str, n: int, shape: tuple[int, int, int], budget: int,
+             device: torch.device) -> DatasetError:
+    per = math.prod(shape)
+    fits = max(1, budget // per)
+    return DatasetError(
+        f"{name} would take {n * per / GiB:.1f} GiB on {device} as {n} uint8 images of "
+        f"{shape[0]}×{shape[1]}×{shape[2]}, above the {budget / GiB:.1f} GiB budget: set "
+        f"dataset.limit (about {fits} images fit, all splits together) or give the Input a "
+        "smaller size")

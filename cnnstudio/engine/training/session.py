@@ -1,0 +1,251 @@
+"""One training run of a project: load the data, record the run, feed the trainer's events into
+the project (metrics, weights, checkpoints) and save it at every checkpoint, so a crash loses
+at most the work since the last one. The command line and the window both drive this."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...graph import analyze
+from ...project.model import Project, Run, graph_hash, now
+from .. import checkpoint as ckpt
+from .trainer import (
+    BatchEnd,
+    CheckpointSaved,
+    Distributed,
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Started,
+    Trainer,
+    TrainingError,
+    pick_device,
+)
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """Preparing the dataset (downloading, decoding): ``done`` of ``total`` (None: unknown)."""
+
+    stage: str
+    done: int
+    total: int | None
+    event: str = "data_progress"
+
+
+@dataclass(frozen=True)
+class Saved:
+    path: str
+    event: str = "saved"
+
+
+SessionEvent = Event | DataProgress | Saved
+
+
+class Session:
+    """Runs (or resumes) one training run of ``project`` and saves it to ``path``."""
+
+    def __init__(
+        self,
+        project: Project,
+        path: str | Path | None,
+        *,
+        resume: bool = False,
+        resume_epochs: int | None = None,
+        from_current: bool = False,
+        retry_oom: bool = False,
+        distributed: Distributed | None = None,
+        data: Any = None,
+        cache_dir: str | Path | None = None,
+        base_dir: str | Path | None = None,
+        save: Callable[[Project, Path], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.path = Path(path) if path is not None else None
+        self.resume = resume
+        self.resume_epochs = resume_epochs
+        """A new total number of epochs for a resumed run (its other settings stay)."""
+        self.from_current = from_current
+        self.retry_oom = retry_oom
+        self.dist = distributed or Distributed(0, 1)
+        self.data = data
+        self.cache_dir = cache_dir
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        """A relative dataset path is read from here (the project file's folder)."""
+        self._save_fn = save
+        self.trainer: Trainer | None = None
+        self.run: Run | None = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def pause(self) -> None:
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def proceed(self) -> None:
+        if self.trainer is not None:
+            self.trainer.resume()
+
+    # -- the run -------------------------------------------------------------------------------
+    def events(self) -> Iterator[SessionEvent]:
+        try:
+            config, run, checkpoint = self._prepare()
+        except TrainingError as exc:
+            yield Failed(str(exc), exc.kind)
+            return
+        self.run = run
+        try:
+            data = yield from self._load_data(config)
+        except TrainingError as exc:
+            self._fail(run, str(exc))
+            yield Failed(str(exc), exc.kind)
+            yield from self._save()
+            return
+        initial = None
+        if self.from_current and checkpoint is None and self.project.current_weights:
+            initial = ckpt.from_bytes(self.project.weights[self.project.current_weights])
+        while True:
+            self.trainer = Trainer(self.project.graph, config, data, run_id=run.id,
+                                   initial_weights=initial, resume=checkpoint,
+                                   distributed=self.dist)
+            if self._stop_requested:
+                self.trainer.stop()
+            retry: Failed | None = None
+            for event in self.trainer.run():
+                yield event
+                if isinstance(event, Failed) and event.kind == "oom" and self.retry_oom \
+                        and event.suggested_batch_size and config.batch_size > 1:
+                    retry = event
+                    continue
+                yield from self._record(event, run)
+            if retry is None:
+                return
+            config = copy.deepcopy(config)
+            config.batch_size = retry.suggested_batch_size
+            run.training = config.to_dict()
+            checkpoint = self.project.checkpoint if self.project.checkpoint and \
+                self.project.checkpoint.run_id == run.id else None
+            if checkpoint is not None:
+                checkpoint.state["config"] = config.to_dict()
+
+    def _prepare(self) -> tuple[Any, Run, Any]:
+        project = self.project
+        report = analyze(project.graph)
+        if not report.ok:
+            first = report.errors[0]
+            raise TrainingError(f"the graph has {len(report.errors)} error(s), e.g. "
+                                f"{first.node + ': ' if first.node else ''}{first.message}; "
+                                "fix them before training (`cnnstudio summary` lists them)")
+        self.input_shape = report.input_shape
+        if self.resume:
+            checkpoint = project.checkpoint
+            if checkpoint is None:
+                raise TrainingError("there is no interrupted run to resume in this project; "
+                                    "train without --resume")
+            run = project.run(checkpoint.run_id)
+            if graph_hash(project.graph) != run.graph_hash:
+                raise TrainingError(f"the graph changed since run {run.id} stopped, so it "
+                                    "cannot be resumed exactly; start a new run")
+            config = type(project.training).from_dict(checkpoint.state["config"], "checkpoint")
+            if self.resume_epochs is not None:
+                done = int(checkpoint.state["epoch"])
+                if self.resume_epochs <= done:
+                    raise TrainingError(f"run {run.id} already did {done} epochs; give more "
+                                        "than that to resume it")
+                config.epochs = self.resume_epochs
+                checkpoint.state["config"] = config.to_dict()
+                run.training = config.to_dict()
+            run.status, run.finished, run.message = "running", None, None
+            run.epochs = run.epochs[: len(checkpoint.state["history"])]
+            return config, run, checkpoint
+        project.note_graph_change()
+        config = copy.deepcopy(project.training)
+        run = Run(
+            id=project.next_run_id(), started=now(), graph_revision=project.graph_revision,
+            graph_hash=graph_hash(project.graph), seed=config.seed,
+            training=config.to_dict(), dataset={"config": project.dataset.to_dict()})
+        project.runs.append(run)
+        project.checkpoint = None
+        return config, run, None
+
+    def _load_data(self, config: Any) -> Iterator[SessionEvent]:
+        if self.data is not None:
+            data = self.data
+        else:
+            from ..data.errors import DatasetError
+            from ..data.load import load_data
+
+            progress: list[DataProgress] = []
+            dataset = self.project.dataset
+            if dataset.path and self.base_dir is not None and \
+                    not Path(dataset.path).expanduser().is_absolute():
+                dataset = copy.deepcopy(dataset)
+                dataset.path = str(self.base_dir / dataset.path)
+            try:
+                device = pick_device(config.device)
+                data = load_data(dataset, self.input_shape, device,
+                                 cache_dir=self.cache_dir,
+                                 progress=lambda s, d, t: progress.append(DataProgress(s, d, t)))
+            except DatasetError as exc:
+                raise TrainingError(str(exc), "data") from None
+            yield from progress
+        self.run.dataset = {"config": self.project.dataset.to_dict(), "summary": data.summary()}
+        return data
+
+    def _record(self, event: Event, run: Run) -> Iterator[SessionEvent]:
+        project = self.project
+        if isinstance(event, Started):
+            world = self.dist.world
+            run.device = event.device_name + (f" × {world} processes" if world > 1 else "")
+        elif isinstance(event, EpochEnd):
+            run.epochs.append(event.record)
+            if event.best:
+                run.best_epoch = event.record.epoch
+        elif isinstance(event, CheckpointSaved):
+            last = f"weights/run-{run.id}-last.safetensors"
+            project.weights[last] = event.weights
+            run.weights = last
+            if event.best_weights is not None:
+                best = f"weights/run-{run.id}-best.safetensors"
+                project.weights[best] = event.best_weights
+                run.best_weights = best
+            run.best_epoch = event.best_epoch
+            project.current_weights = last
+            project.checkpoint = event.checkpoint
+            yield from self._save()
+        elif isinstance(event, Finished):
+            run.status, run.finished, run.message = event.status, now(), event.message
+            run.best_epoch = event.best_epoch
+            if event.evaluation is not None:
+                run.evaluation = event.evaluation
+            if event.status != "stopped":
+                project.checkpoint = None
+            yield from self._save()
+        elif isinstance(event, Failed):
+            self._fail(run, event.message)
+            yield from self._save()
+        elif isinstance(event, BatchEnd):
+            pass
+
+    def _fail(self, run: Run, message: str) -> None:
+        run.status, run.finished, run.message = "failed", now(), message
+
+    def _save(self) -> Iterator[SessionEvent]:
+        if self.path is None or not self.dist.main:
+            return
+        if self._save_fn is not None:
+            self._save_fn(self.project, self.path)
+        else:
+            from ...project.archive import save_project
+
+            save_project(self.project, self.path)
+        yield Saved(str(self.path))
