@@ -25,16 +25,18 @@ def literal(value: Any) -> str:
 
 @dataclass
 class Call:
-    """``func(args..., key=value...)``; ``open``/``close`` make lists and tuples."""
+    """``func(args..., key=value...)``; ``open``/``close`` make lists and tuples, and with
+    ``assign=": "`` dicts."""
 
     func: str
     args: list[Any] = field(default_factory=list)
     kwargs: list[tuple[str, Any]] = field(default_factory=list)
     open: str = "("
     close: str = ")"
+    assign: str = "="
 
     def items(self) -> list[tuple[str, Any]]:
-        return [("", a) for a in self.args] + [(f"{k}=", v) for k, v in self.kwargs]
+        return [("", a) for a in self.args] + [(f"{k}{self.assign}", v) for k, v in self.kwargs]
 
 
 @dataclass

@@ -12,13 +12,13 @@ from typing import Any
 
 from ...graph import analyze
 from ...project import Project
-from ...project.config import TrainConfig
+from ...project.config import Section, TrainConfig
 from ..data.augment.pipeline import make_step
 from ..data.load import IMAGENET_MEAN, IMAGENET_STD, plan_shape
 from ..data.sources import TORCHVISION_SETS
 from ..training.transfer import resolve_ids
 from .text import Call, literal
-from .train_parts import schedule_code, script
+from .train_parts import script
 
 NATIVE = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
           "kmnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32),
@@ -54,7 +54,8 @@ def training_script(project: Project, *, model_file: str = "model.py",
         "WEIGHTS": weights_file, "DATA_ROOT": ds.path, "DOWNLOAD": ds.download,
         "SOURCE": ds.source, "NORMALIZE": _normalize(ds.normalize, image_shape[0]),
         "LOADER": _loader(ds.source, official),
-        "OPTIMIZER": _optimizer(cfg), "LOSS": _loss(cfg), "SCHEDULE": schedule_code(cfg),
+        "OPTIMIZER": _optimizer(cfg), "LOSS": _settings(cfg.loss),
+        "SCHEDULE": _settings(cfg.schedule),
         "AUGMENT": _augment(ds.augment, image_shape), "MIX": _mix(ds),
         "FREEZE": _ids(project, cfg.transfer.freeze),
         "UNFREEZE": {s.epoch: _ids(project, s.nodes) for s in cfg.transfer.unfreeze},
@@ -111,10 +112,9 @@ def _optimizer(cfg: TrainConfig) -> str:
     return calls[o.name]
 
 
-def _loss(cfg: TrainConfig) -> dict[str, Any]:
-    c = cfg.loss
-    return {"name": c.name, "smoothing": c.label_smoothing, "gamma": c.focal_gamma,
-            "weights": c.class_weights}
+def _settings(section: Section) -> dict[str, Any]:
+    """A config section as the dict the engine's training maths reads (unknown keys left out)."""
+    return {k: x for k, x in section.to_dict().items() if k not in section.extra}
 
 
 _INTERP = {"bilinear": "v2.InterpolationMode.BILINEAR",

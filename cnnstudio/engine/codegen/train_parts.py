@@ -1,18 +1,21 @@
 """The pieces of the generated ``train.py`` (see codegen_train): each function returns source
-for the settings in ``v``; ``script`` joins them and adds the imports the text uses."""
+for the settings in ``v``; ``script`` joins them and adds the imports the text uses. The training
+maths (schedules, losses, the optimizer step) is not written here: it is the engine's own
+functions, copied verbatim, so the script and the application cannot drift apart."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import textwrap
 from typing import Any
 
-from ...project.config import TrainConfig
-from .text import lines, literal
+from ..training import losses, optim
+from .text import Call, lines, literal
 
 
 def script(v: dict[str, Any]) -> str:
-    body = "\n\n\n".join([_settings(v), _data(v), _split(), _training(v), _main(v)])
+    body = "\n\n\n".join([_settings(v), _data(v), _split(), _maths(v), _training(v), _main(v)])
     return _header(v, body) + body + '\n\n\nif __name__ == "__main__":\n    main()\n'
 
 
@@ -37,18 +40,24 @@ def _header(v: dict[str, Any], body: str) -> str:
     ]
     std = [m for m in ("argparse", "hashlib", "importlib", "math", "os")
            if re.search(rf"\b{m}\.", body)]
-    lines = [f"import {m}" for m in std] + ["from pathlib import Path", ""]
-    lines.append("import torch")
+    out = [f"import {m}" for m in std]
+    abc = [n for n in ("Callable", "Iterable", "Sequence") if re.search(rf"\b{n}\b", body)]
+    if abc:
+        out.append(f"from collections.abc import {', '.join(abc)}")
+    out.append("from pathlib import Path")
+    if re.search(r"\bAny\b", body):
+        out.append("from typing import Any")
+    out += ["", "import torch"]
     if "F." in body:
-        lines.append("import torch.nn.functional as F")
-    lines.append("from safetensors.torch import load_file, save_file")
+        out.append("import torch.nn.functional as F")
+    out.append("from safetensors.torch import load_file, save_file")
     if re.search(r"\bnn\.", body):
-        lines.append("from torch import nn")
-    lines.append("from torch.utils.data import DataLoader, Dataset")
-    lines.append("from torchvision.transforms import v2")
+        out.append("from torch import nn")
+    out.append("from torch.utils.data import DataLoader, Dataset")
+    out.append("from torchvision.transforms import v2")
     if v["IMPORT"]:
-        lines += ["", "# isort: split", v["IMPORT"]]
-    return "\n".join(doc + lines) + "\n\n"
+        out += ["", "# isort: split", v["IMPORT"]]
+    return "\n".join(doc + out) + "\n\n"
 
 
 def _title(name: str) -> str:
@@ -73,7 +82,7 @@ def _settings(v: dict[str, Any]) -> str:
         ("GRAD_CLIP", v["GRAD_CLIP"], "clip the gradient norm to this"),
         ("EARLY_STOPPING", v["EARLY_STOPPING"], "epochs without a better validation loss"),
         ("AMP", v["AMP"], "mixed precision on CUDA"),
-        ("AUX_WEIGHT", 0.3, "weight of auxiliary classifiers' losses (GoogLeNet)"),
+        ("AUX_WEIGHT", losses.AUX_WEIGHT, "weight of auxiliary classifiers' losses (GoogLeNet)"),
         ("WEIGHTS", v["WEIGHTS"], "weights to start from, when the file exists"),
     ]
     if v["FREEZE"]:
@@ -83,18 +92,33 @@ def _settings(v: dict[str, Any]) -> str:
                      "epoch → layers to train from then on"))
     if v["LR_MULT"]:
         rows.append(("LR_MULTIPLIERS", v["LR_MULT"], "learning-rate factor per layer or block"))
+    rows += [("SCHEDULE", v["SCHEDULE"], "the learning-rate schedule (see lr_factor)"),
+             ("LOSS", v["LOSS"], "the loss (see loss_function)")]
     out = []
     for name, value, note in rows:
-        text = f"{name} = {_lit(value)}"
-        if note and len(text) + len(note) + 4 <= 100:
-            text += f"  # {note}"
-        out.append(text)
+        text = lines(_expr(value), 0, f"{name} = ")
+        if note and len(text) == 1 and len(text[0]) + len(note) + 4 <= 100:
+            text[0] += f"  # {note}"
+        elif note:
+            text.insert(0, f"# {note[:1].upper()}{note[1:]}:")
+        out += text
     return model + "\n".join(out)
 
 
-def _lit(value: Any) -> str:
+def _expr(value: Any) -> Any:
+    """A setting as an expression ``lines`` can wrap: dicts and lists one item a line when
+    they do not fit."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_lit(k)}: {_lit(x)}" for k, x in value.items()) + "}"
+        return Call("", kwargs=[(literal(k), _expr(x)) for k, x in value.items()], open="{",
+                    close="}", assign=": ")
+    if isinstance(value, list):  # numbers packed in rows, not one a line
+        rows: list[str] = []
+        for item in map(literal, value):
+            if rows and len(rows[-1]) + len(item) + 2 <= 80:
+                rows[-1] += f", {item}"
+            else:
+                rows.append(item)
+        return Call("", rows, open="[", close="]")
     return literal(value)
 
 
@@ -240,121 +264,18 @@ def _split() -> str:
     )
 
 
-def schedule_code(cfg: TrainConfig) -> str:
-    """``lr_factor(t, epochs)``: the learning-rate multiplier at fractional epoch ``t``, as
-    engine/training/optim.py computes it, for the configured schedule only."""
-    c = cfg.schedule
-    base = cfg.optimizer.lr
-    floor = c.eta_min / base
-    body = {
-        "none": "    f = 1.0\n",
-        "step": f"    f = {c.gamma!r} ** (math.floor(t + 1e-9) // {c.step_size})\n",
-        "multistep": f"    f = {c.gamma!r} ** sum(1 for m in {literal(tuple(c.milestones))} "
-                     "if m <= math.floor(t + 1e-9))\n",
-        "exponential": f"    f = {c.gamma!r} ** math.floor(t + 1e-9)\n",
-        "cosine": (f"    t = min(t, epochs)\n"
-                   f"    f = {floor!r} + (1 - {floor!r}) * (1 + math.cos(math.pi * t / epochs)) "
-                   "/ 2\n"),
-        "cosine_restarts": (
-            f"    period, start = {c.t0}, 0.0\n"
-            "    while t >= start + period:\n"
-            "        start += period\n"
-            f"        period *= {c.t_mult}\n"
-            f"    f = {floor!r} + (1 - {floor!r}) * (1 + math.cos(math.pi * (t - start) / period))"
-            " / 2\n"),
-        "plateau": "    f = PLATEAU[\"scale\"]\n",
-        "onecycle": (
-            f"    peak = {(c.max_lr or 10 * base) / base!r}\n"
-            "    start, end = peak / 25, peak / 25 / 1e4\n"
-            "    rise = 0.3 * epochs\n"
-            "    if t < rise:\n"
-            "        f = peak + (start - peak) * (1 + math.cos(math.pi * t / rise)) / 2\n"
-            "    else:\n"
-            "        p = min(1.0, (t - rise) / max(epochs - rise, 1e-9))\n"
-            "        f = end + (peak - end) * (1 + math.cos(math.pi * p)) / 2\n"),
-    }[c.name]
-    warm = ""
-    if c.warmup_epochs > 0:
-        warm = (f"    if t < {c.warmup_epochs!r}:\n"
-                f"        f *= min(1.0, (t * steps + 1) / ({c.warmup_epochs!r} * steps))\n")
-    used = [n for n in ("epochs", "steps") if n in body + warm]
-    params = ", ".join(["t: float"] + [f"{n}: int" for n in ("epochs", "steps")])
-    head = (f"def lr_factor({params}) -> float:\n"
-            '    """The learning rate over its base value at fractional epoch t (epochs and '
-            'steps:\n    of the whole run and per epoch)."""\n')
-    if not used:
-        head += "    del epochs, steps  # this schedule does not depend on them\n"
-    else:
-        unused = [n for n in ("epochs", "steps") if n not in used]
-        head += f"    del {', '.join(unused)}  # this schedule does not use it\n" if unused else ""
-    plateau = ""
-    if c.name == "plateau":
-        plateau = (
-            'PLATEAU = {"scale": 1.0, "best": math.inf, "bad": 0}\n\n\n'
-            "def plateau_step(val_loss: float) -> None:\n"
-            f'    """Reduce-on-plateau: scale by {c.factor!r} after {c.patience} epochs without '
-            'improvement."""\n'
-            '    if val_loss < PLATEAU["best"] * (1 - 1e-4):\n'
-            '        PLATEAU["best"], PLATEAU["bad"] = val_loss, 0\n'
-            "    else:\n"
-            '        PLATEAU["bad"] += 1\n'
-            f'        if PLATEAU["bad"] > {c.patience}:\n'
-            f'            PLATEAU["scale"] *= {c.factor!r}\n'
-            '            PLATEAU["bad"] = 0\n\n\n')
-    return plateau + head + body + warm + "    return f"
-
-
-def _loss_code(loss: dict[str, Any]) -> str:
-    name = loss["name"]
-    head = ("def make_loss(weights: torch.Tensor | None, num_classes: int):\n"
-            '    """loss(logits, target): the project\'s loss; targets are class indices or '
-            'soft\n    labels (mixup, cutmix)."""\n')
-    onehot = ("    def one_hot(target: torch.Tensor) -> torch.Tensor:\n"
-              "        if target.dim() == 2:\n"
-              "            return target.float()\n"
-              "        return F.one_hot(target, num_classes).float()\n\n")
-    if name == "cross_entropy":
-        return (head + "    del num_classes  # cross-entropy takes class indices as they are\n"
-                f"    return nn.CrossEntropyLoss(weight=weights, "
-                f"label_smoothing={loss['smoothing']!r})")
-    if name == "focal":
-        return (head + onehot +
-                "    def focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
-                "        log_p = F.log_softmax(logits.float(), dim=1)\n"
-                f"        per_class = -one_hot(target) * (1 - log_p.exp()).pow({loss['gamma']!r})"
-                " * log_p\n"
-                "        if weights is not None:\n"
-                "            per_class = per_class * weights\n"
-                "        return per_class.sum(dim=1).mean()\n\n"
-                "    return focal")
-    if name == "bce":
-        return (head + onehot +
-                "    def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
-                "        return F.binary_cross_entropy_with_logits(\n"
-                "            logits.float(), one_hot(target), pos_weight=weights)\n\n"
-                "    return bce")
-    distance = "F.mse_loss" if name == "mse" else "F.l1_loss"
-    return (head + "    del weights  # class weights do not apply to this loss\n\n" + onehot +
-            "    def distance(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:\n"
-            f"        return {distance}(logits.float().softmax(dim=1), one_hot(target))\n\n"
-            "    return distance")
+def _maths(v: dict[str, Any]) -> str:
+    """The engine's own training maths, copied verbatim (torch only, settings as dicts):
+    the schedule, the loss and the optimizer step are one source for both."""
+    functions = [optim.lr_factor]
+    if v["SCHEDULE"]["name"] == "plateau":
+        functions.append(optim.plateau_step)
+    functions += [losses.soft_labels, losses.hard_labels, losses.class_weights,
+                  losses.loss_function, losses.training_loss, optim.optimizer_step]
+    return "\n\n\n".join(inspect.getsource(f).rstrip("\n") for f in functions)
 
 
 def _training(v: dict[str, Any]) -> str:
-    weights = v["LOSS"]["weights"]
-    if weights == "balanced":
-        class_weights = (
-            "    counts = torch.bincount(labels, minlength=num_classes).double()\n"
-            "    return (len(labels) / (num_classes * counts.clamp_min(1))).where(\n"
-            "        counts > 0, torch.zeros(())).float()\n")
-    elif weights is None:
-        class_weights = "    del labels, num_classes  # no class weights in this project\n" \
-                        "    return None\n"
-    else:
-        class_weights = ("    del labels, num_classes  # the project's own weights\n"
-                         f"    return torch.tensor({literal(list(weights))})\n")
-    weights_fn = ("def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor | "
-                  "None:\n" + class_weights)
     evaluate = (
         "@torch.no_grad()\n"
         "def evaluate(model: nn.Module, loader: DataLoader, norm: tuple, loss_fn: object\n"
@@ -403,33 +324,16 @@ def _training(v: dict[str, Any]) -> str:
         "    return torch.device(\"cpu\")")
     optimizer = ("def make_optimizer(groups: list[dict]) -> torch.optim.Optimizer:\n"
                  f"    return {v['OPTIMIZER']}")
-    return "\n\n\n".join([v["SCHEDULE"], _loss_code(v["LOSS"]), weights_fn.rstrip("\n"),
-                          groups + trainable, optimizer, evaluate, pick])
+    return "\n\n\n".join([groups + trainable, optimizer, evaluate, pick])
 
 
 def _main(v: dict[str, Any]) -> str:
+    """``main()``: the data, the model and its optimizer, then the epochs (``_epochs``)."""
     normalize = ("    mean, std = mean_std(images[train_at])\n" if v["NORMALIZE"] == "auto"
                  else f"    mean, std = {v['NORMALIZE']}\n")
     augmented = ", AUGMENT" if v["AUGMENT"] else ""
     mix = "\n".join(lines(v["MIX"], 4, "mix = ")) + "\n" if v["MIX"] else ""
     freeze = "    set_trainable(model, FROZEN, False)\n" if v["FREEZE"] else ""
-    unfreeze = (
-        "        for at, paths in UNFREEZE.items():\n"
-        "            if at <= epoch + 1:\n"
-        "                set_trainable(model, paths, True)\n") if v["UNFREEZE"] else ""
-    clip = "                nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)\n" \
-        if v["GRAD_CLIP"] is not None else ""
-    plateau = "        plateau_step(val_loss if val_loss is not None else train_loss)\n" \
-        if "plateau_step" in v["SCHEDULE"] else ""
-    early = (
-        "        watched = val_loss if val_loss is not None else train_loss\n"
-        "        if watched < lowest:\n"
-        "            lowest, bad = watched, 0\n"
-        "        else:\n"
-        "            bad += 1\n"
-        "            if bad >= EARLY_STOPPING:\n"
-        "                print(f\"no better validation loss for {bad} epochs: stopping\")\n"
-        "                break\n") if v["EARLY_STOPPING"] else ""
     return (
         "def main() -> None:\n"
         "    parser = argparse.ArgumentParser(description=\"Train the exported model.\")\n"
@@ -472,43 +376,52 @@ def _main(v: dict[str, Any]) -> str:
         "        print(\"starting from freshly initialised weights\")\n"
         "    model.to(device)\n" + freeze +
         "    optimizer = make_optimizer(param_groups(model))\n"
-        "    loss_fn = make_loss(class_weights(labels[train_at], num_classes), num_classes)\n"
-        "    if isinstance(loss_fn, nn.Module):\n"
-        "        loss_fn = loss_fn.to(device)\n" + mix +
+        "    counts = torch.bincount(labels[train_at], minlength=num_classes).tolist()\n"
+        "    loss_fn = loss_function(LOSS, num_classes, counts, device)\n" + mix +
         "    amp = AMP and device.type == \"cuda\"\n"
         "    half = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16\n"
         "    scaler = torch.amp.GradScaler(\"cuda\") if amp and half == torch.float16 else None\n"
-        "    steps = len(loader)\n"
-        + ("    lowest, bad = math.inf, 0\n" if early else "") +
+        "    steps = len(loader)\n" + _epochs(v, bool(mix))
+    )
+
+
+def _epochs(v: dict[str, Any], mix: bool) -> str:
+    """The rest of ``main()``: the epochs, the test, and the trained weights saved."""
+    unfreeze = (
+        "        for at, paths in UNFREEZE.items():\n"
+        "            if at <= epoch + 1:\n"
+        "                set_trainable(model, paths, True)\n") if v["UNFREEZE"] else ""
+    plateau = v["SCHEDULE"]["name"] == "plateau"
+    watch = "        watched = val_loss if val_loss is not None else train_loss\n" \
+        if plateau or v["EARLY_STOPPING"] else ""
+    early = (
+        "        if watched < lowest:\n"
+        "            lowest, bad = watched, 0\n"
+        "        else:\n"
+        "            bad += 1\n"
+        "            if bad >= EARLY_STOPPING:\n"
+        "                print(f\"no better validation loss for {bad} epochs: stopping\")\n"
+        "                break\n") if v["EARLY_STOPPING"] else ""
+    return (
+        ("    lowest, bad = math.inf, 0\n" if early else "")
+        + ('    plateau = {"scale": 1.0, "best": None, "bad": 0}  # reduce-on-plateau\n'
+           if plateau else "") +
         "    for epoch in range(args.epochs):\n" + unfreeze +
         "        model.train()\n"
         "        total, correct, count = torch.zeros((), device=device), 0, 0\n"
         "        for step, (x, y) in enumerate(loader):\n"
-        "            factor = lr_factor(epoch + step / steps, args.epochs, steps)\n"
+        "            t = epoch + step / steps\n"
+        "            factor = lr_factor(SCHEDULE, t, args.epochs, steps, LR"
+        + (', plateau["scale"])\n' if plateau else ")\n") +
         "            for group in optimizer.param_groups:\n"
         "                group[\"lr\"] = group[\"base_lr\"] * factor\n"
         "            x, y = prepare(x.to(device), *norm), y.to(device)\n"
         + ("            x, y = mix(x, y)\n" if mix else "") +
         "            with torch.autocast(device.type, dtype=half, enabled=amp):\n"
-        "                out = model(x)\n"
-        "                if isinstance(out, tuple):  # auxiliary classifiers, in training\n"
-        "                    loss = loss_fn(out[0], y) + AUX_WEIGHT * sum(loss_fn(o, y) for o in "
-        "out[1:])\n"
-        "                    out = out[0]\n"
-        "                else:\n"
-        "                    loss = loss_fn(out, y)\n"
-        "            optimizer.zero_grad(set_to_none=True)\n"
-        "            if scaler is not None:\n"
-        "                scaler.scale(loss).backward()\n"
-        + ("                scaler.unscale_(optimizer)\n" + clip if clip else "") +
-        "                scaler.step(optimizer)\n"
-        "                scaler.update()\n"
-        "            else:\n"
-        "                loss.backward()\n" + clip +
-        "                optimizer.step()\n"
+        "                loss, out = training_loss(model(x), y, loss_fn, AUX_WEIGHT)\n"
+        "            optimizer_step(optimizer, loss, model.parameters(), GRAD_CLIP, scaler)\n"
         "            total += loss.detach().float() * len(x)\n"
-        "            hard = y.argmax(dim=1) if y.dim() == 2 else y\n"
-        "            correct += int((out.argmax(dim=1) == hard).sum())\n"
+        "            correct += int((out.argmax(dim=1) == hard_labels(y)).sum())\n"
         "            count += len(x)\n"
         "        train_loss = float(total) / max(count, 1)\n"
         "        val_loss, val_acc = evaluate(model, DataLoader(val, BATCH_SIZE), norm, loss_fn) "
@@ -518,7 +431,8 @@ def _main(v: dict[str, Any]) -> str:
         "None else \"\"\n"
         "        print(f\"epoch {epoch + 1}/{args.epochs}: train loss {train_loss:.4f}, \"\n"
         "              f\"train acc {correct / max(count, 1):.3f}{shown}\")\n"
-        + plateau + early +
+        + watch + ("        plateau_step(plateau, watched, SCHEDULE)\n" if plateau else "")
+        + early +
         "    if len(test_set):\n"
         "        test_loss, test_acc = evaluate(model, DataLoader(test_set, BATCH_SIZE), norm, "
         "loss_fn)\n"

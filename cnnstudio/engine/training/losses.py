@@ -1,9 +1,15 @@
 """Loss functions for classification, all taking class scores (logits) and either class indices
-or soft labels (mixup, cutmix)."""
+or soft labels (mixup, cutmix).
+
+The plain functions here use torch alone and read the settings as a dict, because the code
+generator copies them verbatim into the standalone ``train.py`` (codegen/train_parts.py): the
+application and the script then compute one and the same loss.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,17 +18,25 @@ from ...project.config import LossConfig
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+AUX_WEIGHT = 0.3  # GoogLeNet's weight of its auxiliary classifiers' losses
 
-def _one_hot(target: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+
+def soft_labels(target: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One row of class probabilities per sample: class indices become one-hot rows."""
     if target.dim() == 2:  # already soft labels
         return target.to(dtype)
     return F.one_hot(target, num_classes).to(dtype)
 
 
-def class_weights(config: LossConfig, class_counts: Sequence[int]) -> list[float] | None:
-    """The per-class weights the config asks for; 'balanced' weighs classes by the inverse
-    of their frequency (n / (k · count)), as scikit-learn does."""
-    weights = config.class_weights
+def hard_labels(target: torch.Tensor) -> torch.Tensor:
+    """Class indices; soft labels (mixup, cutmix) count as their most likely class."""
+    return target.argmax(dim=1) if target.dim() == 2 else target
+
+
+def class_weights(weights: str | list[float] | None,
+                  class_counts: Sequence[int]) -> list[float] | None:
+    """The per-class weights asked for; 'balanced' weighs classes by the inverse of their
+    frequency (n / (k · count)), as scikit-learn does."""
     if weights is None:
         return None
     k = len(class_counts)
@@ -34,14 +48,15 @@ def class_weights(config: LossConfig, class_counts: Sequence[int]) -> list[float
     return [float(w) for w in weights]
 
 
-def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
-              device: torch.device) -> Loss:
-    """The configured loss as ``loss(logits, target)`` (mean over the batch)."""
-    weights = class_weights(config, class_counts)
+def loss_function(loss: dict[str, Any], num_classes: int, class_counts: Sequence[int],
+                  device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss that the settings ``loss`` name, as ``loss_fn(logits, target)`` (mean over
+    the batch); ``class_counts`` are the training split's, for balanced class weights."""
+    weights = class_weights(loss["class_weights"], class_counts)
     w = torch.tensor(weights, dtype=torch.float32, device=device) if weights else None
-    name = config.name
+    name = loss["name"]
     if name == "cross_entropy":
-        smoothing = config.label_smoothing
+        smoothing = loss["label_smoothing"]
 
         def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(logits.float(), target, weight=w,
@@ -49,12 +64,12 @@ def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
 
         return cross_entropy
     if name == "focal":
-        gamma = config.focal_gamma
+        gamma = loss["focal_gamma"]
 
         def focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             # FL = −Σ_c y_c (1 − p_c)^γ log p_c (Lin et al., 2017), class-weighted.
             log_p = F.log_softmax(logits.float(), dim=1)
-            y = _one_hot(target, num_classes, log_p.dtype)
+            y = soft_labels(target, num_classes, log_p.dtype)
             per_class = -y * (1 - log_p.exp()).pow(gamma) * log_p
             if w is not None:
                 per_class = per_class * w
@@ -64,7 +79,7 @@ def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
     if name == "bce":
         def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             # One sigmoid per class against one-hot (or soft) labels.
-            y = _one_hot(target, num_classes, torch.float32)
+            y = soft_labels(target, num_classes, torch.float32)
             return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=w)
 
         return bce
@@ -74,7 +89,25 @@ def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
         def regression(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             # Between the predicted probabilities and the one-hot labels.
             probs = logits.float().softmax(dim=1)
-            return distance(probs, _one_hot(target, num_classes, probs.dtype))
+            return distance(probs, soft_labels(target, num_classes, probs.dtype))
 
         return regression
     raise ValueError(f"training.loss.name: unknown loss {name!r}")
+
+
+def training_loss(out: torch.Tensor | tuple[torch.Tensor, ...], target: torch.Tensor,
+                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                  aux_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss of one training batch, and the logits to score it by. A model with auxiliary
+    classifiers (GoogLeNet) returns their logits after its own in training; their losses add
+    in, each weighted by ``aux_weight``."""
+    if isinstance(out, tuple):
+        aux = sum(loss_fn(o, target) for o in out[1:])
+        return loss_fn(out[0], target) + aux_weight * aux, out[0]
+    return loss_fn(out, target), out
+
+
+def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
+              device: torch.device) -> Loss:
+    """The configured loss as ``loss(logits, target)`` (mean over the batch)."""
+    return loss_function(config.to_dict(), num_classes, class_counts, device)

@@ -2,15 +2,19 @@
 
 A schedule here is a pure function of the (fractional) epoch, applied before every step, so a
 resumed run follows exactly the curve of an uninterrupted one; only reduce-on-plateau keeps
-state, and it travels in the checkpoint.
+state, and it travels in the checkpoint. ``lr_factor``, ``plateau_step`` and ``optimizer_step``
+use torch alone and read settings as dicts, because the code generator copies them verbatim into
+the standalone ``train.py``: the script and the application follow one curve.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
+from torch import nn
 
 from ...project.config import OptimizerConfig, ScheduleConfig
 
@@ -41,81 +45,108 @@ def make_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]]) -> tor
     raise ValueError(f"training.optimizer.name: unknown optimizer {name!r}")
 
 
+def lr_factor(schedule: dict[str, Any], t: float, epochs: int, steps: int, base_lr: float,
+              plateau_scale: float = 1.0) -> float:
+    """The learning rate over ``base_lr`` at fractional epoch ``t`` (0 at the start) of a run of
+    ``epochs`` epochs of ``steps`` steps, for ``schedule`` (the project's schedule settings).
+    Warm-up rises linearly by step, so the first step already learns a little."""
+    name = schedule["name"]
+    epoch = math.floor(t + 1e-9)  # the epoch a fractional t falls in, safe from rounding
+    if name == "step":
+        f = schedule["gamma"] ** (epoch // schedule["step_size"])
+    elif name == "multistep":
+        f = schedule["gamma"] ** sum(1 for m in schedule["milestones"] if m <= epoch)
+    elif name == "exponential":
+        f = schedule["gamma"] ** epoch
+    elif name in ("cosine", "cosine_restarts"):
+        now, period = min(t, epochs), epochs
+        if name == "cosine_restarts":  # SGDR: restart every period, each t_mult times longer
+            start, period = 0.0, schedule["t0"]
+            while t >= start + period:
+                start += period
+                period *= schedule["t_mult"]
+            now = t - start
+        floor = schedule["eta_min"] / base_lr
+        f = floor + (1 - floor) * (1 + math.cos(math.pi * now / period)) / 2
+    elif name == "plateau":
+        f = plateau_scale
+    elif name == "onecycle":
+        # torch's OneCycleLR with its defaults: 30% up from max/25, then down to max/25e4.
+        peak = (schedule["max_lr"] or 10 * base_lr) / base_lr
+        start, end = peak / 25, peak / 25 / 1e4
+        rise = 0.3 * epochs
+        if t < rise:
+            f = peak + (start - peak) * (1 + math.cos(math.pi * t / rise)) / 2
+        else:
+            p = min(1.0, (t - rise) / max(epochs - rise, 1e-9))
+            f = end + (peak - end) * (1 + math.cos(math.pi * p)) / 2
+    else:
+        f = 1.0
+    warmup = schedule["warmup_epochs"]
+    if warmup > 0 and t < warmup:
+        f *= min(1.0, (t * steps + 1) / (warmup * steps))
+    return f
+
+
+def plateau_step(plateau: dict[str, Any], loss: float, schedule: dict[str, Any]) -> None:
+    """Reduce-on-plateau, once an epoch: ``plateau["scale"]`` shrinks by the schedule's
+    ``factor`` after more than ``patience`` epochs without a loss 0.01 % below the best."""
+    best = plateau["best"]
+    if best is None or loss < best * (1 - 1e-4):
+        plateau["best"], plateau["bad"] = loss, 0
+    else:
+        plateau["bad"] += 1
+        if plateau["bad"] > schedule["patience"]:
+            plateau["scale"] *= schedule["factor"]
+            plateau["bad"] = 0
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                   params: Iterable[torch.Tensor], grad_clip: float | None,
+                   scaler: torch.amp.GradScaler | None = None) -> None:
+    """One step on ``loss``: backward (through the float16 ``scaler`` when given), the
+    gradient norm clipped to ``grad_clip`` (on the unscaled gradients), then the update."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+
+
 class LrSchedule:
-    """The learning-rate multiplier at fractional epoch ``t`` (0 at the start of training)."""
+    """The learning-rate multiplier at fractional epoch ``t`` (0 at the start of training),
+    with the reduce-on-plateau state that travels in the checkpoint."""
 
     def __init__(self, config: ScheduleConfig, base_lr: float, epochs: int,
                  steps_per_epoch: int) -> None:
         self.config = config
+        self.settings = config.to_dict()
         self.base_lr = base_lr
         self.epochs = epochs
         self.steps = max(1, steps_per_epoch)
-        self.plateau_scale = 1.0
-        self.plateau_best: float | None = None
-        self.plateau_bad = 0
+        self.plateau: dict[str, Any] = {"scale": 1.0, "best": None, "bad": 0}
 
     def factor(self, t: float) -> float:
-        c = self.config
-        epoch = math.floor(t + 1e-9)
-        name = c.name
-        if name == "step":
-            f = c.gamma ** (epoch // c.step_size)
-        elif name == "multistep":
-            f = c.gamma ** sum(1 for m in c.milestones if m <= epoch)
-        elif name == "exponential":
-            f = c.gamma ** epoch
-        elif name == "cosine":
-            f = self._cosine(min(t, self.epochs), self.epochs)
-        elif name == "cosine_restarts":
-            period, start = c.t0, 0.0
-            while t >= start + period:
-                start += period
-                period *= c.t_mult
-            f = self._cosine(t - start, period)
-        elif name == "plateau":
-            f = self.plateau_scale
-        elif name == "onecycle":
-            f = self._one_cycle(t)
-        else:
-            f = 1.0
-        if c.warmup_epochs > 0 and t < c.warmup_epochs:
-            f *= min(1.0, (t * self.steps + 1) / (c.warmup_epochs * self.steps))
-        return f
-
-    def _cosine(self, t: float, period: float) -> float:
-        floor = self.config.eta_min / self.base_lr
-        return floor + (1 - floor) * (1 + math.cos(math.pi * t / period)) / 2
-
-    def _one_cycle(self, t: float) -> float:
-        # torch's OneCycleLR with its defaults: 30% up from max/25, then down to max/25e4.
-        peak = (self.config.max_lr or 10 * self.base_lr) / self.base_lr
-        start, end = peak / 25, peak / 25 / 1e4
-        total = self.epochs
-        rise = 0.3 * total
-        if t < rise:
-            p = t / rise
-            return peak + (start - peak) * (1 + math.cos(math.pi * p)) / 2
-        p = min(1.0, (t - rise) / max(total - rise, 1e-9))
-        return end + (peak - end) * (1 + math.cos(math.pi * p)) / 2
+        return lr_factor(self.settings, t, self.epochs, self.steps, self.base_lr,
+                         self.plateau["scale"])
 
     def end_of_epoch(self, val_loss: float | None) -> None:
         """Reduce-on-plateau: scale down after ``patience`` epochs without improvement."""
-        if self.config.name != "plateau" or val_loss is None:
-            return
-        if self.plateau_best is None or val_loss < self.plateau_best * (1 - 1e-4):
-            self.plateau_best = val_loss
-            self.plateau_bad = 0
-        else:
-            self.plateau_bad += 1
-            if self.plateau_bad > self.config.patience:
-                self.plateau_scale *= self.config.factor
-                self.plateau_bad = 0
+        if self.config.name == "plateau" and val_loss is not None:
+            plateau_step(self.plateau, val_loss, self.settings)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"plateau_scale": self.plateau_scale, "plateau_best": self.plateau_best,
-                "plateau_bad": self.plateau_bad}
+        return {"plateau_scale": self.plateau["scale"], "plateau_best": self.plateau["best"],
+                "plateau_bad": self.plateau["bad"]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.plateau_scale = float(state["plateau_scale"])
-        self.plateau_best = state["plateau_best"]
-        self.plateau_bad = int(state["plateau_bad"])
+        self.plateau = {"scale": float(state["plateau_scale"]), "best": state["plateau_best"],
+                        "bad": int(state["plateau_bad"])}

@@ -7,7 +7,9 @@ CNNSTUDIO_FULL_SWEEP=1 also runs every preset (a few minutes on a laptop CPU).
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from hypothesis import strategies as st
 from cnnstudio.engine import GraphBuildError, to_module
 from cnnstudio.engine.codegen.model import load_generated, model_class_name, model_source
 from cnnstudio.engine.codegen.train import training_script
+from cnnstudio.engine.training.losses import loss_function, training_loss
+from cnnstudio.engine.training.optim import lr_factor, optimizer_step
 from cnnstudio.graph import (
     Graph,
     GraphError,
@@ -325,11 +329,17 @@ def project(name: str, dataset: dict, training: dict) -> Project:
     ({"source": "mnist"}, {"optimizer": {"name": "radam"}, "loss": {"name": "mae"},
                            "schedule": {"name": "multistep"}}),
     ({"source": "digits"}, {"optimizer": {"name": "adagrad"}, "schedule": {"name": "step"}}),
+    ({"source": "cifar100"}, {"loss": {"label_smoothing": 0.1, "class_weights": [0.5] * 100},
+                              "schedule": {"name": "cosine", "warmup_epochs": 2}}),
 ])
 def test_training_scripts_are_clean(tmp_path, dataset, training) -> None:
     script = training_script(project("Pets: a \"test\"", dataset, training),
                              model_file="my_net.py", weights_file="my_net.safetensors")
     assert "from my_net import build_model" in script
+    # The training maths is the engine's own, copied verbatim; the script needs no CNN Studio.
+    for function in (lr_factor, loss_function, training_loss, optimizer_step):
+        assert inspect.getsource(function) in script
+    assert not re.search(r"^\s*(from|import) cnnstudio\b", script, re.MULTILINE)
     compile(script, "train.py", "exec")
     (tmp_path / "train.py").write_text(script, encoding="utf-8")
     ruff(tmp_path / "train.py")
@@ -360,6 +370,32 @@ def test_training_script_trains_on_digits(tmp_path) -> None:
     assert trained.keys() == start.keys()
     assert any(not torch.equal(trained[k], start[k]) for k in start)
     to_module(proj.graph).load_state_dict(trained, strict=True)
+
+
+def test_training_script_trains_auxiliary_heads_with_every_option(tmp_path) -> None:
+    """GoogLeNet-like auxiliary heads, Mixup and CutMix, class weights, label smoothing,
+    warm-up, reduce-on-plateau, clipping and early stopping together, in a fresh interpreter."""
+    from safetensors.torch import load_file
+
+    from tests.engine.training.test_generated_matches_trainer import graph
+
+    net = graph(aux=True, classes=10)
+    proj = Project(name="aux", graph=net, dataset=DatasetConfig.from_dict(
+        {"source": "digits", "mixup_alpha": 0.2, "cutmix_alpha": 1.0}, "dataset"),
+        training=TrainConfig.from_dict({
+            "batch_size": 32, "grad_clip": 1.0, "early_stopping": 5,
+            "loss": {"label_smoothing": 0.1, "class_weights": "balanced"},
+            "schedule": {"name": "plateau", "patience": 0, "warmup_epochs": 0.5}}, "training"))
+    (tmp_path / "aux_net.py").write_text(model_source(net), encoding="utf-8")
+    (tmp_path / "train.py").write_text(training_script(proj, model_file="aux_net.py"))
+    done = subprocess.run([sys.executable, "train.py", "--epochs", "2", "--limit", "120",
+                           "--device", "cpu", "--out", "trained.safetensors"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "epoch 2/2" in done.stdout and "120 training" in done.stdout
+    trained = load_file(tmp_path / "trained.safetensors")
+    assert any(k.startswith("aux") for k in trained)
+    to_module(net).load_state_dict(trained, strict=True)
 
 
 def test_training_script_refuses_what_it_cannot_read() -> None:
