@@ -86,6 +86,7 @@ def test_deterministic_option_gives_identical_runs() -> None:
     torch.use_deterministic_algorithms(False)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="mixed precision and channels_last "
                     "apply on a CUDA GPU only; none is present")
 def test_mixed_precision_and_channels_last_on_cuda() -> None:
