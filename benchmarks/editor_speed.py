@@ -49,7 +49,7 @@ def main() -> None:
     for _ in range(max(3, args.repeat // 4)):
         graph = presets.build(args.preset)
         start = time.perf_counter()
-        window._load(Project(name=args.preset, graph=graph), None)
+        window.open_project(Project(name=args.preset, graph=graph), None)
         window.view.fit_all()
         window.view.viewport().repaint()
         app.processEvents()

@@ -135,9 +135,9 @@ def in_window(epochs: int, batch: int) -> tuple[list[float], list[float], float]
     from cnnstudio.app import engine_loader
 
     loader = engine_loader.load_in_background()  # as `cnnstudio` does once the window shows
-    while loader.is_alive():  # the user reads the window; Train comes later
+    while loader.running:  # the user reads the window; Train comes later
         app.processEvents()
-        loader.join(0.02)
+        loader.wait(20)
     probe = Probe()
     loop = QEventLoop()
     c = window.training.controller

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -148,6 +149,21 @@ def test_bad_input_exits_2_with_one_line(lenet, tmp_path, capsys, args, fragment
     assert main(args) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+
+
+def test_options_set_the_settings_the_panel_edits(lenet) -> None:
+    """--epochs, --batch-size, --lr, --seed, --device go through the same rule as the
+    window's settings panel (project.options.with_options), before anything trains."""
+    from cnnstudio.cli.train import load_for_training
+
+    args = SimpleNamespace(project=str(lenet), epochs=3, batch_size=8, lr=0.02, seed=5,
+                           device="cpu")
+    t = load_for_training(args).training
+    assert (t.epochs, t.batch_size, t.optimizer.lr, t.seed, t.device) == (3, 8, 0.02, 5, "cpu")
+    untouched = load_for_training(SimpleNamespace(project=str(lenet), epochs=None,
+                                                  batch_size=None, lr=None, seed=None,
+                                                  device=None)).training
+    assert untouched.to_dict() == load_project(lenet).training.to_dict()
 
 
 def test_resume_without_an_interrupted_run_is_refused(lenet, capsys) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
@@ -11,6 +13,7 @@ from ..graph import Graph
 from ..graph.model import RemovedGroup, RemovedNode
 
 SET_PARAMS_ID = 1001
+SET_SETTINGS_ID = 0x5E77  # shared by every SetSettings (merging needs one id)
 
 
 class AddNode(QUndoCommand):
@@ -196,3 +199,39 @@ class SetGroupAttrs(QUndoCommand):
     def undo(self) -> None:
         assert self.old is not None
         self.graph.set_group_attrs(self.group_id, **self.old)
+
+
+class SetSettings(QUndoCommand):
+    """A settings section (``dataset`` or ``training``) replaced by ``after``, undone by
+    ``before``, both plain dicts; ``apply(section, values)`` is the document's one way to put
+    a section in place (and announce it). ``key`` names the edited field (e.g.
+    ``"optimizer.lr"``); ``merge`` lets this command join the one before it when that edited the
+    same field, so the keystrokes or spin-box steps of one editing session are one step."""
+
+    def __init__(self, apply: Callable[[str, dict[str, Any]], None], section: str,
+                 before: dict[str, Any], after: dict[str, Any], text: str, *, key: str = "",
+                 merge: bool = False) -> None:
+        super().__init__(text)
+        self.apply, self.section = apply, section
+        self.before, self.after = copy.deepcopy(before), copy.deepcopy(after)
+        self.key, self.merge = key, merge
+
+    def redo(self) -> None:
+        self.apply(self.section, self.after)
+
+    def undo(self) -> None:
+        self.apply(self.section, self.before)
+
+    def id(self) -> int:
+        return SET_SETTINGS_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not (isinstance(other, SetSettings) and other.merge and other.key
+                and other.key == self.key and other.section == self.section
+                and other.apply == self.apply):
+            return False
+        self.after = copy.deepcopy(other.after)
+        self.setText(other.text())
+        if self.after == self.before:
+            self.setObsolete(True)
+        return True

@@ -22,14 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..graph import presets
-
-
-def parse_shape(text: str) -> list[int] | None:
-    try:
-        shape = [int(p) for p in text.replace("×", ",").replace("x", ",").split(",")]
-    except ValueError:
-        return None
-    return shape if 1 <= len(shape) <= 3 and all(d > 0 for d in shape) else None
+from ..graph.edits import parse_shape
 
 
 class PresetDialog(QDialog):

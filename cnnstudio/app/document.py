@@ -1,6 +1,7 @@
 """The open document: a project, its file, its undo stack, its live analysis, and the shared
 view state (selection, collapsed blocks). Widgets connect to these signals once; every user
-edit goes through a method here, which pushes an undo command."""
+edit, of the network or of the dataset and training settings, goes through a method here,
+which refuses it while a run holds the document and otherwise pushes an undo command."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..graph import Graph, GraphError, Report, analyze, graph_from_dict, graph_to_dict
-from ..project import Project
+from ..project import ConfigError, Project
+from ..project.options import section_class, with_options
 from . import commands as cmd
 
 VIEW_KEY = "view"  # Project.extra[VIEW_KEY]: what the window remembers (collapsed blocks)
@@ -36,7 +38,8 @@ class Document(QObject):
     dirty_changed = Signal(bool)
     path_changed = Signal(object)  # Path | None
     locked_changed = Signal(bool)  # read-only while a training run uses the graph
-    refused = Signal(str)  # an edit refused (the network is read-only): why
+    refused = Signal(str)  # an edit refused (read-only while a run uses it): why
+    settings_changed = Signal(str)  # "dataset" | "training": replaced (edit, undo or redo)
 
     def __init__(self, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -171,11 +174,16 @@ class Document(QObject):
             self.locked_changed.emit(self.locked)
 
     # -- edits (each one undo step) ----------------------------------------------------------
-    def _push(self, command: Any) -> None:
+    def _push(self, command: Any) -> str | None:
+        """Push ``command`` unless the document is locked (moves always pass); returns why
+        not, also told through ``refused``."""
         if self.lock_reason is not None and not isinstance(command, cmd.MoveNodes):
-            self.refused.emit(f"The network is read-only while {self.lock_reason}.")
-            return
+            what = "settings are" if isinstance(command, cmd.SetSettings) else "network is"
+            why = f"The {what} read-only while {self.lock_reason}."
+            self.refused.emit(why)
+            return why
         self.undo_stack.push(command)
+        return None
 
     def macro(self, text: str) -> _Macro:
         """Several edits as one undo step: ``with document.macro("..."):``."""
@@ -291,6 +299,34 @@ class Document(QObject):
     def rename_block(self, group_id: str, name: str) -> None:
         self._push(cmd.SetGroupAttrs(self.graph, group_id, f"Name block {group_id}",
                                      name=name or None))
+
+    # -- dataset and training settings ------------------------------------------------------
+    def settings(self, section: str) -> dict[str, Any]:
+        """``project.dataset`` or ``project.training`` as a fresh dict."""
+        section_class(section)
+        return getattr(self.project, section).to_dict()
+
+    def change_settings(self, section: str, changes: dict[str, Any], text: str, *,
+                        key: str | None = None, merge: bool = False) -> str | None:
+        """Set options of a section ({dotted path: value}, e.g. ``{"optimizer.lr": 0.01}``) as
+        one undo step named ``text``; returns why not (and changes nothing) when the config
+        refuses a value or a run holds the document. ``merge`` lets consecutive edits of one
+        field (``key``, by default the paths) be one step, as typing in a box is."""
+        before = self.settings(section)
+        try:
+            after = with_options(section, before, changes)
+        except ConfigError as exc:
+            return str(exc)
+        if after == before:
+            return None
+        return self._push(cmd.SetSettings(self._apply_settings, section, before, after, text,
+                                          key=key or ",".join(changes), merge=merge))
+
+    def _apply_settings(self, section: str, values: dict[str, Any]) -> None:
+        """The one place the settings sections are replaced (by SetSettings' redo and undo)."""
+        setattr(self.project, section,
+                section_class(section).from_dict(copy.deepcopy(values), section))
+        self.settings_changed.emit(section)
 
     # -- clipboard ---------------------------------------------------------------------------
     def copy(self, ids: Iterable[str]) -> dict[str, Any]:

@@ -13,10 +13,9 @@ Once loaded, those modules' objects are frozen out of garbage collection (gc_gua
 from __future__ import annotations
 
 import importlib
-import threading
 
 from .. import engine
-from . import gc_guard
+from . import gc_guard, workers
 
 VIEWS = ("Session", "load_data", "project_data", "probe", "predict_split", "checkpoint",
          "lr_range_test")
@@ -30,18 +29,18 @@ MODULES = (
 )
 """What Train and the training views import on the GUI thread."""
 
-_thread: threading.Thread | None = None
+_job: workers.Job | None = None
 failure: str | None = None
 """Why the background load stopped (the view that needs the module reports it again)."""
 
 
-def load_in_background() -> threading.Thread:
-    """Start the load once per process; later calls return the same thread."""
-    global _thread
-    if _thread is None:
-        _thread = threading.Thread(target=_load, name="cnnstudio-engine-loader", daemon=True)
-        _thread.start()
-    return _thread
+def load_in_background() -> workers.Job:
+    """Start the load once per process (on the GUI thread); later calls return the same job."""
+    global _job
+    if _job is None:
+        _job = workers.run_in_background(_load, on_done=_ignore, on_error=_ignore,
+                                         kind=workers.IMPORT, name="cnnstudio-engine-loader")
+    return _job
 
 
 def import_views() -> None:
@@ -61,3 +60,7 @@ def _load() -> None:
                 failure = f"{name}: {exc}"
                 return
     gc_guard.freeze_once()
+
+
+def _ignore(_answer: object) -> None:
+    """The load's end: a failure is kept in ``failure`` (and logged, were it unforeseen)."""

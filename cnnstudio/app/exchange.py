@@ -44,7 +44,7 @@ class Exchange:
         from .export_dialog import ExportDialog
 
         w = self.window
-        dialog = ExportDialog(w.document, w._folder(), w)
+        dialog = ExportDialog(w.document, w.default_folder(), w)
         self.last_dialog = dialog
         if show:
             dialog.exec()
@@ -58,7 +58,7 @@ class Exchange:
         w = self.window
         if not w.training.may_leave("import a model") or not w.maybe_save():
             return None
-        dialog = ImportDialog(w._folder(), kind, w)
+        dialog = ImportDialog(w.default_folder(), kind, w)
         dialog.accepted.connect(lambda: self.open_imported(dialog.imported, dialog.name))
         self.last_dialog = dialog
         if show:
@@ -67,7 +67,7 @@ class Exchange:
 
     def open_imported(self, imported: Any, name: str) -> None:
         w = self.window
-        w._load(engine.imported_project(imported, name), None)
+        w.open_project(engine.imported_project(imported, name), None)
         w.document.mark_dirty()  # not saved anywhere yet: closing asks
         w.statusBar().showMessage(f"Imported {imported.source}: {len(w.document.graph.nodes)} "
                                   "layers with their weights", 8000)

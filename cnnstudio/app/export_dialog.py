@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 
 from .. import engine
 from ..graph import analyze, graph_from_dict, graph_to_dict
-from .dialogs import parse_shape
+from ..graph.edits import parse_shape
 from .style import ERROR_COLOR
-from .task import Task
 from .widgets import ComboBox
+from .workers import Job, run_in_background
 
 OK_COLOR = "#2e9d57"
 
@@ -44,7 +44,7 @@ class ExportDialog(QDialog):
         self.formats = engine.FORMATS
         self.document = document
         self.result: Any = None
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.setWindowTitle("Export the model")
         self.resize(640, 460)
         project = document.project
@@ -204,11 +204,9 @@ class ExportDialog(QDialog):
         self._say("Exporting…")
         self.export_button.setEnabled(False)
         self.close_button.setEnabled(False)
-        self.task = Task(run, self)
-        self.task.progress.connect(self._progress)
-        self.task.done.connect(self._done)
-        self.task.failed.connect(self._failed)
-        self.task.start()
+        self.task = run_in_background(run, on_done=self._done, on_error=self._failed,
+                                      on_progress=self._progress, parent=self,
+                                      name="cnnstudio-export")
         return True
 
     def _progress(self, fraction: float, text: str) -> None:

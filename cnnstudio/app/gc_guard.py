@@ -1,26 +1,12 @@
-"""Python's garbage collection on the GUI thread only.
+"""Python's garbage collection on the GUI thread only, while the window runs.
 
-Automatic collection runs on whichever thread allocates when a threshold is crossed: a
-training run's or a view job's thread. There it may destroy Qt objects held in reference
-cycles, and a Qt destructor that waits for the GIL while the GUI thread, holding the GIL,
-waits for that object's Qt lock deadlocks the application (seen in the test suite: a feature
-map job's thread collecting while the GUI thread deleted a menu). So while the window runs,
-automatic collection is off and a timer on the GUI thread collects, generation by generation,
-as Python itself would (pyqtgraph's GarbageCollector does the same).
-
-That includes Python's rule for the oldest generation: a full collection only once the objects
-that reached it since the last one number a quarter of those it held then. Without it, a full
-collection (300 ms once torch is imported: half a million objects) ran every ten young ones,
-every few seconds, holding the GIL that a run's thread needs between kernels.
-
-And once the engine is imported, what exists then is frozen (`gc.freeze`): torch's modules,
-functions and classes live as long as the process, so no collection needs to look at them
-again. Those objects reach the collector in one lump (imported with collection off), and
-their first two collections took 250 and 280 ms on the GUI thread, in the middle of the
-first run. While the engine imports, the timer does not collect: what it would look at is
-about to be frozen (each collection took 30-50 ms, while the window had just shown).
-No freeze once a run or a view's job has started (Train clicked before the engine loaded):
-what it holds, frozen, would never be collected (a model, a dataset, GPU memory).
+Rules: automatic collection is off and a timer on the GUI thread collects generation by
+generation as Python itself would (the oldest one once a quarter more objects reached it);
+what exists once the engine has imported is frozen (`gc.freeze`), and the timer does not
+collect while it imports; no freeze once a run or a job has started (what it holds would
+never be collected).
+Why: a collection on a job's thread can deadlock on a Qt destructor, and the GUI thread's
+long collections stalled runs (see benchmarks/NOTES.md#gc-guard).
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from .. import engine
-from .dialogs import parse_shape
+from ..graph.edits import parse_shape
 from .style import ERROR_COLOR, WARNING_COLOR
-from .task import Task
 from .widgets import ComboBox
+from .workers import Job, run_in_background
 
 KINDS = (("torchvision", "A torchvision model"), ("onnx", "An ONNX file"),
          ("python", "A Python file (nn.Module)"))
@@ -46,7 +46,7 @@ class ImportDialog(QDialog):
         self.folder = folder
         self.imported: Any = None
         self.name = ""
-        self.task: Task | None = None
+        self.task: Job | None = None
         self.setWindowTitle("Import a model")
         self.resize(600, 320)
         layout = QVBoxLayout(self)
@@ -159,7 +159,7 @@ class ImportDialog(QDialog):
             name, classes = self.model.currentText(), self.classes.value()
             self.name = name
 
-            def run(_progress: Any) -> Any:
+            def run() -> Any:
                 return engine.from_torchvision(name, num_classes=classes, input_shape=shape)
         else:
             path = Path(self.path.text().strip()).expanduser()
@@ -167,23 +167,21 @@ class ImportDialog(QDialog):
                 return self._fail("Choose an existing file to import.")
             self.name = path.stem
             if kind == "onnx":
-                def run(_progress: Any) -> Any:
+                def run() -> Any:
                     return engine.from_onnx(path)
             else:
                 if not self.trust(path):
                     return False
                 symbol = self.symbol.text().strip() or None
 
-                def run(_progress: Any) -> Any:
+                def run() -> Any:
                     return engine.from_python_file(path, symbol, shape)
         self.status.setText("Importing…")
         self.status.setStyleSheet("")
         self.progress.show()
         self.import_button.setEnabled(False)
-        self.task = Task(run, self)
-        self.task.done.connect(self._done)
-        self.task.failed.connect(self._failed)
-        self.task.start()
+        self.task = run_in_background(run, on_done=self._done, on_error=self._failed,
+                                      parent=self, name="cnnstudio-import")
         return True
 
     def trust(self, path: Path) -> bool:

@@ -25,6 +25,7 @@ from ..graph import GraphError, load_graph, presets, save_graph
 from ..graph.model import Graph
 from ..graph.table import si, size
 from ..project import Project, ProjectError, load_project, save_project
+from ..project.resume import interrupted_run
 from . import autosave, gc_guard, preferences
 from .canvas import GraphView
 from .dialogs import PresetDialog
@@ -75,12 +76,12 @@ class MainWindow(QMainWindow):
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
                                Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._dock("Layers", self.palette_panel, left)
-        self._dock("Inspector", self.inspector, right)
-        self._dock("Receptive field", self.rf_view, right)
-        self._dock("History", self.history, right)
-        self._dock("Summary", self.summary, bottom)
-        self._dock("Problems", self.issues, bottom)
+        self.add_dock("Layers", self.palette_panel, left)
+        self.add_dock("Inspector", self.inspector, right)
+        self.add_dock("Receptive field", self.rf_view, right)
+        self.add_dock("History", self.history, right)
+        self.add_dock("Summary", self.summary, bottom)
+        self.add_dock("Problems", self.issues, bottom)
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Receptive field"])
         self.tabifyDockWidget(self.docks["Receptive field"], self.docks["History"])
         self.tabifyDockWidget(self.docks["Summary"], self.docks["Problems"])
@@ -99,10 +100,10 @@ class MainWindow(QMainWindow):
         doc.dirty_changed.connect(self._update_title)
         doc.path_changed.connect(self._update_title)
         doc.analysis_ready.connect(self._update_totals)
-        doc.selection_changed.connect(self._update_edit_actions)
+        doc.selection_changed.connect(self.refresh_edit_actions)
         doc.selection_changed.connect(self._follow_selection)
-        doc.undo_stack.canUndoChanged.connect(self._update_edit_actions)
-        doc.undo_stack.canRedoChanged.connect(self._update_edit_actions)
+        doc.undo_stack.canUndoChanged.connect(self.refresh_edit_actions)
+        doc.undo_stack.canRedoChanged.connect(self.refresh_edit_actions)
         self.palette_panel.add_requested.connect(self._add_layer)
         self.issues.node_activated.connect(self.view.center_on)
         self.view.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -123,18 +124,20 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.view)
         self.show_welcome()
         self._update_title()
-        self._update_edit_actions()
+        self.refresh_edit_actions()
 
     # -- layout pieces ---------------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        """A panel in a dock of its own, named ``title`` in ``docks`` and the Panels menu."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[title] = dock
 
-    def _action(self, key: str, text: str, slot: Any, shortcut: Any = None,
-                icon_name: str | None = None, tip: str = "") -> QAction:
+    def add_action(self, key: str, text: str, slot: Any, shortcut: Any = None,
+                   icon_name: str | None = None, tip: str = "") -> QAction:
+        """A window action (``act[key]``) calling ``slot``, with its shortcut, icon and tip."""
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
@@ -153,7 +156,7 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         self.act: dict[str, QAction] = {}
         K, S = QKeySequence, QKeySequence.StandardKey
-        a = self._action
+        a = self.add_action
         a("new", "&New blank network", self.new_blank, S.New, "new", "an empty canvas")
         a("new_preset", "New from &preset…", self.new_from_preset, K("Ctrl+Shift+N"), "preset",
           "start from LeNet, AlexNet, VGG, ResNet, …")
@@ -268,7 +271,8 @@ class MainWindow(QMainWindow):
         self.totals.setText(f"Params {si(report.total_params)}  ·  MACs {si(report.macs)}  ·  "
                             f"Activations {size(report.activation_memory)}/sample")
 
-    def _update_edit_actions(self, *_args: Any) -> None:
+    def refresh_edit_actions(self, *_args: Any) -> None:
+        """Enable the edit actions for the selection, the undo stack and the lock."""
         has = bool(self.document.selection())
         for key in ("cut", "copy", "duplicate", "delete", "block", "freeze", "unfreeze"):
             self.act[key].setEnabled(has)
@@ -304,7 +308,8 @@ class MainWindow(QMainWindow):
             self.docks[name].raise_()
 
     # -- documents ---------------------------------------------------------------------------
-    def _load(self, project: Project, path: Path | None) -> None:
+    def open_project(self, project: Project, path: Path | None) -> None:
+        """Show ``project`` (read from ``path``, None: not saved anywhere) on the canvas."""
         self.autosaver.clear()
         self.autosaver = autosave.Autosaver()
         self.document.replace(project, path)
@@ -315,7 +320,7 @@ class MainWindow(QMainWindow):
             return
         graph = Graph()
         graph.add_node("Input", "input", {"shape": [1, 28, 28]}, position=(0.0, 0.0))
-        self._load(Project(name="Untitled", graph=graph), None)
+        self.open_project(Project(name="Untitled", graph=graph), None)
 
     def new_from_preset(self, name: str | None = None, options: dict[str, Any] | None = None
                         ) -> None:
@@ -327,14 +332,14 @@ class MainWindow(QMainWindow):
                 return
             name, options = dialog.choice()
         graph = presets.build(name, **(options or {}))
-        self._load(Project(name=name, graph=graph), None)
+        self.open_project(Project(name=name, graph=graph), None)
 
     def open_file(self, path: Path | None = None, as_copy: bool = False) -> bool:
         if not self.training.may_leave("open another project") or not self.maybe_save():
             return False
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "Open a project or graph",
-                                                    str(self._folder()), OPEN_FILTER)
+                                                    str(self.default_folder()), OPEN_FILTER)
             if not chosen:
                 return False
             path = Path(chosen)
@@ -352,7 +357,7 @@ class MainWindow(QMainWindow):
             return False
         if not as_copy:
             preferences.add_recent(path)
-        self._load(project, target)
+        self.open_project(project, target)
         if as_copy:
             self.statusBar().showMessage(f"Opened the example {path.name} as a new, unsaved "
                                          "project", 8000)
@@ -365,24 +370,11 @@ class MainWindow(QMainWindow):
         A run the user stopped is marked stopped and is not asked about (the Train menu
         resumes it). Declined, the run is marked interrupted; its checkpoint stays, so Train
         → Resume continues it later. True when the run was resumed."""
-        project = self.document.project
-        checkpoint = project.checkpoint
-        if checkpoint is None:
+        offer = interrupted_run(self.document.project)
+        if offer is None:
             return False
-        try:
-            run = project.run(checkpoint.run_id)
-        except KeyError:
-            return False
-        if run.status != "running":
-            return False
-        state = checkpoint.state
-        done, step = int(state.get("epoch", 0)), int(state.get("step", 0))
-        total = (state.get("config") or {}).get("epochs") or run.training.get("epochs")
-        of = f" of {total}" if total else ""
-        where = f"epoch {done}{of}" if step == 0 else f"epoch {done + 1}{of}, step {step}"
-        run.status = "interrupted"
-        run.message = (f"the application closed or crashed during the run; it can resume "
-                       f"from its checkpoint at {where}")
+        run, where = offer.run, offer.where
+        offer.mark_interrupted()
         answer = QMessageBox.question(
             self, "Resume the interrupted run?",
             f"Run {run.id} stopped at {where} before it finished (the application closed or "
@@ -403,7 +395,8 @@ class MainWindow(QMainWindow):
 
     def save_as(self) -> bool:
         doc = self.document
-        suggestion = doc.path or self._folder() / f"{doc.project.name or 'network'}.cnnproj"
+        suggestion = doc.path or \
+            self.default_folder() / f"{doc.project.name or 'network'}.cnnproj"
         chosen, _ = QFileDialog.getSaveFileName(self, "Save the project", str(suggestion),
                                                 PROJECT_FILTER)
         if not chosen:
@@ -435,8 +428,8 @@ class MainWindow(QMainWindow):
         return True
 
     def import_graph(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Import a graph", str(self._folder()),
-                                                GRAPH_FILTER)
+        chosen, _ = QFileDialog.getOpenFileName(self, "Import a graph",
+                                                str(self.default_folder()), GRAPH_FILTER)
         if not chosen:
             return
         try:
@@ -446,7 +439,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot import the graph", str(exc))
             return
         if self.stack.currentWidget() is self.welcome:
-            self._load(Project(name=Path(chosen).stem, graph=graph), None)
+            self.open_project(Project(name=Path(chosen).stem, graph=graph), None)
         else:
             self.view.paste(doc)
 
@@ -454,7 +447,7 @@ class MainWindow(QMainWindow):
         doc = self.document
         stem = doc.path.stem if doc.path else doc.project.name or "network"
         chosen, _ = QFileDialog.getSaveFileName(self, "Export the graph",
-                                                str(self._folder() / f"{stem}.json"),
+                                                str(self.default_folder() / f"{stem}.json"),
                                                 GRAPH_FILTER)
         if not chosen:
             return
@@ -482,7 +475,8 @@ class MainWindow(QMainWindow):
             return True
         return False
 
-    def _folder(self) -> Path:
+    def default_folder(self) -> Path:
+        """Where file dialogs start: the project's folder, else the last one opened."""
         if self.document.path is not None:
             return self.document.path.parent
         recent = preferences.recent_files()
@@ -533,7 +527,7 @@ class MainWindow(QMainWindow):
             latest.discard()
             return False
         original = Path(latest.original) if latest.original else None
-        self._load(project, original)
+        self.open_project(project, original)
         self.document.mark_dirty()
         latest.discard()
         return True

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..graph import GraphError, load_graph, presets
+from ..graph import GraphError, edits, load_graph, presets
 from ..graph.edits import set_input_shape, set_num_classes
 from ..project import load_project
 
@@ -39,11 +39,9 @@ def positive_int(text: str) -> int:
 
 
 def parse_shape(text: str) -> list[int]:
-    try:
-        shape = [int(part) for part in text.replace("x", ",").split(",")]
-    except ValueError:
-        shape = []
-    if not 1 <= len(shape) <= 3 or any(d < 1 for d in shape):
+    """``--input``'s shape, or a CliError."""
+    shape = edits.parse_shape(text)
+    if shape is None:
         raise CliError(f"--input expects C,H,W with positive integers, e.g. 3,224,224, not "
                        f"{text!r}")
     return shape

@@ -92,17 +92,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+OPTIONS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "optimizer.lr",
+           "seed": "seed", "device": "device"}
+"""Command-line option (argparse dest) → the training setting it sets."""
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for name, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed"),
-                      ("device", "device")):
-        if getattr(args, name) is not None:
-            changes[key] = getattr(args, name)
-    return changes
+    return {path: getattr(args, name) for name, path in OPTIONS.items()
+            if getattr(args, name) is not None}
 
 
 def load_for_training(args: argparse.Namespace):
     from ..project import ConfigError, ProjectError, TrainConfig, load_project
+    from ..project.options import with_options
 
     path = Path(args.project)
     if not path.is_file():
@@ -111,11 +113,8 @@ def load_for_training(args: argparse.Namespace):
         project = load_project(path)
     except ProjectError as exc:
         raise CliError(str(exc)) from None
-    doc = project.training.to_dict()
-    doc.update(_overrides(args))
-    if args.lr is not None:
-        doc["optimizer"]["lr"] = args.lr
-    try:
+    try:  # the same rule as the window's settings panel
+        doc = with_options("training", project.training.to_dict(), _overrides(args))
         project.training = TrainConfig.from_dict(doc, "training")
     except ConfigError as exc:
         raise CliError(f"bad option: {exc}") from None

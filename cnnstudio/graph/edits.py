@@ -13,6 +13,16 @@ _PASS_THROUGH = {"Output", "Flatten", "Dropout", "Identity", "Softmax", "LogSoft
                  "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "StochasticDepth"}
 
 
+def parse_shape(text: str) -> list[int] | None:
+    """A per-sample shape typed as ``C,H,W`` (or ``CxHxW``, ``C×H×W``; one to three positive
+    integers), or None when the text is not one. The dialogs and the command line read it so."""
+    try:
+        shape = [int(p) for p in text.replace("×", ",").replace("x", ",").split(",")]
+    except ValueError:
+        return None
+    return shape if 1 <= len(shape) <= 3 and all(d > 0 for d in shape) else None
+
+
 def set_input_shape(graph: Graph, shape: Sequence[int]) -> None:
     """Give the (single) Input node a new per-sample shape."""
     inputs = [n.id for n in graph if n.type == "Input"]

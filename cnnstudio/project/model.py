@@ -159,6 +159,48 @@ class Checkpoint:
     state: dict[str, Any]
     tensors: bytes
 
+    # What the window, the session and the trainer all read of ``state``, by name: the rest of
+    # it (optimizer, schedule, sums ...) is the trainer's own and read only there.
+    @property
+    def epoch(self) -> int:
+        """Epochs done when it was saved."""
+        return int(self.state.get("epoch", 0))
+
+    @property
+    def step(self) -> int:
+        """Steps done in the epoch after those (0: saved at an epoch's end)."""
+        return int(self.state.get("step", 0))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's training settings (a TrainConfig dict; empty when the state has none)."""
+        config = self.state.get("config")
+        return config if isinstance(config, dict) else {}
+
+    @config.setter
+    def config(self, values: dict[str, Any]) -> None:
+        self.state["config"] = values
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """The epochs the run was set to do, when its settings say."""
+        epochs = self.config.get("epochs")
+        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The epoch records up to the checkpoint (EpochRecord dicts)."""
+        history = self.state.get("history")
+        return history if isinstance(history, list) else []
+
+    def where(self, planned: int | None = None) -> str:
+        """Where the run stands, in words: "epoch 3 of 10" after a whole epoch, "epoch 4 of
+        10, step 7" within one (``planned``: the epochs when the state does not say)."""
+        total = self.planned_epochs or planned
+        of = f" of {total}" if total else ""
+        return f"epoch {self.epoch}{of}" if self.step == 0 else \
+            f"epoch {self.epoch + 1}{of}, step {self.step}"
+
 
 @dataclass
 class Project:

@@ -32,7 +32,7 @@ def forget_changes(win: MainWindow) -> None:
         c.wait()
         QCoreApplication.processEvents()  # the run's end reaches the controller ...
         if c.running:  # ... or a failed test's window would ask whether to stop it, forever
-            c._worker_done()
+            c.mark_idle()
     win.document.undo_stack.setClean()
     win.document._extra_dirty = False
 

@@ -26,12 +26,12 @@ preferences.use_folder(Path(sys.argv[1]))
 before = [m for m in engine_loader.MODULES if m in sys.modules]
 
 def check():
-    thread = engine_loader._thread
-    if thread is None or thread.is_alive():
+    job = engine_loader._job
+    if job is None or job.running:
         return
     print(json.dumps({"before": before, "failure": engine_loader.failure,
                       "after": [m for m in engine_loader.MODULES if m in sys.modules],
-                      "thread": thread.name, "frozen": gc.get_freeze_count(),
+                      "thread": job.name, "frozen": gc.get_freeze_count(),
                       "automatic_gc": gc.isenabled()}), flush=True)
     app.quit()
 

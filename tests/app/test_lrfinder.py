@@ -81,3 +81,16 @@ def test_cancel_forgets_the_answer_and_bad_rates_are_refused(qtbot, dialog) -> N
     assert dialog.result is None and not dialog.apply_button.isEnabled()
     assert not dialog.apply_suggestion()
     assert dialog.document.undo_stack.count() == 0
+
+
+def test_a_rate_is_not_applied_while_a_run_holds_the_document(qtbot, dialog) -> None:
+    doc = dialog.document
+    before = doc.project.training.optimizer.lr
+    dialog.chosen = 0.02
+    doc.set_locked("a training run uses it")
+    assert not dialog.apply_suggestion()
+    assert dialog.message == "The settings are read-only while a training run uses it."
+    assert doc.project.training.optimizer.lr == before and doc.undo_stack.count() == 0
+    doc.set_locked(None)
+    assert dialog.apply_suggestion()
+    assert doc.project.training.optimizer.lr == 0.02 and doc.undo_stack.count() == 1

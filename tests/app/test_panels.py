@@ -570,11 +570,11 @@ def test_sample_image_failure_is_a_message(qtbot, tmp_path):
     assert "Could not load" in view.status.text() and view.canvas.image is None
     qtbot.waitUntil(lambda: view.sample_button.isEnabled())
     # closing the panel while a sample loads leaves the thread to end on its own
-    from cnnstudio.app.panels import rfview
     other = ReceptiveFieldView(doc)
     other.load_sample()
+    job = other._job
     other.deleteLater()
-    qtbot.waitUntil(lambda: not rfview._keeper.running, timeout=120_000)
+    qtbot.waitUntil(lambda: not job.running, timeout=120_000)
 
 
 def test_panels_do_not_import_torch():

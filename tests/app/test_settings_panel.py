@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 
+from cnnstudio.app import workers
 from cnnstudio.app.document import Document
-from cnnstudio.app.training import jobs, settings_device
-from cnnstudio.app.training.settings_command import SetSettings, settings_events
+from cnnstudio.app.training import settings_device
 from cnnstudio.app.training.settings_device import DeviceInfo, check_memory
 from cnnstudio.app.training.settings_forms import field_param
 from cnnstudio.app.training.settings_panel import TrainingSettings
@@ -52,7 +52,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(settings_device, "probe_device",
                         lambda choice: DeviceInfo("cpu", "CPU", 16 * GiB, 12 * GiB, 8))
     yield
-    jobs.pool().waitForDone(60_000)
+    workers.wait_all(60_000)
 
 
 def make_panel(qtbot, project: Project | None = None, path: Path | None = None):
@@ -168,18 +168,42 @@ def test_editors_follow_the_config_metadata():
     assert field_param(TrainConfig, "schedule.milestones") is None  # a list: loose text
 
 
-def test_settings_command_merges_and_announces(qtbot):
+def test_settings_changes_merge_and_are_announced_by_the_document(qtbot):
     doc = Document(load_project(LENET), LENET)
     heard = []
-    settings_events().changed.connect(lambda d, s: heard.append(s) if d is doc else None)
-    before = doc.project.training.to_dict()
-    one, two = dict(before, epochs=6), dict(before, epochs=8)
-    doc.undo_stack.push(SetSettings(doc, "training", before, one, "Set epochs", key="epochs"))
-    doc.undo_stack.push(SetSettings(doc, "training", one, two, "Set epochs", key="epochs",
-                                    merge=True))
+    doc.settings_changed.connect(heard.append)
+    assert doc.change_settings("training", {"epochs": 6}, "Set epochs") is None
+    assert doc.change_settings("training", {"epochs": 8}, "Set epochs", merge=True) is None
     assert doc.undo_stack.count() == 1 and doc.project.training.epochs == 8
+    assert doc.undo_stack.text(0) == "Set epochs"
     doc.undo_stack.undo()
     assert doc.project.training.epochs == 5 and heard == ["training"] * 3
+    doc.undo_stack.redo()
+    assert doc.project.training.epochs == 8 and heard == ["training"] * 4
+    # Another field, or merge=False, starts a new step; typing back to the start drops it.
+    doc.change_settings("training", {"optimizer.lr": 0.5}, "Set lr", merge=True)
+    doc.change_settings("training", {"epochs": 9}, "Set epochs")
+    assert doc.undo_stack.count() == 3
+    doc.change_settings("training", {"epochs": 8}, "Set epochs", merge=True)
+    assert doc.undo_stack.count() == 2 and doc.project.training.epochs == 8
+
+
+def test_settings_changes_are_refused_with_the_reason(qtbot):
+    doc = Document(load_project(LENET), LENET)
+    heard, refused = [], []
+    doc.settings_changed.connect(heard.append)
+    doc.refused.connect(refused.append)
+    assert doc.change_settings("training", {"optimizer.lr": -1.0}, "Set lr") == \
+        "training.optimizer.lr: must be greater than 0, found -1.0"
+    assert "no such option" in doc.change_settings("dataset", {"nope": 1}, "Set nope")
+    doc.set_locked("a training run uses it")
+    why = doc.change_settings("dataset", {"limit": 100}, "Set limit")
+    assert why == "The settings are read-only while a training run uses it."
+    assert refused == [why] and doc.project.dataset.limit is None
+    doc.set_locked(None)
+    assert doc.change_settings("dataset", {"limit": 100}, "Set limit") is None
+    assert doc.project.dataset.limit == 100 and heard == ["dataset"]
+    assert doc.undo_stack.count() == 1
 
 
 def test_panel_refreshes_on_a_new_project(qtbot):

@@ -96,3 +96,25 @@ def test_a_nan_loss_comes_back_as_a_failure(qtbot, digits) -> None:
     assert failed.kind == "nan" and "NaN" in failed.message
     assert c.last_failure is failed
     assert c.document.project.runs[-1].status == "failed"
+
+
+
+def test_mark_idle_after_wait_drops_the_runs_late_end(qtbot, digits) -> None:
+    """Closing the window: stop, wait for the run's thread, become idle at once; the run's
+    end, still queued, must not end the next run."""
+    from PySide6.QtCore import QCoreApplication
+
+    c, heard = controller_for(qtbot, digits, epochs=30, batch_size=4)
+    assert c.train()
+    qtbot.waitUntil(lambda: len(heard.get("batch", [])) >= 1, timeout=60_000)
+    c.stop()
+    assert c.wait(60_000)  # the thread ended; its end is queued, not delivered
+    c.mark_idle()
+    assert c.state == IDLE and not c.running
+    first = c.document.project.runs[-1]
+    assert c.train()  # the next run starts before the first one's end is delivered
+    QCoreApplication.processEvents()  # ... which now arrives, and is dropped
+    assert c.running
+    c.stop()
+    qtbot.waitUntil(lambda: c.state == IDLE, timeout=60_000)
+    assert first.status == "stopped" and c.document.project.runs[-1] is not first

@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QThread, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from ... import engine
 from ...graph.analysis import Report
-from .. import gc_guard
 from ..style import ERROR_COLOR, OK_COLOR
+from ..workers import Job, describe, run_in_background
 
 RF_COLOR = "#2e86de"
 CENTRES_MAX = 48  # draw the grid of unit centres up to this many units per axis
@@ -140,69 +140,23 @@ def rf_geometry(report: Report, node_id: str,
 
 
 # -- sample image ------------------------------------------------------------------------------
-class SampleLoader(QThread):
-    """Loads one training image of a dataset configuration (torch is imported here)."""
-
-    loaded = Signal(object, str, int)  # (bytes, C, H, W) tuple, class name, generation
-    failed = Signal(str, int)
-
-    def __init__(self, config: Any, input_shape: tuple[int, ...], generation: int) -> None:
-        super().__init__()
-        self.config = config
-        self.input_shape = input_shape
-        self.generation = generation
-        gc_guard.install(work=True)  # its objects stay collectable (never frozen)
-
-    def run(self) -> None:
-        try:
-            cfg = self.config
-            if dataclasses.is_dataclass(cfg):
-                # the image as stored: no augmentation, no normalisation statistics to measure
-                changes = {k: v for k, v in (("augment", []), ("normalize", "none"),
-                                             ("mixup_alpha", 0.0), ("cutmix_alpha", 0.0))
-                           if hasattr(cfg, k)}
-                cfg = dataclasses.replace(cfg, **changes)
-            data = engine.load_data(cfg, self.input_shape, "cpu")
-            images = data.train.images([0])
-            label = int(data.train.labels[0])
-            array = images[0].contiguous().numpy()
-            c, h, w = array.shape
-            name = data.classes[label] if 0 <= label < len(data.classes) else str(label)
-            self.loaded.emit((array.tobytes(), c, h, w), f"{data.name}: class {name}",
-                             self.generation)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            self.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc),
-                             self.generation)
-
-
-class _Keeper(QObject):
-    """Holds running loaders until they end, so that closing a panel never destroys a running
-    thread; lives in the GUI thread, where ``finished`` arrives queued."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.running: set[SampleLoader] = set()
-
-    def keep(self, loader: SampleLoader) -> None:
-        self.running.add(loader)
-        loader.finished.connect(self.release)
-
-    def release(self) -> None:
-        loader = self.sender()
-        if isinstance(loader, SampleLoader) and loader in self.running:
-            loader.wait()
-            self.running.discard(loader)
-            loader.deleteLater()
-
-
-_keeper: _Keeper | None = None
-
-
-def _keep(loader: SampleLoader) -> None:
-    global _keeper
-    if _keeper is None:
-        _keeper = _Keeper()
-    _keeper.keep(loader)
+def sample_image(config: Any,
+                 input_shape: tuple[int, ...]) -> tuple[tuple[bytes, int, int, int], str]:
+    """One training image of a dataset configuration as uint8 (bytes, C, H, W) and its label
+    (on a job's thread: torch is imported here)."""
+    if dataclasses.is_dataclass(config):
+        # the image as stored: no augmentation, no normalisation statistics to measure
+        changes = {k: v for k, v in (("augment", []), ("normalize", "none"),
+                                     ("mixup_alpha", 0.0), ("cutmix_alpha", 0.0))
+                   if hasattr(config, k)}
+        config = dataclasses.replace(config, **changes)
+    data = engine.load_data(config, input_shape, "cpu")
+    images = data.train.images([0])
+    label = int(data.train.labels[0])
+    array = images[0].contiguous().numpy()
+    c, h, w = array.shape
+    name = data.classes[label] if 0 <= label < len(data.classes) else str(label)
+    return (array.tobytes(), c, h, w), f"{data.name}: class {name}"
 
 
 def image_from_chw(data: bytes, c: int, h: int, w: int) -> QImage:
@@ -353,8 +307,7 @@ class ReceptiveFieldView(QWidget):
         self.node: str | None = None
         self.unit: tuple[int, int] | None = None
         self.geometry_: RFGeometry | None = None
-        self._generation = 0
-        self._loader: SampleLoader | None = None
+        self._job: Job | None = None
         self._image_key: Any = None
         self._pending_key: Any = None
 
@@ -437,7 +390,7 @@ class ReceptiveFieldView(QWidget):
             self.canvas.message = ""
         can_sample = report.input_hw is not None and \
             getattr(self.document.project, "dataset", None) is not None
-        self.sample_button.setEnabled(can_sample and self._loader is None)
+        self.sample_button.setEnabled(can_sample and self._job is None)
         self.canvas.update()
 
     # -- the sample image ------------------------------------------------------------------------
@@ -470,41 +423,34 @@ class ReceptiveFieldView(QWidget):
         if shape is None or len(shape) != 3 or dataset is None:
             self._fail("the graph needs an image Input ([C, H, W]) to show a sample")
             return
-        self._generation += 1
-        loader = SampleLoader(copy.deepcopy(dataset), tuple(shape), self._generation)
-        loader.loaded.connect(self._loaded)
-        loader.failed.connect(self._failed)
-        loader.finished.connect(self._loader_finished)
-        self._loader = loader
+        if self._job is not None:
+            self._job.cancel()
+        config = copy.deepcopy(dataset)
+        self._job = run_in_background(lambda: sample_image(config, tuple(shape)),
+                                      on_done=self._loaded, on_error=self._failed, parent=self,
+                                      name="cnnstudio-sample-image")
         self._pending_key = self.image_key()
-        _keep(loader)
         self.sample_button.setEnabled(False)
         self.status.setStyleSheet("")
         self.status.setText(f"Loading one image of {getattr(dataset, 'source', 'the dataset')}…")
         self.status.show()
-        loader.start()
 
-    def _loader_finished(self) -> None:
-        if self._loader is not None and self._loader is self.sender():
-            self._loader = None
-            self._update()
-
-    def _loaded(self, payload: tuple[bytes, int, int, int], label: str, generation: int) -> None:
-        if generation != self._generation:
-            return
-        data, c, h, w = payload
+    def _loaded(self, answer: tuple[tuple[bytes, int, int, int], str]) -> None:
+        self._job = None
+        (data, c, h, w), label = answer
         self.canvas.image = image_from_chw(data, c, h, w)
         self._image_key = self._pending_key
         self.sample_button.setText("Hide the sample image")
         self.status.setStyleSheet(f"color: {OK_COLOR};")
         self.status.setText(f"Sample: {label} ({c}×{h}×{w})")
         self.status.show()
-        self.canvas.update()
+        self._update()
         self.sample_loaded.emit()
 
-    def _failed(self, message: str, generation: int) -> None:
-        if generation == self._generation:
-            self._fail(message)
+    def _failed(self, exc: BaseException) -> None:
+        self._job = None
+        self._update()
+        self._fail(describe(exc))
 
     def _fail(self, message: str) -> None:
         self.status.setStyleSheet(f"color: {ERROR_COLOR};")

@@ -418,7 +418,7 @@ class SummaryTable(QWidget):
         try:
             sm = self.view.selectionModel()
             sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-            if ids and ids[0] in model._row_of:
+            if ids and model.row_of(ids[0]) is not None:
                 first = model.index(model.row_of(ids[0]), 0)
                 sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
                 if scroll:

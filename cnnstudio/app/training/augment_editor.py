@@ -31,7 +31,7 @@ from ...project.config import AUGMENTATIONS
 from ..panels.editors import LineEdit
 from ..style import ERROR_COLOR
 from ..widgets import ComboBox, error_label, muted_label, show_problem
-from .jobs import Jobs
+from ..workers import Jobs
 from .settings_forms import GridView, shrinkable
 
 DEBOUNCE_MS = 300

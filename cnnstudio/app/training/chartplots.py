@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..widgets import color_icon
-from .jobs import Jobs
+from ..workers import Jobs
 from .rundata import run_label
 
 TRAIN, VAL, BEST = "#2e86de", "#e67e22", "#27ae60"

@@ -2,7 +2,7 @@
 batch (thin, smoothed) and per epoch (points), the best epoch marked, earlier runs overlaid
 dashed for comparison. Events only append to numpy buffers; a timer calls ``setData`` when
 something changed, at most 4 times a second and less often where a redraw is slow, so that
-drawing takes at most ~1 % of the time (benchmarks/chart_cost.py measures it)."""
+drawing takes at most ~1 % of the time (see benchmarks/NOTES.md#charts)."""
 
 from __future__ import annotations
 
@@ -38,12 +38,7 @@ from .rundata import (
 REFRESH_MS = 250  # at most 4 redraws a second ...
 MAX_REFRESH_MS = 5000
 BUDGET = 0.005  # ... and fewer where one takes more than 0.5 % of the time between two
-# Costs are the GUI thread's CPU time (what it takes from the training: a core, the GIL);
-# its wall time would also count its waits for the GIL the training holds. The training
-# loses more than that time: while the GUI thread holds the GIL the run's thread waits, and
-# the run's other cores idle at the kernel's end (a 1 % budget cost LeNet-5 on 2 cores
-# 1.5 % of its throughput, benchmarks/chart_cost.py), so the budget is half the 1 % that
-# would fit the issue's 2 % and leaves room for the window's other work.
+# (the GUI thread's CPU time): the run loses more than that (see benchmarks/NOTES.md#charts).
 SMOOTHED = ("loss", "acc", "speed")  # the learning rate is drawn as it was set
 HOVER_FORMATS = {"loss": "{:.4g}", "acc": "{:.2f} %", "lr": "{:.3g}", "speed": "{:,.0f}"}
 NO_RUN = "No run yet: train the project to see its charts here."

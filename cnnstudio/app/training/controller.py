@@ -1,8 +1,8 @@
-"""Training from the window: the engine's Session runs on a QThread and its events come back
-to the GUI thread as queued signals. The trainer already reports batches a few times a second
-(never per step), so the signals are cheap; views redraw from their own timers.
+"""Training from the window: the engine's Session runs as a background job (workers) and its
+events come back to the GUI thread as queued signals. The trainer already reports batches a few
+times a second (never per step), so the signals are cheap; views redraw from their own timers.
 
-While the worker holds a BatchEnd event the trainer is suspended between two steps, so that
+While the run's thread holds a BatchEnd event the trainer is suspended between two steps, so that
 is where a copy of the weights is taken for the feature-map views, a few times a minute."""
 
 from __future__ import annotations
@@ -11,64 +11,13 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ... import engine
-from .. import engine_loader, gc_guard
-from . import threads
+from .. import engine_loader, gc_guard, workers
 
 SNAPSHOT_SECONDS = 15.0
 IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", "stopping"
-
-
-class _Worker(QThread):
-    def __init__(self, controller: TrainingController, session: Any) -> None:
-        super().__init__()
-        self.controller = controller
-        self.session = session
-        self.snapshot_now = threading.Event()
-
-    def run(self) -> None:
-        c = self.controller
-        last = time.monotonic()
-        try:
-            threads.for_training()
-            for event in self.session.events():
-                kind = event.event
-                if kind == "batch_end":
-                    c.batch.emit(event)
-                    if self.snapshot_now.is_set() or \
-                            time.monotonic() - last >= c.snapshot_seconds:
-                        self.snapshot_now.clear()
-                        last = time.monotonic()
-                        self._snapshot()
-                elif kind == "started":
-                    c.started.emit(event)
-                elif kind == "epoch_end":
-                    c.epoch.emit(event)
-                elif kind == "checkpoint":
-                    c.checkpoint.emit(event)
-                elif kind == "finished":
-                    self._snapshot()
-                    c.finished.emit(event)
-                elif kind == "failed":
-                    c.failed.emit(event)
-                elif kind == "data_progress":
-                    c.progress.emit(event)
-                elif kind == "saved":
-                    c.saved.emit(event.path)
-        except Exception as exc:  # noqa: BLE001 - a crash in the session must reach the user
-            c.failed.emit(engine.Failed(f"training stopped: {type(exc).__name__}: {exc}"))
-        finally:
-            threads.end_training()
-
-    def _snapshot(self) -> None:
-        trainer = self.session.trainer
-        model = getattr(trainer, "model", None)
-        if model is None:
-            return
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        self.controller.weights.emit(state)
 
 
 class TrainingController(QObject):
@@ -98,7 +47,8 @@ class TrainingController(QObject):
         self.save_lock = threading.Lock()
         """Held while the project is written: the worker saves at checkpoints, the window
         when the user saves or autosaves, never both at once."""
-        self._worker: _Worker | None = None
+        self._job: workers.Job | None = None
+        self._snapshot_now = threading.Event()
         self.weights.connect(self._keep_weights)
         self.started.connect(lambda _e: self._set_state(RUNNING))
         self.failed.connect(self._keep_failure)
@@ -124,12 +74,13 @@ class TrainingController(QObject):
         self.session = engine.Session(doc.project, doc.path, resume=resume,
                                       from_current=from_current, data=self.data, base_dir=base,
                                       save=self._save)
-        worker = _Worker(self, self.session)
-        worker.finished.connect(self._worker_done)
-        self._worker = worker
-        threads.begin_training()
+        session, snapshot_now = self.session, threading.Event()
+        self._snapshot_now = snapshot_now
         self._set_state(PREPARING)
-        worker.start()
+        self._job = workers.run_in_background(
+            lambda: self._stream(session, snapshot_now), on_done=self._run_ended,
+            on_error=self._run_crashed, parent=self, kind=workers.TRAINING,
+            name="cnnstudio-training")
         return True
 
     def pause(self) -> None:
@@ -150,13 +101,20 @@ class TrainingController(QObject):
 
     def snapshot_soon(self) -> None:
         """Ask for a copy of the weights at the next reported batch."""
-        if self._worker is not None:
-            self._worker.snapshot_now.set()
+        if self._job is not None:
+            self._snapshot_now.set()
 
     def wait(self, ms: int = 60000) -> bool:
-        """Block until the worker ends (closing the window); True when it did."""
-        worker = self._worker
-        return worker is None or worker.wait(ms)
+        """Block until the run's thread ends (closing the window); True when it did."""
+        job = self._job
+        return job is None or job.wait(ms)
+
+    def mark_idle(self) -> None:
+        """Idle now, after ``wait``, without waiting for the run's end to reach the GUI
+        thread (closing the window); that late end is then dropped."""
+        if self._job is not None:
+            self._job.cancel()
+        self._run_ended(None)
 
     # -- internals ---------------------------------------------------------------------------
     def _save(self, project: Any, path: Any) -> None:
@@ -171,8 +129,48 @@ class TrainingController(QObject):
     def _keep_failure(self, event: Any) -> None:
         self.last_failure = event
 
-    def _worker_done(self) -> None:
-        self._worker = None
+    def _stream(self, session: Any, snapshot_now: threading.Event) -> None:
+        """On the run's thread: the session's events as signals, and copies of the weights."""
+        last = time.monotonic()
+        for event in session.events():
+            kind = event.event
+            if kind == "batch_end":
+                self.batch.emit(event)
+                if snapshot_now.is_set() or time.monotonic() - last >= self.snapshot_seconds:
+                    snapshot_now.clear()
+                    last = time.monotonic()
+                    self._snapshot(session)
+            elif kind == "started":
+                self.started.emit(event)
+            elif kind == "epoch_end":
+                self.epoch.emit(event)
+            elif kind == "checkpoint":
+                self.checkpoint.emit(event)
+            elif kind == "finished":
+                self._snapshot(session)
+                self.finished.emit(event)
+            elif kind == "failed":
+                self.failed.emit(event)
+            elif kind == "data_progress":
+                self.progress.emit(event)
+            elif kind == "saved":
+                self.saved.emit(event.path)
+
+    def _snapshot(self, session: Any) -> None:
+        """On the run's thread, while the trainer waits between two steps."""
+        model = getattr(session.trainer, "model", None)
+        if model is None:
+            return
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        self.weights.emit(state)
+
+    def _run_crashed(self, exc: BaseException) -> None:
+        """A crash in the session (it reports its own failures as events) reaches the user."""
+        self.failed.emit(engine.Failed(f"training stopped: {type(exc).__name__}: {exc}"))
+        self._run_ended(None)
+
+    def _run_ended(self, _result: Any) -> None:
+        self._job = None
         self._set_state(IDLE)
 
     def _set_state(self, state: str) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ... import engine
 from ..style import ERROR_COLOR
 from ..widgets import ComboBox, muted_label
+from ..workers import Jobs
 from . import evalsource as src
 from .evalwidgets import (
     CellFrame,
@@ -37,7 +38,6 @@ from .evalwidgets import (
     RocPlot,
     TopKPanel,
 )
-from .jobs import Jobs
 
 STRIP_MAX = 120  # images shown for one confusion-matrix cell
 NO_WEIGHTS = ("No trained weights yet: train the network (Train → Start), then press "

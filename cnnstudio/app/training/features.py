@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ... import engine
 from ..style import ERROR_COLOR, WARNING_COLOR
-from .jobs import Jobs
+from ..workers import Jobs
 from .pixelview import PixelView
 
 RF_COLOR = "#ff2d55"

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 from ... import engine
 from ..style import ERROR_COLOR, OK_COLOR
 from ..widgets import SpinBox, muted_label
-from .jobs import Jobs
-from .settings_command import SetSettings, section_dict
+from ..workers import Jobs
 
 
 class Cancelled(Exception):
@@ -41,27 +40,28 @@ class _Watched:
     at the next batch once ``stop`` is set (the engine function has no cancel of its own)."""
 
     def __init__(self, data: Any, stop: threading.Event) -> None:
-        self._data, self._stop = data, stop
+        self.wrapped, self.stop = data, stop  # names the engine's Data does not use
         self.done = 0
         self.ready = data is not None
         self.train = _WatchedSplit(self)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._data, name)
+        return getattr(self.wrapped, name)
 
 
 class _WatchedSplit:
     def __init__(self, owner: _Watched) -> None:
-        self._owner = owner
+        self.owner = owner
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._owner._data.train, name)
+        return getattr(self.owner.wrapped.train, name)
 
     def batches(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        for batch in self._owner._data.train.batches(*args, **kwargs):
-            if self._owner._stop.is_set():
+        owner = self.owner
+        for batch in owner.wrapped.train.batches(*args, **kwargs):
+            if owner.stop.is_set():
                 raise Cancelled()
-            self._owner.done += 1
+            owner.done += 1
             yield batch
 
 
@@ -215,7 +215,7 @@ class LrFinderDialog(QDialog):
                                                  device=engine.pick_device(config.device))
             if stop.is_set():
                 raise Cancelled()
-            watched._data, watched.ready = data, True
+            watched.wrapped, watched.ready = data, True
             result = engine.lr_range_test(graph, config, watched, start=start, end=end, steps=steps)
             return key, data, result
 
@@ -319,14 +319,14 @@ class LrFinderDialog(QDialog):
         if lr is None:
             return False
         doc = self.document
-        before = section_dict(doc, "training")
-        after = copy.deepcopy(before)
-        after["optimizer"]["lr"] = lr
-        if before == after:
+        if doc.project.training.optimizer.lr == lr:
             self._say(f"The learning rate is {lr:.2g} already.")
             return True
-        doc.undo_stack.push(SetSettings(doc, "training", before, after,
-                                        f"Learning rate {lr:.2g}", key="optimizer.lr"))
+        refused = doc.change_settings("training", {"optimizer.lr": lr}, f"Learning rate {lr:.2g}",
+                                      key="optimizer.lr")
+        if refused is not None:
+            self._say(refused, error=True)
+            return False
         schedule = doc.project.training.schedule
         extra = ""
         if schedule.name == "onecycle" and schedule.max_lr is not None:

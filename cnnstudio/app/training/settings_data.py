@@ -26,7 +26,7 @@ from ...project.config import SOURCES
 from ..panels.editors import LineEdit
 from ..style import ERROR_COLOR
 from ..widgets import ComboBox, muted_label
-from .jobs import Jobs
+from ..workers import Jobs
 from .settings_forms import (
     CHOICE_LABELS,
     FieldForm,

@@ -20,7 +20,7 @@ from ... import engine
 from ...graph.analysis import memory_optimizer
 from ...project import TrainConfig
 from ..style import ERROR_COLOR, WARNING_COLOR
-from .jobs import Jobs
+from ..workers import Jobs
 from .settings_forms import FieldForm
 
 HEADROOM = 0.8  # share of the free memory a run may plan to use (the framework needs some)

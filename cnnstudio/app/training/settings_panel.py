@@ -1,17 +1,15 @@
 """The training settings panel: Data, Augmentation, Training and Device, each a collapsible
 section, editing ``project.dataset`` and ``project.training``.
 
-Every edit goes through ``change``: the section is copied as a dict, changed, checked by the
-config classes (a ``ConfigError`` is shown under the field, in red, and nothing is applied) and
-pushed as one ``SetSettings`` undo step. The panel redraws from the project whenever
-``settings_events().changed`` names its document (edits, undo, redo), on ``document.reset``,
-and locks itself while the controller trains. It scrolls by itself (``scroll``, holding
-``content``), so a dock can hold it as it is.
+Every edit goes through ``change``, that is ``document.change_settings``: one undo step, or
+the reason it was refused (the config's ``ConfigError``, shown under the field in red, and
+nothing is applied). The panel redraws from the project on ``document.settings_changed``
+(edits, undo, redo) and ``document.reset``, and locks itself while the controller trains. It
+scrolls by itself (``scroll``, holding ``content``), so a dock can hold it as it is.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from ...graph import analyze
-from ...project import ConfigError, DatasetConfig, TrainConfig
+from ...project import DatasetConfig, TrainConfig
 from ..widgets import muted_label
 from . import settings_device
 from .augment_editor import AugmentEditor
-from .settings_command import SECTIONS, SetSettings, section_dict, settings_events
 from .settings_data import DataGroup
 from .settings_device import DeviceGroup
 from .settings_forms import CHOICE_LABELS, FieldForm, align_labels, field_label
@@ -45,13 +42,6 @@ ONE_OF = {  # which options apply to which choice
 def _when(path: str) -> Any:
     group = path.split(".")[0]
     return lambda values: values[group]["name"] in ONE_OF[path]
-
-
-def _set_path(values: dict[str, Any], path: str, value: Any) -> None:
-    *outer, name = path.split(".")
-    for part in outer:
-        values = values[part]
-    values[name] = value
 
 
 def _short(value: Any) -> str:
@@ -161,7 +151,7 @@ class TrainingSettings(QWidget):
                       self.general.form, *(f.form for f in self.forms.values()),
                       self.device.choice.form, self.device.switches.form])
 
-        settings_events().changed.connect(self._on_settings)
+        document.settings_changed.connect(self._on_settings)
         document.reset.connect(self.refresh)
         document.analysis_ready.connect(self._on_analysis)
         if controller is not None:
@@ -183,25 +173,12 @@ class TrainingSettings(QWidget):
                key: str | None = None) -> str | None:
         """Apply ``changes`` ({dotted path: value}) to a section as one undo step; returns why
         not (and changes nothing) when the config refuses them."""
-        before = section_dict(self.document, section)
-        after = copy.deepcopy(before)
-        for path, value in changes.items():
-            _set_path(after, path, value)
-        if after == before:
-            return None
-        try:
-            SECTIONS[section].from_dict(copy.deepcopy(after), section)
-        except ConfigError as exc:
-            return str(exc)
-        key = key or ",".join(changes)
         first, value = next(iter(changes.items()))
         shown = CHOICE_LABELS.get(first, {}).get(value, value) if isinstance(value, str) \
             else value
         text = "Change augmentation" if first == "augment" else \
             f"Set {field_label(first)} to {_short(shown)}"
-        self.document.undo_stack.push(SetSettings(self.document, section, before, after, text,
-                                                  key=key, merge=merge))
-        return None
+        return self.document.change_settings(section, changes, text, key=key, merge=merge)
 
     def dataset_apply(self, path: str, value: Any, merge: bool) -> str | None:
         return self.change("dataset", {path: value}, merge)
@@ -220,13 +197,13 @@ class TrainingSettings(QWidget):
     def context(self) -> tuple[dict[str, Any], list[int] | None, str | None]:
         """(dataset dict, the Input's shape or None, the project's folder) for the preview."""
         shape = self.document.report.input_shape
-        return (section_dict(self.document, "dataset"),
+        return (self.document.settings("dataset"),
                 list(shape) if shape is not None else None, self.base_dir())
 
     def refresh(self) -> None:
         """Show the project's settings (after an edit, undo, redo or a new project)."""
-        dataset = section_dict(self.document, "dataset")
-        training = section_dict(self.document, "training")
+        dataset = self.document.settings("dataset")
+        training = self.document.settings("training")
         self.data.sync(dataset)
         self.augment.sync(dataset["augment"])
         self.mixing.sync(dataset)
@@ -244,9 +221,8 @@ class TrainingSettings(QWidget):
             self.device.active = self.augment.active = True
             self.refresh()
 
-    def _on_settings(self, document: Any, section: str) -> None:
-        if document is self.document:
-            self.refresh()
+    def _on_settings(self, _section: str) -> None:
+        self.refresh()
 
     def _on_analysis(self, _report: Any) -> None:
         self.device.show_memory()

@@ -1,23 +1,29 @@
-"""How many CPU threads torch uses on each of the window's threads.
+"""How many CPU threads torch uses on each of the window's threads, and how many view jobs run
+at once: the one place that decides it; every job asks here (app/workers.py).
 
-torch's CPU kernels run on OpenMP, and OpenMP keeps one team of helper threads per thread that
-ever ran a parallel kernel, alive as long as that thread lives. libgomp counts all of them, and
-once it manages more threads than there are cores it stops spinning between kernels and sleeps
-instead, so a second team that merely exists (a view job's, idle in the thread pool) slows
-every step of the training thread: on 2 cores, LeNet-5 trained at 1,750 samples/s on a thread
-beside the idle team of a thread that had run one kernel, against 3,670 without it. So while
-a run trains, only its thread uses several cores; the GUI thread and the views' jobs use one,
-on threads that end soon after their job (jobs.pool).
+Rule: a run's thread uses every core; while a run trains, every other thread (the GUI's, a
+view's job, an export) uses one, else every core; at most one view job per core runs at once.
+Why: an idle OpenMP team beside the training thread halves its speed (see
+benchmarks/NOTES.md#threads).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+VIEW, TRAINING, IMPORT = "view", "training", "import"
+"""Kinds of jobs: a view's (or a dialog's) short job, a training run, the engine's imports."""
+JOBS_AT_ONCE = os.cpu_count() or 1
+"""View jobs that run at once (more wait for their turn), as a thread pool would."""
 
 _cores = 0
 _lock = threading.Lock()
 _training = 0
+_turns = threading.BoundedSemaphore(JOBS_AT_ONCE)
 
 
 def cores() -> int:
@@ -28,6 +34,30 @@ def cores() -> int:
 
         _cores = torch.get_num_threads()
     return _cores
+
+
+def before_start(kind: str) -> None:
+    """On the GUI thread, before a job's thread starts."""
+    if kind == TRAINING:
+        begin_training()
+
+
+@contextmanager
+def on_job_thread(kind: str) -> Iterator[None]:
+    """Around a job's function on its own thread: its share of the cores and, for a view job,
+    its turn."""
+    if kind == TRAINING:
+        try:
+            for_training()
+            yield
+        finally:
+            end_training()
+    elif kind == VIEW:
+        with _turns:
+            for_views()
+            yield
+    else:  # the imports run no kernel
+        yield
 
 
 def begin_training() -> None:
@@ -46,7 +76,7 @@ def end_training() -> None:
 
 
 def for_training() -> None:
-    """On the training thread (or the learning-rate finder's): every core."""
+    """On a run's thread: every core."""
     _set(cores())
 
 

@@ -134,7 +134,7 @@ class TrainingUi(QObject):
                                      ("Runs", runs, bottom)):
             panel = LazyPanel(factory)
             self.panels[title] = panel
-            w._dock(title, panel, area)
+            w.add_dock(title, panel, area)
             w.docks[title].visibilityChanged.connect(panel.shown)
         w.tabifyDockWidget(w.docks["History"], w.docks["Training"])
         last = w.docks["Problems"]
@@ -154,7 +154,7 @@ class TrainingUi(QObject):
     # -- actions -------------------------------------------------------------------------------
     def _action(self, key: str, text: str, slot: Callable[[], Any], shortcut: Any = None,
                 icon_name: str | None = None, tip: str = "") -> QAction:
-        action = self.window._action(key, text, slot, shortcut, icon_name, tip)
+        action = self.window.add_action(key, text, slot, shortcut, icon_name, tip)
         self.act[key] = action
         return action
 
@@ -258,13 +258,7 @@ class TrainingUi(QObject):
         return box.clickedButton() is anyway
 
     def _set_batch(self, batch: int) -> None:
-        from .settings_command import SetSettings
-
-        training = self.document.project.training
-        before = training.to_dict()
-        after = dict(before, batch_size=batch)
-        self.document.undo_stack.push(SetSettings(self.document, "training", before, after,
-                                                  f"Batch size {batch}"))
+        self.document.change_settings("training", {"batch_size": batch}, f"Batch size {batch}")
 
     def toggle_pause(self) -> None:
         if self.controller.state == PAUSED:
@@ -290,7 +284,7 @@ class TrainingUi(QObject):
     def _state_changed(self, state: str) -> None:
         doc = self.document
         doc.set_locked("a training run uses it" if state != IDLE else None)
-        self.window._update_edit_actions()
+        self.window.refresh_edit_actions()
         self._update_actions()
         running = state != IDLE
         if running:  # a message shown now would be drawn over the progress line
@@ -394,5 +388,5 @@ class TrainingUi(QObject):
 
         QCoreApplication.processEvents()  # the run's last events reach the window and panels
         if c.running:  # the thread's own end signal may not have been delivered yet
-            c._worker_done()
+            c.mark_idle()
         return True

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...graph import analyze
 from ...project.model import Project, Run, graph_hash, now
+from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
 from .trainer import (
     BatchEnd,
@@ -135,7 +136,7 @@ class Session:
             checkpoint = self.project.checkpoint if self.project.checkpoint and \
                 self.project.checkpoint.run_id == run.id else None
             if checkpoint is not None:
-                checkpoint.state["config"] = config.to_dict()
+                checkpoint.config = config.to_dict()
 
     def _prepare(self) -> tuple[Any, Run, Any]:
         project = self.project
@@ -147,25 +148,19 @@ class Session:
                                 "fix them before training (`cnnstudio summary` lists them)")
         self.input_shape = report.input_shape
         if self.resume:
+            problem = resume_problem(project, self.resume_epochs)
+            if problem is not None:
+                raise TrainingError(problem)
             checkpoint = project.checkpoint
-            if checkpoint is None:
-                raise TrainingError("there is no interrupted run to resume in this project; "
-                                    "train without --resume")
+            assert checkpoint is not None  # resume_problem says there is one
             run = project.run(checkpoint.run_id)
-            if graph_hash(project.graph) != run.graph_hash:
-                raise TrainingError(f"the graph changed since run {run.id} stopped, so it "
-                                    "cannot be resumed exactly; start a new run")
-            config = type(project.training).from_dict(checkpoint.state["config"], "checkpoint")
+            config = type(project.training).from_dict(checkpoint.config, "checkpoint")
             if self.resume_epochs is not None:
-                done = int(checkpoint.state["epoch"])
-                if self.resume_epochs <= done:
-                    raise TrainingError(f"run {run.id} already did {done} epochs; give more "
-                                        "than that to resume it")
                 config.epochs = self.resume_epochs
-                checkpoint.state["config"] = config.to_dict()
+                checkpoint.config = config.to_dict()
                 run.training = config.to_dict()
             run.status, run.finished, run.message = "running", None, None
-            run.epochs = run.epochs[: len(checkpoint.state["history"])]
+            run.epochs = run.epochs[: len(checkpoint.history)]
             return config, run, checkpoint
         project.note_graph_change()
         config = copy.deepcopy(project.training)

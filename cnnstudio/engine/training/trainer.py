@@ -24,11 +24,9 @@ from .. import checkpoint as ckpt
 from ..build import to_module
 from ..data.errors import DatasetError
 from .evaluate import evaluate, predict
-from .losses import make_loss
-from .optim import LrSchedule, make_optimizer
+from .losses import AUX_WEIGHT, hard_labels, make_loss, training_loss
+from .optim import LrSchedule, make_optimizer, optimizer_step
 from .transfer import LoadReport, load_matching, param_groups, read_weights_file, set_trainable
-
-AUX_WEIGHT = 0.3  # GoogLeNet's weight of its auxiliary classifiers' losses
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -375,31 +373,13 @@ class Trainer:
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
-                out = net(x)
-                if isinstance(out, tuple):  # auxiliary classifiers in training
-                    loss = loss_fn(out[0], y) + AUX_WEIGHT * sum(loss_fn(o, y) for o in out[1:])
-                    out = out[0]
-                else:
-                    loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    self.scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                self.scaler.step(optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                optimizer.step()
+                loss, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
+            optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
-            labels = y.argmax(dim=1) if y.dim() == 2 else y
             with torch.no_grad():
                 loss_sum, correct = sums.views
                 loss_sum.add_(loss.detach(), alpha=n)
-                correct.add_((out.argmax(dim=1) == labels).sum())
+                correct.add_((out.argmax(dim=1) == hard_labels(y)).sum())
             sums.count += n
             step += 1
             now = time.perf_counter()
@@ -492,9 +472,8 @@ class Trainer:
                     if isinstance(out, tuple):
                         out = out[0]
                     loss = self.loss_fn(out, y)
-                labels = y.argmax(dim=1) if y.dim() == 2 else y
                 total += torch.stack((loss.detach().double() * x.shape[0],
-                                      (out.argmax(dim=1) == labels).sum().double()))
+                                      (out.argmax(dim=1) == hard_labels(y)).sum().double()))
                 count += x.shape[0]
         finally:
             model.train()
@@ -554,11 +533,11 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         ckpt.load_rng_state(tensors)
-        self.start_epoch, self.start_step = int(state["epoch"]), int(state["step"])
+        self.start_epoch, self.start_step = checkpoint.epoch, checkpoint.step
         self.sums = _EpochSums(tensors["sums"].to(self.device), int(state["sums_count"]))
         self.epoch_seconds = float(state["epoch_seconds"])
         self.bad_epochs = int(state["bad_epochs"])
-        self.history = [EpochRecord.from_dict(r, "history") for r in state["history"]]
+        self.history = [EpochRecord.from_dict(r, "history") for r in checkpoint.history]
         best_loss, lowest = state["best_loss"], state["lowest_loss"]
         self.best = _Best(state["best_epoch"], float(state["best_acc"]),
                           math.inf if best_loss is None else float(best_loss))
