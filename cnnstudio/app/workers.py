@@ -9,6 +9,7 @@ closing a panel or a dialog while its job runs is safe (the answer is then dropp
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -167,6 +168,19 @@ def wait_all(ms: int = 30000) -> bool:
     """Block until every job's thread ended (tests, closing); False when ``ms`` passed."""
     deadline = time.monotonic() + ms / 1000
     return all(job.wait(int((deadline - time.monotonic()) * 1000)) for job in list(_alive))
+
+
+EXIT_WAIT_MS = 30000
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    """Let running jobs end before the interpreter does: Python stops a daemon thread that is
+    still in torch's C++ code by unwinding it, which aborts the process ("terminate called
+    without an active exception"), e.g. when the window closes while a view draws."""
+    for job in list(_alive):
+        job.cancel()
+    wait_all(EXIT_WAIT_MS)
 
 
 class Jobs(QObject):

@@ -154,68 +154,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                      "(Ctrl-C again to quit at once)")
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    report = _Report(bar, log, out, project.training.epochs, project.training.batch_size)
     status = 1 if main else 0  # other ranks see no Finished event, only a Failed one
-    total_epochs = project.training.epochs
-    started: engine.Started | None = None
     try:
         for event in session.events():
-            if not main:
-                if isinstance(event, engine.Failed):
-                    status = 1
-                continue
-            if isinstance(event, engine.DataProgress) and bar is not None:
-                bar.update(event.stage, event.done, event.total)
-            elif isinstance(event, engine.Started):
-                started = event
-                total_epochs = event.epochs
-                _emit(log, {"event": "started", "run": event.run_id, "device": event.device,
-                            "device_name": event.device_name, "epochs": event.epochs,
-                            "start_epoch": event.start_epoch,
-                            "train_samples": event.train_samples,
-                            "val_samples": event.val_samples, "params": event.params,
-                            "weights": event.weights_report})
-                if bar is not None:
-                    bar.line(f"run {event.run_id}: {event.train_samples:,} training and "
-                             f"{event.val_samples:,} validation samples on "
-                             f"{event.device_name}, {event.params:,} parameters")
-            elif isinstance(event, engine.BatchEnd) and bar is not None and started is not None:
-                left = (total_epochs - event.epoch) * event.steps + event.steps - event.step
-                eta = left * (event.samples_per_s and project.training.batch_size
-                              / event.samples_per_s)
-                bar.update(f"epoch {event.epoch}/{total_epochs}", event.step, event.steps,
-                           f"loss {event.loss:.4f} acc {100 * event.acc:.1f}% "
-                           f"{event.samples_per_s:,.0f} samples/s ETA {duration(eta)}")
-            elif isinstance(event, engine.EpochEnd):
-                r = event.record
-                _emit(log, {"event": "epoch_end", **r.to_dict()})
-                if bar is not None:
-                    val = (f"val loss {r.val_loss:.4f} acc {100 * r.val_acc:.2f}%"
-                           if r.val_loss is not None else "no validation split")
-                    bar.line(f"epoch {r.epoch}/{total_epochs}: train loss {r.train_loss:.4f} "
-                             f"acc {100 * r.train_acc:.2f}%, {val}, {r.seconds:.1f} s, "
-                             f"{r.samples_per_s:,.0f} samples/s" + ("  *best*" if event.best
-                                                                    else ""))
-            elif isinstance(event, engine.CheckpointSaved):
-                _emit(log, {"event": "checkpoint", "epoch": event.epoch, "step": event.step})
-            elif isinstance(event, engine.Finished):
-                status = 130 if event.status == "stopped" else 0
-                summary = _evaluation_summary(event.evaluation)
-                _emit(log, {"event": "finished", "status": event.status,
-                            "best_epoch": event.best_epoch, "message": event.message,
-                            "project": str(out), **summary})
-                if bar is not None:
-                    extra = ""
-                    if summary:
-                        extra = f"; {summary['split']} accuracy {100 * summary['accuracy']:.2f}%"
-                    bar.line(f"{event.status}: {event.message}{extra}")
+            if main:
+                status = report.show(event, status)
             elif isinstance(event, engine.Failed):
                 status = 1
-                _emit(log, {"event": "failed", "message": event.message, "kind": event.kind})
-                if bar is not None:
-                    bar.close()
-                print(f"cnnstudio: training failed: {event.message}", file=sys.stderr)
-            elif isinstance(event, engine.Saved) and bar is not None:
-                pass
         if bar is not None:
             bar.close()
             if status in (0, 130):
@@ -226,6 +172,80 @@ def cmd_train(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
         engine.teardown(dist)
+
+
+class _Report:
+    """The main process's view of a run: a progress bar on the terminal (``bar``, None with
+    --quiet) and one JSON line per event in ``log`` (--log-json)."""
+
+    def __init__(self, bar: Bar | None, log: TextIO | None, out: Path, epochs: int,
+                 batch_size: int) -> None:
+        self.bar, self.log, self.out = bar, log, out
+        self.epochs, self.batch_size = epochs, batch_size
+        self.started = False
+
+    def show(self, event: Any, status: int) -> int:
+        """Report ``event``; the exit status so far."""
+        bar = self.bar
+        if isinstance(event, engine.DataProgress) and bar is not None:
+            bar.update(event.stage, event.done, event.total)
+        elif isinstance(event, engine.Started):
+            self._started(event)
+        elif isinstance(event, engine.BatchEnd) and bar is not None and self.started:
+            left = (self.epochs - event.epoch) * event.steps + event.steps - event.step
+            eta = left * (event.samples_per_s and self.batch_size / event.samples_per_s)
+            bar.update(f"epoch {event.epoch}/{self.epochs}", event.step, event.steps,
+                       f"loss {event.loss:.4f} acc {100 * event.acc:.1f}% "
+                       f"{event.samples_per_s:,.0f} samples/s ETA {duration(eta)}")
+        elif isinstance(event, engine.EpochEnd):
+            self._epoch(event)
+        elif isinstance(event, engine.CheckpointSaved):
+            _emit(self.log, {"event": "checkpoint", "epoch": event.epoch, "step": event.step})
+        elif isinstance(event, engine.Finished):
+            return self._finished(event)
+        elif isinstance(event, engine.Failed):
+            _emit(self.log, {"event": "failed", "message": event.message, "kind": event.kind})
+            if bar is not None:
+                bar.close()
+            print(f"cnnstudio: training failed: {event.message}", file=sys.stderr)
+            return 1
+        return status
+
+    def _started(self, event: Any) -> None:
+        self.started, self.epochs = True, event.epochs
+        _emit(self.log, {"event": "started", "run": event.run_id, "device": event.device,
+                         "device_name": event.device_name, "epochs": event.epochs,
+                         "start_epoch": event.start_epoch,
+                         "train_samples": event.train_samples,
+                         "val_samples": event.val_samples, "params": event.params,
+                         "weights": event.weights_report})
+        if self.bar is not None:
+            self.bar.line(f"run {event.run_id}: {event.train_samples:,} training and "
+                          f"{event.val_samples:,} validation samples on "
+                          f"{event.device_name}, {event.params:,} parameters")
+
+    def _epoch(self, event: Any) -> None:
+        r = event.record
+        _emit(self.log, {"event": "epoch_end", **r.to_dict()})
+        if self.bar is not None:
+            val = (f"val loss {r.val_loss:.4f} acc {100 * r.val_acc:.2f}%"
+                   if r.val_loss is not None else "no validation split")
+            self.bar.line(f"epoch {r.epoch}/{self.epochs}: train loss {r.train_loss:.4f} "
+                          f"acc {100 * r.train_acc:.2f}%, {val}, {r.seconds:.1f} s, "
+                          f"{r.samples_per_s:,.0f} samples/s"
+                          + ("  *best*" if event.best else ""))
+
+    def _finished(self, event: Any) -> int:
+        summary = _evaluation_summary(event.evaluation)
+        _emit(self.log, {"event": "finished", "status": event.status,
+                         "best_epoch": event.best_epoch, "message": event.message,
+                         "project": str(self.out), **summary})
+        if self.bar is not None:
+            extra = ""
+            if summary:
+                extra = f"; {summary['split']} accuracy {100 * summary['accuracy']:.2f}%"
+            self.bar.line(f"{event.status}: {event.message}{extra}")
+        return 130 if event.status == "stopped" else 0
 
 
 def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any]:

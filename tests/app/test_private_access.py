@@ -42,3 +42,10 @@ def test_no_window_module_reads_another_objects_private_members() -> None:
     found = [f"{path.relative_to(APP)}:{line}: {expr}" for path in files
              for line, expr in private_reads(path.read_text(encoding="utf-8"))]
     assert found == []
+
+
+def test_only_the_document_pushes_onto_the_undo_stack() -> None:
+    """Every edit goes through a Document method, with its lock check and its signal."""
+    pushers = sorted(str(path.relative_to(APP)) for path in APP.rglob("*.py")
+                     if ".push(" in path.read_text(encoding="utf-8"))  # any stack, any name
+    assert pushers == ["document.py"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import subprocess
 import sys
 import threading
 import weakref
@@ -153,3 +154,32 @@ def test_a_views_jobs_keep_only_the_latest_answer_and_errors_as_text(qtbot):
     jobs.cancel()
     assert not jobs.busy and jobs.wait(30_000)
     assert done == ["second"] and errors == ["KeyError"]
+
+
+EXIT_WHILE_A_JOB_RUNS = """
+import os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import torch
+from PySide6.QtWidgets import QApplication
+from cnnstudio.app import workers
+app = QApplication([])
+running = threading.Event()
+def work():
+    running.set()
+    a = torch.randn(300, 300)
+    for _ in range(400):  # about a second of kernels, each releasing the GIL
+        a = torch.tanh(a @ a)
+    print("job ended", flush=True)
+workers.run_in_background(work, on_done=print, on_error=print, kind=workers.VIEW)
+running.wait()
+print("exiting", flush=True)
+"""
+
+
+def test_the_process_waits_for_a_running_job_at_exit_instead_of_aborting():
+    """The window closed while a view's job was in torch: the interpreter must not stop that
+    thread mid-kernel (an abort: "terminate called without an active exception")."""
+    done = subprocess.run([sys.executable, "-c", EXIT_WHILE_A_JOB_RUNS], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["exiting", "job", "ended"]

@@ -3,6 +3,8 @@ error/warning badges."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QPolygonF
 
@@ -11,9 +13,8 @@ from ..style import ERROR_COLOR, WARNING_COLOR, category_color
 _ICONS: dict[str, QIcon] = {}
 
 
-def color_icon(color: QColor | str, size: int = 10) -> QIcon:
-    """A small filled rounded square, cached by colour."""
-    key = f"{QColor(color).name()}:{size}"
+def _drawn(key: str, size: int, draw: Callable[[QPainter, QPixmap], None]) -> QIcon:
+    """The icon ``key``, painted by ``draw`` on a transparent square the first time."""
     icon = _ICONS.get(key)
     if icon is None:
         pix = QPixmap(size, size)
@@ -21,11 +22,19 @@ def color_icon(color: QColor | str, size: int = 10) -> QIcon:
         p = QPainter(pix)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(color))
-        p.drawRoundedRect(0, 0, size, size, 2, 2)
+        draw(p, pix)
         p.end()
         icon = _ICONS[key] = QIcon(pix)
     return icon
+
+
+def color_icon(color: QColor | str, size: int = 10) -> QIcon:
+    """A small filled rounded square, cached by colour."""
+    def draw(p: QPainter, _pix: QPixmap) -> None:
+        p.setBrush(QColor(color))
+        p.drawRoundedRect(0, 0, size, size, 2, 2)
+
+    return _drawn(f"{QColor(color).name()}:{size}", size, draw)
 
 
 def category_icon(category: str) -> QIcon:
@@ -34,14 +43,7 @@ def category_icon(category: str) -> QIcon:
 
 def severity_icon(severity: str, size: int = 14) -> QIcon:
     """A round badge: a red one with '!' for errors, an orange triangle for warnings."""
-    key = f"severity:{severity}:{size}"
-    icon = _ICONS.get(key)
-    if icon is None:
-        pix = QPixmap(size, size)
-        pix.fill(Qt.GlobalColor.transparent)
-        p = QPainter(pix)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
+    def draw(p: QPainter, pix: QPixmap) -> None:
         if severity == "error":
             p.setBrush(QColor(ERROR_COLOR))
             p.drawEllipse(0, 0, size, size)
@@ -56,6 +58,5 @@ def severity_icon(severity: str, size: int = 14) -> QIcon:
         p.setFont(font)
         p.drawText(pix.rect().adjusted(0, 1 if severity != "error" else 0, 0, 0),
                    Qt.AlignmentFlag.AlignCenter, "!")
-        p.end()
-        icon = _ICONS[key] = QIcon(pix)
-    return icon
+
+    return _drawn(f"severity:{severity}:{size}", size, draw)

@@ -19,7 +19,7 @@ from cnnstudio.engine.training.session import Session
 from cnnstudio.engine.training.trainer import BatchEnd, Failed, Finished
 from cnnstudio.project import load_project, save_project
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "projects"
+EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from cnnstudio.engine.build import to_module
 from cnnstudio.graph import analyze, presets
 from cnnstudio.project import load_project
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "projects"
+EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
