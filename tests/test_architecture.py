@@ -101,3 +101,18 @@ def test_every_name_of_the_engine_face_resolves():
 def test_the_engine_has_few_loose_files():
     loose = sorted(p.name for p in (PACKAGE / "engine").glob("*.py"))
     assert len(loose) <= 8, loose
+
+
+def test_every_path_in_the_architecture_map_exists():
+    """docs/architecture.md stays true to the tree: each file or folder it names is there."""
+    import re
+
+    root = PACKAGE.parent
+    text = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:cnnstudio/|tests/|benchmarks/|docs/|app/|engine/|project/|"
+                           r"graph/|cli/)[\w/.]*)`", text))
+    assert len(named) > 30
+    missing = [p for p in sorted(named)
+               if not any((base / p).exists()
+                          for base in (root, PACKAGE, PACKAGE / "engine"))]
+    assert missing == []

@@ -37,9 +37,8 @@ ctypes.CDLL(None).malloc_stats()  # glibc writes each arena's figures to stderr
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas: Linux only")
 def test_a_run_in_the_window_s_process_allocates_from_one_arena(tmp_path):
-    # With an arena per thread, the run's thread (and its OpenMP helpers) unmapped and
-    # faulted back their tensors' memory in some runs: 2,000 to 877,000 page faults in 20
-    # epochs of LeNet-5 on digits (up to 2 s of kernel time), against 30-330 with one arena.
+    # With an arena per thread, the run's thread gave its tensors' pages back to the kernel
+    # and faulted them in again at every step (benchmarks/NOTES.md#malloc).
     assert malloc.one_arena()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     example = ROOT / "projects" / "lenet5-digits.cnnproj"
