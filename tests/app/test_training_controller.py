@@ -35,7 +35,14 @@ def controller_for(qtbot, data, **training) -> tuple[TrainingController, dict[st
     return c, heard
 
 
-def test_a_run_reports_through_signals_and_is_recorded(qtbot, digits) -> None:
+def test_a_run_reports_through_signals_and_is_recorded(qtbot, digits, monkeypatch) -> None:
+    from cnnstudio.engine.training import session, trainer
+
+    class EveryStep(trainer.Trainer):  # a 2-epoch run can end within one 0.25 s report
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **{**kwargs, "report_interval": 0.0})
+
+    monkeypatch.setattr(session, "Trainer", EveryStep)
     c, heard = controller_for(qtbot, digits, epochs=2, batch_size=64)
     assert c.train()
     assert not c.train()  # one run at a time
