@@ -128,6 +128,29 @@ class SetAttrs(QUndoCommand):
         self.graph.set_node_attrs(self.node_id, **self.old)
 
 
+class SetInit(QUndoCommand):
+    """The weight initialisation of one node (``node_id``) or, with None, the graph's default;
+    ``init`` None clears it (the node follows the graph, the graph torch's default)."""
+
+    def __init__(self, graph: Graph, node_id: str | None, init: dict[str, Any] | None,
+                 text: str) -> None:
+        super().__init__(text)
+        self.graph, self.node_id = graph, node_id
+        self.init = copy.deepcopy(init)
+        self.old: dict[str, Any] | None = None
+
+    def _set(self, init: dict[str, Any] | None) -> dict[str, Any] | None:
+        if self.node_id is None:
+            return self.graph.set_init(init)
+        return self.graph.set_node_init(self.node_id, init)
+
+    def redo(self) -> None:
+        self.old = self._set(self.init)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
 class MoveNodes(QUndoCommand):
     """One drag (or one automatic layout): every moved node's old and new position."""
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from ..graph import Graph, GraphError, Report, analyze, graph_from_dict, graph_to_dict
+from ..graph import init as inits
 from ..project import ConfigError, Project
 from ..project.options import section_class, with_options
 from . import commands as cmd
@@ -274,6 +275,44 @@ class Document(QObject):
         with self._macro(f"{word} {ids[0] if len(ids) == 1 else f'{len(ids)} nodes'}"):
             for nid in ids:
                 self._push(cmd.SetAttrs(self.graph, nid, f"{word} {nid}", frozen=frozen))
+
+    def set_init(self, scheme: str | None, params: dict[str, Any] | None = None
+                 ) -> str | None:
+        """Set the graph's default weight initialisation (graph/init.py; None: torch's
+        default) as one undo step; returns why not (and changes nothing) when refused."""
+        return self._push_init(None, scheme, params)
+
+    def set_node_init(self, node_id: str, scheme: str | None,
+                      params: dict[str, Any] | None = None) -> str | None:
+        """Override a node's weight initialisation (None: follow the graph's default) as one
+        undo step; returns why not (and changes nothing) when refused."""
+        return self._push_init(node_id, scheme, params)
+
+    def _push_init(self, node_id: str | None, scheme: str | None,
+                   params: dict[str, Any] | None) -> str | None:
+        where = f"{node_id}'s init" if node_id else "the graph's init"
+        try:
+            init = None if scheme is None else inits.check({**(params or {}), "scheme": scheme},
+                                                           where)
+            if node_id is None and init == {"scheme": "default"}:
+                init = None  # the graph's default is torch's: nothing to write in the file
+        except inits.InitError as exc:
+            return str(exc)
+        if node_id is None:
+            current = self.graph.metadata.get(inits.KEY)
+        elif node_id not in self.graph.nodes:
+            return f"no node with id {node_id!r}"
+        else:
+            current = self.graph.nodes[node_id].extra.get(inits.KEY)
+            if init is not None and not inits.applies_to(self.graph.nodes[node_id].type):
+                return f"{node_id} has no weights to initialise"
+        if init == current:
+            return None
+        label = inits.SCHEMES[scheme].label if scheme else None
+        text = (f"Initialise {node_id or 'the network'} with {label}" if label else
+                f"{node_id}: graph default initialisation" if node_id else
+                "Torch default initialisation")
+        return self._push(cmd.SetInit(self.graph, node_id, init, text))
 
     def make_block(self, ids: Iterable[str], name: str | None = None) -> str | None:
         """Put the nodes into a new block (inside their common block, if any)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from math import ceil, isfinite, prod
 from typing import Any
 
+from . import init as inits
 from . import layers
 from .layers.spec import WHOLE, LayerError, Out, Shape
 from .model import Graph, GraphError
@@ -393,6 +394,7 @@ def analyze(graph: Graph) -> Report:
             rep.rf = _receptive_field(out, srcs, reports)
 
     _graph_checks(graph, report, order)
+    _init_checks(graph, report)
     for nid in order:
         rep = reports[nid]
         for message in rep.errors:
@@ -529,6 +531,25 @@ def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
             f"the fully connected layers hold {share:.0f}% of the parameters "
             f"({_short(linear_params)} of {_short(total)}): global average pooling before the "
             "classifier (as GoogLeNet and ResNet do) would remove most of them")
+
+
+def _init_checks(graph: Graph, report: Report) -> None:
+    """Invalid initialisation schemes (errors), and layers whose weights start at zero."""
+    bad = inits.problems(graph)
+    for nid, message in bad:
+        if nid is None:
+            report.issues.append(Issue(None, message, "error"))
+        elif nid in report.nodes:
+            report.nodes[nid].errors.append(message)
+    if bad:
+        return
+    for nid, rep in report.nodes.items():
+        if graph.nodes[nid].type in inits.WEIGHTED and \
+                inits.effective(graph, nid)["scheme"] == "zeros":
+            rep.warnings.append(
+                "its weights start at zero (init: zeros): every unit computes the same output "
+                "and gets the same gradient, so the symmetry never breaks and the units never "
+                "learn different features; choose another initialisation (e.g. kaiming_normal)")
 
 
 def _mark_training_only(graph: Graph, report: Report) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write
+from . import init as inits
 from .model import Graph, GraphError
 
 FORMAT = "cnnstudio.graph"
@@ -197,6 +198,8 @@ def _graph_from_dict(data: Any) -> Graph:
         metadata = data.get("metadata", {})
         if not isinstance(metadata, dict):
             raise _fail("metadata", "expected an object")
+        if inits.KEY in metadata:
+            metadata = {**metadata, inits.KEY: _read_init(metadata[inits.KEY], "metadata.init")}
         graph.metadata = metadata
         graph.extra = {k: v for k, v in data.items() if k not in _TOP_KEYS}
     return graph
@@ -268,6 +271,10 @@ def _read_nodes(graph: Graph, nodes: Any) -> list[str]:
         if not isinstance(frozen, bool):
             raise _fail(f"{where}.frozen", "expected true or false")
         extra = {k: v for k, v in item.items() if k not in _NODE_KEYS}
+        if inits.KEY in extra:
+            extra[inits.KEY] = _read_init(extra[inits.KEY], f"{where}.init")
+            if not inits.applies_to(node_type):
+                raise _fail(f"{where}.init", f"a {node_type} has no weights to initialise")
         try:
             node = graph.add_node(node_type, item.get("id"), params, name=name,
                                   position=position, group=group, frozen=frozen, extra=extra)
@@ -276,6 +283,15 @@ def _read_nodes(graph: Graph, nodes: Any) -> list[str]:
             raise _fail(f"{where} ({label})" if label != where else where, str(exc)) from None
         ids.append(node.id)
     return ids
+
+
+def _read_init(value: Any, where: str) -> dict[str, Any]:
+    """A weight-initialisation scheme (graph/init.py), checked; a missing one means torch's
+    default, so files written before schemes existed read as they always did."""
+    try:
+        return inits.check(value, where)
+    except inits.InitError as exc:
+        raise GraphError(str(exc)) from None
 
 
 def _read_edges(graph: Graph, edges: Any) -> None:

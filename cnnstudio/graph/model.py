@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from . import init as inits
 from . import layers
 from .events import GraphEvents
 
@@ -452,6 +453,23 @@ class Graph:
         self._touch()
         return old
 
+    def set_node_init(self, node_id: str, init: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Override the node's weight initialisation (graph/init.py), or with None follow the
+        graph's default; returns the old override for undo."""
+        node = self.node(node_id)
+        value = _checked_init(init, f"{node_id}'s init")
+        if value is not None and not inits.applies_to(node.type):
+            raise GraphError(f"{node_id} is a {node.type}: it has no weights to initialise")
+        old = node.extra.get(inits.KEY)
+        extra = {k: v for k, v in node.extra.items() if k != inits.KEY}
+        if value is not None:
+            extra[inits.KEY] = value
+        node.extra = extra
+        node.rev = next(_revisions)
+        self.events.node_changed.emit(node, "init")
+        self._touch()
+        return copy.deepcopy(old)
+
     def rename_node(self, old_id: str, new_id: str) -> None:
         """Give a node a new id (its module path); links follow it."""
         node = self.node(old_id)
@@ -616,6 +634,18 @@ class Graph:
         return old
 
     # -- whole graph ---------------------------------------------------------------------------
+    def set_init(self, init: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Set the graph's default weight initialisation (``metadata["init"]``; None: torch's
+        default); returns the old value for undo."""
+        value = _checked_init(init, "the graph's init")
+        old = self.metadata.get(inits.KEY)
+        metadata = {k: v for k, v in self.metadata.items() if k != inits.KEY}
+        if value is not None:
+            metadata[inits.KEY] = value
+        self.metadata = metadata
+        self._touch()
+        return copy.deepcopy(old)
+
     def copy(self) -> Graph:
         """An independent deep copy (no listeners, no cache)."""
         other = Graph()
@@ -658,6 +688,15 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+def _checked_init(init: Mapping[str, Any] | None, where: str) -> dict[str, Any] | None:
+    if init is None:
+        return None
+    try:
+        return inits.check(init, where)
+    except inits.InitError as exc:
+        raise GraphError(str(exc)) from None
 
 
 def _unknown_param(spec: layers.LayerSpec, pname: str) -> str:

@@ -1,6 +1,7 @@
-"""The inspector: the selected node's id, name, block and parameters (editors generated from
-its spec), the numbers the analysis computed with their formulas, and its problems; a summary
-with freeze/unfreeze when several nodes are selected.
+"""The inspector: the selected node's id, name, block, parameters (editors generated from its
+spec) and weight initialisation, the numbers the analysis computed with their formulas, and its
+problems; a summary with freeze/unfreeze when several nodes are selected; the network's default
+initialisation when none is.
 
 Every edit goes through the Document (one undo step each; typing in one field merges into one
 step). Refreshes after an analysis or an undo update the widgets in place: a field the user is
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph import UNSET, layers
+from ...graph import init as inits
 from ...graph.analysis import NodeReport, Report
 from ...graph.layers import REQUIRED, Param
 from ...graph.model import Node
@@ -44,6 +46,7 @@ from .editors import (
     make_editor,
     mark_label,
 )
+from .init_editor import InitEditor
 
 _NUMBERS = (
     ("output_shape", "Output shape"),
@@ -210,6 +213,10 @@ class NodePage(QWidget):
             outer.addWidget(pbox)
         else:
             outer.addWidget(muted_label("This layer has no parameters."))
+        self.init_box: InitEditor | None = None
+        if inits.applies_to(node.type):
+            self.init_box = InitEditor(self.document, node.id)
+            outer.addWidget(self.init_box)
 
         # computed numbers
         nbox = QGroupBox("Computed")
@@ -321,6 +328,9 @@ class NodePage(QWidget):
         node = self.node
         for row in self.rows.values():
             row.sync(node)
+        if self.init_box is not None:
+            self.init_box.node_id = node.id  # renamed: the same node under its new id
+            self.init_box.sync()
         rep = report.nodes.get(node.id)
         self._show_numbers(report, rep)
         if rep is None:
@@ -486,11 +496,20 @@ class Inspector(QWidget):
         except (TypeError, ValueError):
             self._merge_kw = False
         self.stack = QStackedWidget()
-        self.empty = QLabel("Select a layer to see and edit its parameters.\n\n"
-                            "Select several to freeze them together.")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        set_muted(self.empty, small=False)
+        self.empty = QWidget()  # nothing selected: a hint and the graph's initialisation
+        hint = QLabel("Select a layer to see and edit its parameters.\n\n"
+                      "Select several to freeze them together.")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)
+        set_muted(hint, small=False)
+        self.graph_init = InitEditor(document)
+        self.graph_init.setTitle("Initialisation of the network")
+        empty_layout = QVBoxLayout(self.empty)
+        empty_layout.setContentsMargins(6, 6, 6, 6)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(hint)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.graph_init)
         self.multi = MultiPage(self)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.multi)
@@ -536,6 +555,7 @@ class Inspector(QWidget):
             self.stack.setCurrentWidget(self.multi)
         else:
             self._drop_page()
+            self.graph_init.sync()
             self.stack.setCurrentWidget(self.empty)
 
     def _on_analysis(self, report: Report) -> None:
@@ -548,6 +568,8 @@ class Inspector(QWidget):
             self.page.refresh(report)
         elif current is self.multi:
             self.multi.refresh(report)
+        else:
+            self.graph_init.sync()
 
     def push_params(self, node_id: str, changes: dict[str, Any], new_step: bool) -> None:
         """One parameter edit. ``new_step``: the first edit of a field's editing session (the

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import init
 from ..model import Graph, plain
 
 
@@ -42,6 +43,8 @@ class Preset:
             "preset": self.name, "options": plain({**allowed, **options}),
             "torchvision": self.torchvision,
         }
+        if self.torchvision:  # torchvision's models start as its builders initialise them
+            graph.metadata[init.KEY] = {"scheme": "torchvision", "family": self.family}
         return graph
 
 
