@@ -78,3 +78,40 @@ def load_target(target: str, input_shape: list[int] | None, classes: int | None)
         raise CliError(str(exc)) from None
     except (ValueError, GraphError) as exc:
         raise CliError(f"preset {target}: {exc}") from None
+
+
+def project_out(path: str, force: bool) -> Path:
+    """``--out`` of a command that writes a project: a ``.cnnproj`` in an existing folder,
+    never overwritten unless ``--force``."""
+    out = Path(path)
+    if out.suffix != ".cnnproj":
+        raise CliError(f"--out must be a .cnnproj file, not {out.name!r}")
+    if out.exists() and not force:
+        raise CliError(f"{out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise CliError(f"{out.parent} is not a folder")
+    return out
+
+
+def write_project(project: Any, out: Path) -> None:
+    from ..project import save_project
+
+    try:
+        save_project(project, out)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def download_bar() -> tuple[Any, Any]:
+    """A progress callback for pretrained-weight downloads (MB on a bar on stderr) and the
+    bar, to close when done."""
+    from .progress import Bar
+
+    bar = Bar()
+
+    def progress(done: int, total: int | None) -> None:
+        mb = 1 << 20
+        bar.update("downloading weights", done // mb, total // mb if total else None, "MB",
+                   force=done == total)
+
+    return progress, bar

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine
-from .common import CliError, load_target, parse_shape, positive_int
+from .common import (
+    CliError,
+    download_bar,
+    load_target,
+    parse_shape,
+    positive_int,
+    project_out,
+    write_project,
+)
 
 FORMAT_NAMES = ("onnx", "torchscript", "pt2", "safetensors", "pth", "python")
 
@@ -46,7 +54,8 @@ def add_parsers(sub: Any) -> None:
     i = sub.add_parser(
         "import", help="import a torchvision model, an ONNX file or a Python model as a project",
         description="Turn a model made elsewhere into an editable project with its weights: "
-        "a torchvision classification model by name (torchvision:resnet18, random weights), "
+        "a torchvision classification model by name (torchvision:resnet18; random weights "
+        "unless --weights), "
         "an ONNX file, or an nn.Module in a Python file (this runs the file's code: only with "
         "--trust-code).")
     i.add_argument("source", metavar="SOURCE",
@@ -56,6 +65,9 @@ def add_parsers(sub: Any) -> None:
                    help="per-sample input size (torchvision and Python; default 3,224,224)")
     i.add_argument("--classes", metavar="N", type=positive_int,
                    help="number of classes (torchvision models)")
+    i.add_argument("--weights", metavar="DEFAULT|NAME",
+                   help="torchvision models: their pretrained weights (DEFAULT or a version "
+                   "such as IMAGENET1K_V1), from torch's hub cache, downloaded when missing")
     i.add_argument("--name", metavar="NAME",
                    help="Python files: the nn.Module class or the function that builds it")
     i.add_argument("--trust-code", action="store_true",
@@ -156,21 +168,10 @@ def _write_training_script(project: Any, out: Path) -> Path:
 
 # -- import ------------------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..project import save_project
-
-    out = Path(args.out)
-    if out.suffix != ".cnnproj":
-        raise CliError(f"--out must be a .cnnproj file, not {out.name!r}")
-    if out.exists() and not args.force:
-        raise CliError(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise CliError(f"{out.parent} is not a folder")
-    imported, name = _import(args)
-    project = engine.imported_project(imported, name)
-    try:
-        save_project(project, out)
-    except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    out = project_out(args.out, args.force)
+    imported, name, info = _import(args)
+    project = engine.imported_project(imported, name, info)
+    write_project(project, out)
     from ..graph import analyze
 
     report = analyze(project.graph)
@@ -181,25 +182,45 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> tuple[Any, str]:
+def _import(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """(the imported model, the project's name, the pretrained weights' info or None)."""
     shape = parse_shape(args.input) if args.input else None
     source = args.source
     path = Path(source)
+    is_torchvision = source.startswith("torchvision:") or (not path.suffix and not path.exists())
+    if args.weights and not is_torchvision:
+        raise CliError("--weights goes with torchvision:NAME")
     try:
-        if source.startswith("torchvision:") or (not path.suffix and not path.exists()):
+        if is_torchvision:
             name = source.removeprefix("torchvision:")
-            return engine.from_torchvision(name, num_classes=args.classes,
-                                           input_shape=shape), name
+            imported, info = _import_torchvision(name, args.weights, args.classes, shape)
+            return imported, name, info
         if not path.is_file():
             raise CliError(f"{source}: no such file")
         if path.suffix.lower() == ".onnx":
-            return engine.from_onnx(path), path.stem
+            return engine.from_onnx(path), path.stem, None
         if path.suffix.lower() == ".py":
             if not args.trust_code:
                 raise CliError(f"importing {path.name} runs its code; pass --trust-code if you "
                                "trust it")
             return engine.from_python_file(path, args.name, shape or [3, 224, 224]), \
-                path.stem
+                path.stem, None
         raise CliError(f"{source}: expected torchvision:NAME, a .onnx or a .py file")
     except engine.ModelImportError as exc:
         raise CliError(str(exc), 1) from None
+    except engine.PretrainedError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _import_torchvision(name: str, weights: str | None, classes: int | None,
+                        shape: list[int] | None) -> tuple[Any, Any]:
+    """(the imported model, its pretrained weights' info or None)."""
+    if weights is None:
+        return engine.from_torchvision(name, num_classes=classes, input_shape=shape), None
+    info = engine.pretrained.resolve(name, weights)
+    progress, bar = download_bar()
+    try:
+        return engine.from_torchvision(name, num_classes=classes, input_shape=shape,
+                                       weights=info, progress=progress), info
+    finally:
+        bar.close()

@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import __version__
-from . import export, summary, train
+from . import export, new, summary, train
 from .common import CliError, Parser
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "presets": summary.cmd_presets, "summary": summary.cmd_summary,
     "train": train.cmd_train, "preview": train.cmd_preview,
-    "export": export.cmd_export, "import": export.cmd_import,
+    "export": export.cmd_export, "import": export.cmd_import, "new": new.cmd_new,
 }
 
 
@@ -33,6 +33,7 @@ def top_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     train.add_preview_parser(sub)
     export.add_parsers(sub)
+    new.add_parser(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ _FACE: dict[str, str] = {
     "DatasetError": "data.errors", "load_data": "data.load", "Pipeline": "data.augment.pipeline",
     "preview_grid": "data.preview", "preview_from_config": "data.preview",
     "default_cache_dir": "data.sources", "load_torchvision": "data.sources",
+    "fixed_mean_std": "data.load",
     # training
     "Session": "training.session", "DataProgress": "training.session",
     "Saved": "training.session",
@@ -43,11 +44,16 @@ _FACE: dict[str, str] = {
     "ModelImportError": "importers.common", "from_torchvision": "importers.modules",
     "from_python_file": "importers.modules", "torchvision_names": "importers.modules",
     "from_onnx": "importers.onnx.reader",
+    # pretrained weights (``engine.pretrained.available(name)`` lists a model's versions)
+    "pretrained_project": "exchange", "PretrainedError": "pretrained",
+    "WeightsInfo": "pretrained",
 }
 """Public name → the module (under ``engine``) that defines it."""
 
-_MODULES: dict[str, str] = {"checkpoint": "checkpoint", "probe": "inference.probe"}
-"""Modules the views use as a whole (weights as bytes; the feature-map drawing helpers)."""
+_MODULES: dict[str, str] = {"checkpoint": "checkpoint", "probe": "inference.probe",
+                            "pretrained": "pretrained"}
+"""Modules the views use as a whole (weights as bytes; the feature-map drawing helpers; the
+catalogue, download and cache of pretrained weights)."""
 
 __all__ = sorted([*_FACE, *_MODULES])
 

@@ -183,6 +183,8 @@ def _augmentation(value: Any, path: str) -> Augmentation:
     return Augmentation.from_dict(value, path)
 
 
+NORMALIZE = ("auto", "none", "imagenet", "custom")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 SOURCES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn",
            "folder", "csv")
 
@@ -203,9 +205,18 @@ class DatasetConfig(Section):
                            "Seed of the stratified split.")
     limit: int | None = _opt(None, number(1, integer=True, nullable=True),
                              "Use at most this many training samples (a quick try).")
-    normalize: str = _opt("auto", choice("auto", "none", "imagenet"),
+    normalize: str = _opt("auto", choice(*NORMALIZE),
                           "Normalise with the training set's mean and std (auto), ImageNet's, "
-                          "or not at all.")
+                          "the mean and std given here (custom: pretrained weights bring "
+                          "theirs), or not at all.")
+    mean: list = _opt([], list_of(number(), 4), "Per-channel mean for custom normalisation.")
+    std: list = _opt([], list_of(number(0, above=True), 4),
+                     "Per-channel standard deviation for custom normalisation.")
+    resize: int | None = _opt(None, number(1, 16384, integer=True, nullable=True),
+                              "Resize the shorter side to this many pixels, then take the "
+                              "centre crop of the network's input size (empty: resize "
+                              "straight to the input size).")
+    interpolation: str = _opt("bilinear", choice(*INTERPOLATIONS), "How images are resized.")
     augment: list = _opt([], list_of(_augmentation, 32), "Augmentations, in order (training "
                          "only).")
     mixup_alpha: float = _opt(0.0, number(0), "Mixup strength α (0: off).")
@@ -215,6 +226,10 @@ class DatasetConfig(Section):
     def validate(self, path: str) -> None:
         if self.source in ("folder", "csv") and not self.path:
             raise _fail(f"{path}.path", f"a {self.source} dataset needs a path")
+        if self.normalize == "custom" and not (len(self.mean) == len(self.std) in (1, 3)):
+            raise _fail(f"{path}.mean", "custom normalisation needs a mean and a std for each "
+                        f"channel (1 or 3 values each), found {len(self.mean)} and "
+                        f"{len(self.std)}")
         if self.val_fraction + self.test_fraction >= 1:
             raise _fail(f"{path}.val_fraction", "validation and test together must leave "
                         "training data (their sum must be below 1)")

@@ -158,6 +158,49 @@ def test_invalid_values_are_refused_with_a_message(qtbot, monkeypatch):
     assert "milestones" in milestones.message.text()
 
 
+def test_preprocessing_settings_are_edited_one_undo_step_each(qtbot):
+    """Custom mean and std (shown only when chosen, starting from ImageNet's for the grey
+    network), the shorter side to resize to, and the interpolation."""
+    doc, panel, _ = make_panel(qtbot)
+    rows, form = panel.data.split.rows, panel.data.split.form
+    assert not form.isRowVisible(rows["mean"].widget)
+    assert rows["resize"].editor.field.text() == "none"
+    choose(rows["normalize"].editor, "custom")
+    d = doc.project.dataset
+    assert (d.normalize, d.mean, d.std) == ("custom", [0.449], [0.226])
+    assert form.isRowVisible(rows["mean"].widget) and form.isRowVisible(rows["std"].widget)
+    assert rows["normalize"].editor.field.currentText() == "Custom mean and std"
+    assert rows["mean"].editor.field.text() == "0.449"
+    # three values for the mean while the std has one: refused, the reason shows ...
+    type_into(qtbot, rows["mean"].editor.field, "0.485, 0.456, 0.406")
+    assert doc.project.dataset.mean == [0.449]
+    assert "1 or 3 values each" in rows["mean"].message.text()
+    # ... until the std has three too: both applied as one step
+    type_into(qtbot, rows["std"].editor.field, "0.229, 0.224, 0.225")
+    d = doc.project.dataset
+    assert (d.mean, d.std) == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    assert rows["mean"].message.isHidden()
+    rows["resize"].editor.field.setValue(40)
+    rows["resize"].editor.end_session()
+    choose(rows["interpolation"].editor, "nearest")
+    d = doc.project.dataset
+    assert (d.resize, d.interpolation) == (40, "nearest")
+    texts = [doc.undo_stack.text(i) for i in range(doc.undo_stack.count())]
+    assert texts == ["Set Normalize to Custom mean and std",
+                     "Set Std to [0.229, 0.224, 0.225]", "Set Resize (shorter side) to 40",
+                     "Set Interpolation to Nearest"]
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert (doc.project.dataset.resize, doc.project.dataset.interpolation) == (None, "bilinear")
+    assert rows["resize"].editor.field.text() == "none"
+    doc.undo_stack.undo()
+    assert doc.project.dataset.std == [0.226]
+    assert rows["std"].editor.field.text() == "0.226"
+    doc.undo_stack.undo()
+    assert doc.project.dataset.normalize == "auto" and doc.project.dataset.mean == []
+    assert not form.isRowVisible(rows["mean"].widget)
+
+
 def test_editors_follow_the_config_metadata():
     epochs = field_param(TrainConfig, "epochs")
     assert (epochs.kind, epochs.min, epochs.max) == ("int", 1, 100_000)

@@ -12,9 +12,11 @@ import torch
 from safetensors.torch import load_file
 
 from cnnstudio.cli.main import main
+from cnnstudio.engine import checkpoint as ckpt
 from cnnstudio.engine.build import to_module
 from cnnstudio.graph import analyze, presets
 from cnnstudio.project import load_project
+from tests.engine.test_pretrained import cache_checkpoint, door  # noqa: F401 - a fixture
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
 
@@ -170,3 +172,29 @@ def test_import_bad_input_is_one_line(tmp_path, monkeypatch, capsys, argv, messa
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)
     assert code != 0 and message in err and err.count("\n") == 1
+
+
+def test_import_torchvision_with_cached_pretrained_weights(door, tmp_path, capsys) -> None:  # noqa: F811
+    source, _ = cache_checkpoint("squeezenet1_1", seed=6)
+    out = tmp_path / "sq.cnnproj"
+    code, text, err = run(capsys, "import", "torchvision:squeezenet1_1", "--weights", "DEFAULT",
+                          "--classes", "3", "--input", "3,64,64", "--out", str(out))
+    assert code == 0, err
+    assert "SqueezeNet1_1_Weights.IMAGENET1K_V1" in text and door.calls == []
+    project = load_project(out)
+    state = ckpt.from_bytes(project.weights[project.current_weights])
+    kept = {k: v for k, v in source.state_dict().items() if not k.startswith("classifier.1.")}
+    assert all(torch.equal(state[k], v) for k, v in kept.items())
+    assert state["classifier.1.weight"].shape[0] == 3
+    assert project.dataset.normalize == "custom" and project.dataset.resize == 73
+
+
+def test_import_pretrained_offline_exit_2_and_nothing_written(door, tmp_path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "r.cnnproj"
+    code, _, err = run(capsys, "import", "torchvision:resnet18", "--weights", "IMAGENET1K_V1",
+                       "--out", str(out))
+    assert code == 2 and "resnet18-f37072fd.pth" in err and err.count("\n") == 1
+    assert not out.exists()
+    code, _, err = run(capsys, "import", "model.onnx", "--weights", "DEFAULT", "--out",
+                       str(out))
+    assert code == 2 and "--weights goes with torchvision" in err

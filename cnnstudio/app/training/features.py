@@ -234,7 +234,8 @@ class FeatureMapsView(QWidget):
             return
 
         data, name = self.data, path.replace("\\", "/").rsplit("/", 1)[-1]
-        self.file_jobs.start(lambda: engine.probe.read_probe(path, shape, data),
+        dataset = self.document.project.dataset  # its resize settings, when data is None
+        self.file_jobs.start(lambda: engine.probe.read_probe(path, shape, data, dataset),
                              lambda image: self._set_probe(image, None, name),
                              lambda message: self._say(message, error=True))
 

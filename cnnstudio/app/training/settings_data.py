@@ -1,7 +1,8 @@
 """The Data section of the training settings: the source (built-in sets, an image folder, a
 CSV), its path, downloading a torchvision set now with a progress bar (the engine's own
 downloader, in a Jobs job; its progress crosses to the GUI thread as a queued signal), the
-split and the normalisation."""
+split, the normalisation and how images are resized (straight to the input, or the shorter
+side then the centre crop, as pretrained weights expect)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .settings_forms import (
     FieldRow,
     error_label,
     field_label,
+    parse_loose,
     show_problem,
     shrinkable,
 )
@@ -62,6 +64,20 @@ def fetch_dataset(source: str, path: str | None, base_dir: str | None,
     tests = len(arrays.test_labels) if arrays.test_labels is not None else 0
     return f"{arrays.name} is ready in {root}: {len(arrays.labels):,} training, " \
            f"{tests:,} test images."
+
+
+def _custom(values: dict[str, Any]) -> bool:
+    return values["normalize"] == "custom"
+
+
+def _numbers(value: Any) -> Any:
+    """A mean or std field's value as the config takes it: nothing typed is an empty list,
+    one number a list of one (a grey image's); anything else goes as it is, to be checked."""
+    if value is None:
+        return []
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
 
 
 def _row(*widgets: QWidget, stretch: int = 1) -> QWidget:
@@ -118,8 +134,12 @@ class DataGroup(QWidget):
         self.fetch_jobs = Jobs(self)
         self.relay = _Progress(self)
         self.relay.changed.connect(self._progress)
+        custom = {"mean": _custom, "std": _custom}
         self.split = FieldForm(DatasetConfig, ["val_fraction", "test_fraction", "split_seed",
-                                               "limit", "normalize"], apply)
+                                               "limit", "normalize", "mean", "std", "resize",
+                                               "interpolation"], self._apply, when=custom,
+                               placeholders={"mean": "e.g. 0.485, 0.456, 0.406",
+                                             "std": "e.g. 0.229, 0.224, 0.225"})
 
         self.path_row = _row(self.path, self.browse)
         self.fetch_row = _row(self.download.widget, self.fetch_button)
@@ -156,6 +176,26 @@ class DataGroup(QWidget):
         self.fetch_status.setVisible(online and bool(self.fetch_status.text()))
         self.download.sync(values)
         self.split.sync(values)
+
+    def _apply(self, path: str, value: Any, merge: bool) -> str | None:
+        """As the panel applies, except: a mean and a std are applied together (one may be
+        mid-edit to another channel count), and choosing custom normalisation without values
+        starts from ImageNet's for the network's channels."""
+        if path in ("mean", "std"):
+            other = "std" if path == "mean" else "mean"
+            typed = parse_loose(self.split.rows[other].editor.field.text())  # type: ignore
+            problem = self.panel.change("dataset", {path: _numbers(value),
+                                                    other: _numbers(typed)}, merge)
+            if problem is None:  # the other one's refusal is settled too
+                show_problem(self.split.rows[other].message, None)
+            return problem
+        current = self.panel.document.project.dataset
+        if path == "normalize" and value == "custom" and not current.mean:
+            shape = self.panel.document.report.input_shape or (3,)
+            channels = shape[0] if len(shape) == 3 and shape[0] in (1, 3) else 3
+            mean, std = engine.fixed_mean_std("imagenet", channels)
+            return self.panel.change("dataset", {path: value, "mean": mean, "std": std}, merge)
+        return self.panel.dataset_apply(path, value, merge)
 
     def choose_source(self, source: str) -> None:
         """A folder or a CSV asks for its path first (the config refuses one without)."""

@@ -14,7 +14,8 @@ from ...graph import analyze
 from ...project import Project
 from ...project.config import Section, TrainConfig
 from ..data.augment.pipeline import make_step
-from ..data.load import IMAGENET_MEAN, IMAGENET_STD, plan_shape
+from ..data.geometry import check_resize
+from ..data.load import fixed_mean_std, plan_shape
 from ..data.sources import TORCHVISION_SETS
 from ..training.transfer import resolve_ids
 from .text import Call, literal
@@ -41,6 +42,8 @@ def training_script(project: Project, *, model_file: str = "model.py",
     input_shape = tuple(report.input_shape or ())
     try:
         image_shape, flat = plan_shape(input_shape, NATIVE.get(ds.source))
+        normalize = _normalize(ds, image_shape[0])
+        check_resize(ds.resize, image_shape)
     except ValueError as exc:
         raise ValueError(str(exc)) from None
     official = ds.source in TORCHVISION_SETS
@@ -52,7 +55,8 @@ def training_script(project: Project, *, model_file: str = "model.py",
         "SPLIT_SEED": ds.split_seed, "LIMIT": ds.limit, "GRAD_CLIP": cfg.grad_clip,
         "EARLY_STOPPING": cfg.early_stopping, "AMP": cfg.amp,
         "WEIGHTS": weights_file, "DATA_ROOT": ds.path, "DOWNLOAD": ds.download,
-        "SOURCE": ds.source, "NORMALIZE": _normalize(ds.normalize, image_shape[0]),
+        "SOURCE": ds.source, "NORMALIZE": normalize,
+        "RESIZE": ds.resize, "INTERPOLATION": ds.interpolation,
         "LOADER": _loader(ds.source, official),
         "OPTIMIZER": _optimizer(cfg), "LOSS": _settings(cfg.loss),
         "SCHEDULE": _settings(cfg.schedule),
@@ -72,14 +76,12 @@ def _import_line(module: str) -> str:
     return ""
 
 
-def _normalize(mode: str, channels: int) -> str:
-    if mode == "imagenet":
-        if channels == 3:
-            return f"{literal(IMAGENET_MEAN)}, {literal(IMAGENET_STD)}"
-        return f"({sum(IMAGENET_MEAN) / 3!r},), ({sum(IMAGENET_STD) / 3!r},)"
-    if mode == "none":
-        return f"{literal((0.0,) * channels)}, {literal((1.0,) * channels)}"
-    return "auto"
+def _normalize(ds: Any, channels: int) -> str:
+    """The mean and std the engine uses, as source, or "auto" (measured by the script)."""
+    fixed = fixed_mean_std(ds.normalize, channels, ds.mean, ds.std)
+    if fixed is None:
+        return "auto"
+    return f"{literal(tuple(fixed[0]))}, {literal(tuple(fixed[1]))}"
 
 
 def _loader(source: str, official: bool) -> str:

@@ -10,6 +10,7 @@ import re
 import textwrap
 from typing import Any
 
+from ..data import geometry
 from ..training import losses, optim
 from .text import Call, lines, literal
 
@@ -50,6 +51,8 @@ def _header(v: dict[str, Any], body: str) -> str:
     out += ["", "import torch"]
     if "F." in body:
         out.append("import torch.nn.functional as F")
+    if re.search(r"\bImage\.", body):
+        out.append("from PIL import Image")
     out.append("from safetensors.torch import load_file, save_file")
     if re.search(r"\bnn\.", body):
         out.append("from torch import nn")
@@ -74,6 +77,8 @@ def _settings(v: dict[str, Any]) -> str:
         ("SEED", v["SEED"], "weights, batch order and augmentation"), ("LR", v["LR"], ""),
         ("IMAGE_SHAPE", tuple(v["IMAGE_SHAPE"]), "(channels, height, width) of the images"),
         ("FLAT", v["FLAT"], "the model takes the images flattened"),
+        ("RESIZE", v["RESIZE"], "shorter side to this, then the centre crop (None: straight)"),
+        ("INTERPOLATION", v["INTERPOLATION"], "bilinear, bicubic or nearest"),
         ("DATA_ROOT", v["DATA_ROOT"], "the image folder, or the download cache"),
         ("DOWNLOAD", v["DOWNLOAD"], ""),
         ("VAL_FRACTION", v["VAL_FRACTION"], ""), ("TEST_FRACTION", v["TEST_FRACTION"], ""),
@@ -126,14 +131,14 @@ def _data(v: dict[str, Any]) -> str:
     loader = v["LOADER"]
     head = ("def load_images(root: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str], "
             "tuple | None]:\n"
-            '    """uint8 images [N, C, H, W], their labels, the class names, and the official '
-            'test\n    split (images, labels) where the set has one."""\n')
+            '    """uint8 images [N, C, H, W] at IMAGE_SHAPE, their labels, the class names, and '
+            'the\n    official test split (images, labels) where the set has one."""\n')
     if loader == "digits":
         body = (
             "    from sklearn.datasets import load_digits\n\n"
             "    digits = load_digits()\n"
             "    grey = (digits.images * (255 / 16)).round().clip(0, 255).astype(\"uint8\")\n"
-            "    images = torch.from_numpy(grey).unsqueeze(1)\n"
+            "    images = fit(torch.from_numpy(grey).unsqueeze(1))\n"
             "    return images, torch.as_tensor(digits.target), [str(i) for i in range(10)], "
             "None\n")
     elif loader == "folder":
@@ -145,22 +150,27 @@ def _data(v: dict[str, Any]) -> str:
             "    mode = \"L\" if IMAGE_SHAPE[0] == 1 else \"RGB\"\n"
             "    images = torch.empty((len(found), *IMAGE_SHAPE), dtype=torch.uint8)\n"
             "    for i, (path, _) in enumerate(found.samples):\n"
-            "        image = v2.functional.pil_to_tensor(found.loader(path).convert(mode))\n"
-            "        images[i] = fit(image[None])[0]\n"
+            "        with Image.open(path) as image:  # decoded as CNN Studio decodes it\n"
+            "            rh, rw, _, _ = resize_plan(image.height, image.width, IMAGE_SHAPE[1:], "
+            "RESIZE)\n"
+            "            image.draft(mode, (rw, rh))  # JPEG: at a reduced scale\n"
+            "            image = fit_image(image.convert(mode), IMAGE_SHAPE, RESIZE, "
+            "INTERPOLATION)\n"
+            "        images[i] = v2.functional.pil_to_tensor(image)\n"
             "    return images, torch.as_tensor(found.targets), list(found.classes), None\n")
     else:
         kind, cls = loader.split(":")
         if kind == "svhn":
             opener = (f"    train = datasets.{cls}(root, split=\"train\", download=DOWNLOAD)\n"
                       f"    test = datasets.{cls}(root, split=\"test\", download=DOWNLOAD)\n")
-            arrays = "torch.from_numpy(ds.data), torch.as_tensor(ds.labels)"
+            arrays = "fit(torch.from_numpy(ds.data)), torch.as_tensor(ds.labels)"
             classes = "[str(i) for i in range(10)]"
         else:
             opener = (f"    train = datasets.{cls}(root, train=True, download=DOWNLOAD)\n"
                       f"    test = datasets.{cls}(root, train=False, download=DOWNLOAD)\n")
-            arrays = ("torch.as_tensor(ds.data).unsqueeze(1), torch.as_tensor(ds.targets)"
+            arrays = ("fit(torch.as_tensor(ds.data).unsqueeze(1)), torch.as_tensor(ds.targets)"
                       if kind == "mnist" else
-                      "torch.from_numpy(ds.data).permute(0, 3, 1, 2), "
+                      "fit(torch.from_numpy(ds.data).permute(0, 3, 1, 2)), "
                       "torch.as_tensor(ds.targets)")
             classes = "list(train.classes)"
         body = (
@@ -172,18 +182,14 @@ def _data(v: dict[str, Any]) -> str:
             "    def arrays(ds: object) -> tuple[torch.Tensor, torch.Tensor]:\n"
             f"        return {arrays}\n\n"
             f"    return *arrays(train), {classes}, arrays(test)\n")
-    fit = (
-        "def fit(x: torch.Tensor) -> torch.Tensor:\n"
-        '    """uint8 images at IMAGE_SHAPE: RGB to grey by luminance, grey to RGB by '
-        'repeating,\n    resized with antialiased bilinear filtering (as CNN Studio does)."""\n'
-        "    c, h, w = IMAGE_SHAPE\n"
-        "    if x.shape[1] == 3 and c == 1:\n"
-        "        x = v2.functional.rgb_to_grayscale(x)\n"
-        "    if tuple(x.shape[-2:]) != (h, w):\n"
-        "        x = v2.functional.resize(x, [h, w], antialias=True)\n"
-        "    if x.shape[1] == 1 and c == 3:\n"
-        "        x = x.expand(-1, 3, -1, -1)\n"
-        "    return x.to(torch.uint8).contiguous()\n")
+    # The engine's own sizing, copied verbatim: files as PIL images, arrays as tensors.
+    sizing = [geometry.resize_plan,
+              geometry.fit_image if loader == "folder" else geometry.fit_images]
+    fit = "\n\n\n".join(inspect.getsource(f).rstrip("\n") for f in sizing) + "\n"
+    if loader != "folder":
+        fit += ("\n\ndef fit(x: torch.Tensor) -> torch.Tensor:\n"
+                '    """uint8 images at IMAGE_SHAPE, sized as CNN Studio sizes them."""\n'
+                "    return fit_images(x, IMAGE_SHAPE, RESIZE, INTERPOLATION).to(torch.uint8)\n")
     stats = (
         "def mean_std(x: torch.Tensor) -> tuple[list[float], list[float]]:\n"
         '    """Per-channel mean and std of uint8 images scaled to [0, 1], from histograms."""\n'
@@ -352,7 +358,7 @@ def _main(v: dict[str, Any]) -> str:
         "    torch.manual_seed(SEED)\n"
         "    device = pick_device(args.device)\n\n"
         "    images, labels, classes, test = load_images(args.data)\n"
-        "    images, num_classes = fit(images), len(classes)\n"
+        "    num_classes = len(classes)\n"
         "    train_at, val_at, test_at = split(labels, num_classes, args.limit)\n"
         + normalize +
         "    shape = (1, -1, 1, 1)\n"
@@ -361,7 +367,7 @@ def _main(v: dict[str, Any]) -> str:
         f"    train = Images(images[train_at], labels[train_at]{augmented})\n"
         "    val = Images(images[val_at], labels[val_at])\n"
         "    if test is not None:\n"
-        "        test_set = Images(fit(test[0]), test[1])\n"
+        "        test_set = Images(*test)\n"
         "    else:\n"
         "        test_set = Images(images[test_at], labels[test_at])\n"
         "    loader = DataLoader(train, batch_size=BATCH_SIZE, shuffle=True,\n"

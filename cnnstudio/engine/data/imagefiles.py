@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from .errors import DatasetError
+from .geometry import STRAIGHT, Sizing, fit_image, resize_plan
 from .sources import Files, Progress
 
 # ------------------------------------------------------------------------------------------
@@ -177,12 +178,14 @@ def _refuse_huge(im: Image.Image) -> None:
             f"{limit:,} an image may have (a decompression bomb?)")
 
 
-def decode(path: str, shape: tuple[int, int, int]) -> np.ndarray:
+def decode(path: str, shape: tuple[int, int, int], sizing: Sizing = STRAIGHT) -> np.ndarray:
     """One image file as uint8 ``[C, H, W]``: converted to grey (luminance) or RGB, resized
-    with PIL's antialiased bilinear filter."""
+    with PIL's antialiased filter (bilinear unless ``sizing`` says otherwise), and
+    centre-cropped when ``sizing.resize`` is set."""
     c, h, w = shape
     with Image.open(path) as im:
-        im.draft("L" if c == 1 else "RGB", (w, h))  # JPEG: decode at a reduced scale
+        rh, rw, _, _ = resize_plan(im.height, im.width, (h, w), sizing.resize)
+        im.draft("L" if c == 1 else "RGB", (rw, rh))  # JPEG: decode at a reduced scale
         _refuse_huge(im)  # at the size it decodes at (after draft)
         if im.mode in ("I", "F") or im.mode.startswith("I;16"):
             a = np.asarray(im, dtype=np.float64)
@@ -190,9 +193,7 @@ def decode(path: str, shape: tuple[int, int, int]) -> np.ndarray:
             im = Image.fromarray(np.clip(a * (255.0 / top), 0, 255).astype(np.uint8))
         elif im.mode == "P" and "transparency" in im.info:
             im = im.convert("RGBA")
-        im = im.convert("L" if c == 1 else "RGB")
-        if im.size != (w, h):
-            im = im.resize((w, h), Image.Resampling.BILINEAR)
+        im = fit_image(im.convert("L" if c == 1 else "RGB"), shape, *sizing)
         a = np.asarray(im, dtype=np.uint8)
     return (a[None] if c == 1 else a.transpose(2, 0, 1)).copy()  # writable, C order
 
@@ -200,8 +201,10 @@ def decode(path: str, shape: tuple[int, int, int]) -> np.ndarray:
 def decode_files(paths: Sequence[str], shape: tuple[int, int, int], progress: Progress,
                  stage: str = "decoding images",
                  sink: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+                 sizing: Sizing = STRAIGHT,
                  ) -> tuple[torch.Tensor | None, list[int], list[str]]:
-    """Decodes ``paths`` into uint8 ``[N, C, H, W]`` (CPU) with a few threads. Returns that
+    """Decodes ``paths`` into uint8 ``[N, C, H, W]`` (CPU) with a few threads, sized as
+    ``sizing`` says (see ``decode``). Returns that
     tensor, the positions of the files that could not be read, and a reason for each:
     unreadable files are not fatal. With ``sink``, nothing is kept: each chunk of images goes
     to ``sink(start, images, readable)`` instead, and the tensor returned is None."""
@@ -215,7 +218,7 @@ def decode_files(paths: Sequence[str], shape: tuple[int, int, int], progress: Pr
 
     def one(i: int, row: int) -> str | None:
         try:
-            view[row] = decode(paths[i], shape)
+            view[row] = decode(paths[i], shape, sizing)
             return None
         except Exception as e:  # noqa: BLE001 - any file a user has can fail in its own way
             return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

@@ -27,6 +27,7 @@ import torch
 
 from .augment.pipeline import Pipeline, check_steps
 from .errors import DatasetError
+from .geometry import STRAIGHT, Sizing, check_resize
 from .imagefiles import decode_files, list_csv, list_folder, probe
 from .sources import (
     TORCHVISION_SETS,
@@ -39,7 +40,8 @@ from .sources import (
 )
 from .splits import FileStore, Split, TensorStore, adapt, mix_seed, split_indices
 
-__all__ = ["Data", "DatasetError", "Split", "load_data", "plan_shape", "split_indices"]
+__all__ = ["Data", "DatasetError", "Split", "fixed_mean_std", "load_data", "plan_shape",
+           "split_indices"]
 
 GiB = 1 << 30
 DEFAULT_BUDGET = 4 * GiB
@@ -91,6 +93,40 @@ def plan_shape(input_shape: Sequence[int],
                        "nor a vector [F]; image datasets need one of those")
 
 
+def _per_channel(values: Sequence[float], c: int, what: str) -> list[float]:
+    """Values given for 1 or 3 channels, for ``c``-channel images: averaged for grey images,
+    repeated for RGB ones (a grey network can use RGB weights' statistics)."""
+    values = [float(v) for v in values]
+    if len(values) == c:
+        return values
+    if len(values) == 3 and c == 1:
+        return [sum(values) / 3]
+    if len(values) == 1 and c == 3:
+        return values * 3
+    raise DatasetError(f"dataset.{what}: {len(values)} value(s) for {c}-channel images; give "
+                       f"{c} (or 1 or 3, which are adapted)")
+
+
+def fixed_mean_std(normalize: str, channels: int, mean: Sequence[float] = (),
+                   std: Sequence[float] = ()) -> tuple[list[float], list[float]] | None:
+    """The mean and std that ``normalize`` fixes for ``channels``-channel images: zeros and
+    ones ("none"), ImageNet's, or ``mean``/``std`` ("custom"); None for "auto", which
+    measures the training images."""
+    if normalize == "auto":
+        return None
+    if normalize == "none":
+        return [0.0] * channels, [1.0] * channels
+    if normalize == "imagenet":
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    elif normalize != "custom":
+        raise DatasetError(f"dataset.normalize: unknown mode {normalize!r}; use auto, none, "
+                           "imagenet or custom")
+    elif not mean or len(mean) != len(std):
+        raise DatasetError("dataset.mean: custom normalisation needs a mean and a std for each "
+                           f"channel, found {len(mean)} and {len(std)}")
+    return _per_channel(mean, channels, "mean"), _per_channel(std, channels, "std")
+
+
 # ------------------------------------------------------------------------------------------
 # The data
 
@@ -110,6 +146,7 @@ class Data:
     source: str
     name: str
     normalize: str = "auto"
+    sizing: Sizing = STRAIGHT
     storage: str = "device"
     root: str | None = None
     native_shape: tuple[int, int, int] | None = None
@@ -147,6 +184,7 @@ class Data:
             "input_shape": list(self.input_shape), "image_shape": list(self.image_shape),
             "native_shape": list(self.native_shape) if self.native_shape else None,
             "normalize": self.normalize, "mean": list(self.mean), "std": list(self.std),
+            "resize": self.sizing.resize, "interpolation": self.sizing.interpolation,
             "split": dict(self.split_config), "storage": self.storage,
             "notes": list(self.notes), "fingerprint": self.fingerprint,
         }
@@ -213,8 +251,9 @@ class _Stored:
 Parts = dict[str, tuple[Any, torch.Tensor]]  # split name → (positions or None, labels)
 
 
-def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], budget: int,
-                  device: torch.device, seed: int, digest: Any, report: Progress) -> _Stored:
+def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], sizing: Sizing,
+                  budget: int, device: torch.device, seed: int, digest: Any,
+                  report: Progress) -> _Stored:
     native = src.native_shape
     n_total = sum(len(lab) for _, lab in parts.values())
     digest.update(np.ascontiguousarray(src.images.numpy()))
@@ -227,6 +266,7 @@ def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], budget
         storage, kept = "device, resized per batch", (kept_c, native[1], native[2])
     else:
         raise _too_big(src.name, n_total, shape, budget, device)
+    now = sizing if storage == "device" else STRAIGHT  # else: the channels only, for now
     stores: dict[str, TensorStore | FileStore] = {}
     labels: dict[str, torch.Tensor] = {}
     for name, (idx, lab) in parts.items():
@@ -237,9 +277,9 @@ def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], budget
         for start in range(0, n, step):
             sel = slice(start, start + step)
             x = images[sel] if idx is None else images[idx[sel]]
-            out[sel] = adapt(x.to(device), kept)
+            out[sel] = adapt(x.to(device), kept, now)
             report(f"preparing {name} images", min(n, start + step), n)
-        stores[name], labels[name] = TensorStore(out, shape), lab
+        stores[name], labels[name] = TensorStore(out, shape, sizing), lab
         if idx is not None:
             digest.update(idx.numpy())
     train = stores["train"]
@@ -253,8 +293,8 @@ def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], budget
     return _Stored(storage, stores, labels, chunks, [])
 
 
-def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], budget: int,
-                 device: torch.device, digest: Any, report: Progress) -> _Stored:
+def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], sizing: Sizing,
+                 budget: int, device: torch.device, digest: Any, report: Progress) -> _Stored:
     n_total = sum(len(lab) for _, lab in parts.values())
     storage = "device" if n_total * math.prod(shape) <= budget else "files"
     paths = [src.paths[i] for idx, _ in parts.values() for i in idx.tolist()]
@@ -273,10 +313,10 @@ def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], budget: 
             measured.append(x[: n_train - start][ok[: n_train - start]].clone())
 
     if storage == "device":
-        decoded, bad, reasons = decode_files(paths, shape, report)
+        decoded, bad, reasons = decode_files(paths, shape, report, sizing=sizing)
     else:  # one pass to find the unreadable files and measure, keeping nothing
         decoded, bad, reasons = decode_files(paths, shape, report, "checking images",
-                                             sink=measure)
+                                             sink=measure, sizing=sizing)
     base = Path(src.root).parent if Path(src.root).is_file() else Path(src.root)
     skipped = [(os.path.relpath(paths[i], base), r) for i, r in zip(bad, reasons)]
     good = torch.ones(len(paths), dtype=torch.bool)
@@ -298,7 +338,7 @@ def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], budget: 
                 stores[name] = TensorStore(decoded[start:start + n][ok].to(device), shape)
             else:
                 stores[name] = FileStore([p for p, g in zip(paths[start:start + n], ok) if g],
-                                         shape, device)
+                                         shape, device, sizing)
             labels[name] = lab[ok]
         start += n
     train = stores["train"]
@@ -324,11 +364,16 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     if any(v < 1 for v in input_shape):
         raise DatasetError(f"the graph's Input shape {list(input_shape)} has a size below 1")
     check_steps(cfg.augment)  # parameter mistakes show before any download
+    sizing = Sizing.of(cfg)
     if len(input_shape) == 3:
         plan_shape(input_shape, None)
+        check_resize(sizing.resize, input_shape)
     src = _open(cfg, cache_dir, report)
     native = src.native_shape if isinstance(src, Arrays) else src.probe
     shape, flat = plan_shape(input_shape, native)
+    check_resize(sizing.resize, shape)
+    fixed = fixed_mean_std(cfg.normalize, shape[0], getattr(cfg, "mean", ()),
+                           getattr(cfg, "std", ()))
     classes = list(src.classes)
     k = len(classes)
     official = isinstance(src, Arrays) and src.test_images is not None
@@ -349,21 +394,25 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     budget = _budget(device, memory_budget)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr((cfg.source, src.name, classes, shape, flat)).encode())
+    if sizing != STRAIGHT:  # the default leaves the fingerprints of earlier runs as they were
+        digest.update(repr(tuple(sizing)).encode())
     if isinstance(src, Arrays):
-        stored = _store_arrays(src, parts, shape, budget, device, cfg.split_seed, digest, report)
+        stored = _store_arrays(src, parts, shape, sizing, budget, device, cfg.split_seed,
+                               digest, report)
     else:
-        stored = _store_files(src, parts, shape, budget, device, digest, report)
+        stored = _store_files(src, parts, shape, sizing, budget, device, digest, report)
 
     c = shape[0]
-    if cfg.normalize == "auto":
+    if fixed is None:
         report("measuring mean and std", 0, 1)
         mean, std = _stats(stored.train_images, c)
         report("measuring mean and std", 1, 1)
-    elif cfg.normalize == "imagenet":
-        mean, std = ((list(IMAGENET_MEAN), list(IMAGENET_STD)) if c == 3 else
-                     ([sum(IMAGENET_MEAN) / 3], [sum(IMAGENET_STD) / 3]))
     else:
-        mean, std = [0.0] * c, [1.0] * c
+        mean, std = fixed
+        if cfg.normalize == "custom" and len(cfg.mean) != c:
+            notes.append(f"the custom mean and std are for {len(cfg.mean)} channel(s) and the "
+                         f"images have {c}: {'averaged' if c == 1 else 'repeated'} to "
+                         f"{_rounded(mean)} and {_rounded(std)}")
     digest.update(repr((cfg.normalize, [round(v, 6) for v in mean],
                         [round(v, 6) for v in std])).encode())
     splits = {name: Split(name, store, stored.labels[name], num_classes=k,
@@ -376,7 +425,8 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     return Data(
         train=splits["train"], val=splits.get("val"), test=splits.get("test"), classes=classes,
         input_shape=input_shape, image_shape=shape, mean=mean, std=std, source=cfg.source,
-        name=src.name, normalize=cfg.normalize, storage=stored.storage, root=src.root,
+        name=src.name, normalize=cfg.normalize, sizing=sizing, storage=stored.storage,
+        root=src.root,
         native_shape=native, test_split="official" if official else
         ("held out" if "test" in splits else None),
         skipped=list(getattr(src, "skipped", [])) + stored.skipped, notes=notes,
@@ -384,6 +434,10 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
                       "test_fraction": 0.0 if official else cfg.test_fraction,
                       "seed": cfg.split_seed, "limit": cfg.limit},
         fingerprint=digest.hexdigest())
+
+
+def _rounded(values: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
 def _too_big(name: str, n: int, shape: tuple[int, int, int], budget: int,

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 
 from .augment.pipeline import Pipeline
 from .errors import DatasetError
+from .geometry import STRAIGHT, Sizing, fit_images
 from .imagefiles import decode
 
 LAZY_WORKERS = max(0, min(4, (os.cpu_count() or 1) - 1))  # DataLoader workers for ``files``
@@ -28,17 +28,10 @@ def mix_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def adapt(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+def adapt(x: torch.Tensor, shape: Sequence[int], sizing: Sizing = STRAIGHT) -> torch.Tensor:
     """uint8 ``[N, c, h, w]`` → ``[N, C, H, W]``: RGB → grey by luminance, grey → RGB by
-    repeating, resized with antialiased bilinear filtering."""
-    c, h, w = shape
-    if x.shape[1] == 3 and c == 1:
-        x = TF.rgb_to_grayscale(x)
-    if tuple(x.shape[-2:]) != (h, w):
-        x = TF.resize(x, [h, w], antialias=True)
-    if x.shape[1] == 1 and c == 3:
-        x = x.expand(-1, 3, -1, -1)
-    return x.contiguous()
+    repeating, resized (antialiased) and centre-cropped as ``sizing`` says."""
+    return fit_images(x, shape, *sizing)
 
 
 # ------------------------------------------------------------------------------------------
@@ -50,17 +43,19 @@ READY_BYTES = 256 * 2**20
 
 
 class TensorStore:
-    """uint8 images on the device; resized (and grey → RGB) per batch when kept at their own
-    size."""
+    """uint8 images on the device; resized (and grey → RGB) per batch, as ``sizing`` says,
+    when kept at their own size."""
 
-    def __init__(self, x: torch.Tensor, shape: tuple[int, int, int]) -> None:
+    def __init__(self, x: torch.Tensor, shape: tuple[int, int, int],
+                 sizing: Sizing = STRAIGHT) -> None:
         self.x = x
         self.shape = shape
+        self.sizing = sizing
         self.per_batch = tuple(x.shape[1:]) != shape
 
     def fetch(self, idx: torch.Tensor) -> torch.Tensor:
         x = self.x[idx.to(self.x.device)]
-        return adapt(x, self.shape) if self.per_batch else x
+        return adapt(x, self.shape, self.sizing) if self.per_batch else x
 
     def iterate(self, batches: Sequence[torch.Tensor]) -> Iterator[torch.Tensor]:
         for idx in batches:
@@ -68,16 +63,18 @@ class TensorStore:
 
 
 class _FileSet(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[str], shape: tuple[int, int, int]) -> None:
+    def __init__(self, paths: Sequence[str], shape: tuple[int, int, int],
+                 sizing: Sizing) -> None:
         self.paths = list(paths)
         self.shape = shape
+        self.sizing = sizing
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
         try:
-            return torch.from_numpy(decode(self.paths[i], self.shape))
+            return torch.from_numpy(decode(self.paths[i], self.shape, self.sizing))
         except Exception as e:  # noqa: BLE001
             raise DatasetError(f"{self.paths[i]} can no longer be read ({e}); it could when the "
                                "data was loaded: restore it, or load the data again") from e
@@ -87,8 +84,8 @@ class FileStore:
     """Images decoded from their files batch by batch (DataLoader workers)."""
 
     def __init__(self, paths: Sequence[str], shape: tuple[int, int, int],
-                 device: torch.device) -> None:
-        self.files = _FileSet(paths, shape)
+                 device: torch.device, sizing: Sizing = STRAIGHT) -> None:
+        self.files = _FileSet(paths, shape, sizing)
         self.shape = shape
         self.device = device
 

@@ -8,12 +8,14 @@ one-line message says what to change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from .. import pretrained
+from ..pretrained import Progress, WeightsInfo
 from . import python as import_python
 from .common import Imported, ModelImportError, one_line
 from .fx.trace import import_module
@@ -55,9 +57,14 @@ def from_module(module: nn.Module, input_shape: Sequence[int], *,
 
 
 def from_torchvision(name: str, *, num_classes: int | None = None,
-                     input_shape: Sequence[int] | None = None) -> Imported:
-    """torchvision's classification model ``name`` with random weights (nothing is ever
-    downloaded); ``input_shape`` defaults to the size the model is made for."""
+                     input_shape: Sequence[int] | None = None,
+                     weights: str | WeightsInfo | None = None, progress: Progress | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> Imported:
+    """torchvision's classification model ``name``: with random weights when ``weights`` is
+    None (nothing is downloaded), else with its pretrained ``weights`` (``DEFAULT``, a version
+    such as ``IMAGENET1K_V1``, or one ``pretrained.available`` gave), fetched into torch's hub
+    cache when missing; a head for other ``num_classes`` is fresh. ``input_shape`` defaults to
+    the weights' crop size, else the size the model is made for."""
     import torchvision
 
     available = _all_torchvision()
@@ -74,14 +81,29 @@ def from_torchvision(name: str, *, num_classes: int | None = None,
         kwargs["num_classes"] = int(num_classes)
     if name in ("googlenet", "inception_v3"):
         kwargs["init_weights"] = True  # torchvision's own init; also silences its warning
+    info = weights if isinstance(weights, WeightsInfo) or weights is None \
+        else pretrained.resolve(name, weights)
+    state = None
+    if info is not None:
+        pretrained.fetch(info, progress, cancelled)
+        state = pretrained.load_state(info)
     try:
         model = torchvision.models.get_model(name, **kwargs)
     except Exception as exc:
         raise ModelImportError(f"torchvision {name} cannot be built: {one_line(exc)}") from None
+    notes = []
+    if info is not None and state is not None:
+        fresh = pretrained.load_into(model, state, info.file_name)
+        notes.append(f"pretrained weights {info.full_name}"
+                     + (f"; new head ({', '.join(fresh)})" if fresh else ""))
     if input_shape is None:
-        input_shape = _DEFAULT_INPUT.get(name, (3, 224, 224))
-    return import_module(model, input_shape, f"torchvision {name}",
-                         {"torchvision": True, "model": name})
+        input_shape = (3, info.crop, info.crop) if info is not None \
+            else _DEFAULT_INPUT.get(name, (3, 224, 224))
+    imported = import_module(model, input_shape, f"torchvision {name}",
+                             {"torchvision": True, "model": name,
+                              **({"weights": info.full_name} if info is not None else {})})
+    imported.notes.extend(notes)
+    return imported
 
 
 def from_python_file(path: str | Path, name: str | None,

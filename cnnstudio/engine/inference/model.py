@@ -16,6 +16,7 @@ from ...graph import analyze
 from .. import checkpoint as ckpt
 from ..build import to_module
 from ..data.errors import DatasetError
+from ..data.geometry import STRAIGHT
 from ..data.imagefiles import decode
 from ..data.load import Data, load_data
 
@@ -74,9 +75,10 @@ def project_data(project: Any, *, base_dir: str | Path | None = None,
 
 
 def read_image(path: str | Path, data: Data) -> torch.Tensor:
-    """An image file as the dataset stores its images: uint8 ``[C, H, W]`` at its size."""
+    """An image file as the dataset stores its images: uint8 ``[C, H, W]`` at its size,
+    resized and centre-cropped with the dataset's settings (as in training)."""
     try:
-        array = decode(str(path), tuple(data.image_shape))
+        array = decode(str(path), tuple(data.image_shape), getattr(data, "sizing", STRAIGHT))
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
         raise InferenceError(f"cannot read {Path(path).name} as an image: {exc}") from None
     return torch.from_numpy(array).contiguous()

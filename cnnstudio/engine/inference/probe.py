@@ -21,6 +21,7 @@ from torch import nn
 from ...graph import Graph, Report, analyze, layers
 from ...graph.layers.spec import WHOLE
 from ..build import Block
+from ..data.geometry import Sizing
 from .model import InferenceError, model_from_state, read_image, to_input
 
 CONV_TYPES = frozenset({"Conv2d", "ConvTranspose2d"})
@@ -330,10 +331,13 @@ def probe_input(image: torch.Tensor, input_shape: Sequence[int], data: Any = Non
     return x.flatten(1) if len(input_shape) == 1 else x
 
 
-def read_probe(path: str, image_shape: Sequence[int], data: Any = None) -> torch.Tensor:
-    """An image file as a uint8 probe at the dataset's image size."""
+def read_probe(path: str, image_shape: Sequence[int], data: Any = None,
+               dataset: Any = None) -> torch.Tensor:
+    """An image file as a uint8 probe at the dataset's image size; without the data, sized
+    with the settings of ``dataset`` (a DatasetConfig; default: straight to the size)."""
     if data is None:
-        data = type("Shape", (), {"image_shape": tuple(image_shape)})()
+        data = type("Shape", (), {"image_shape": tuple(image_shape),
+                                  "sizing": Sizing.of(dataset)})()
     return read_image(path, data)
 
 
