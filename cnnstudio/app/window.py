@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
         a("new", "&New blank network", self.new_blank, S.New, "new", "an empty canvas")
         a("new_preset", "New from &preset…", self.new_from_preset, K("Ctrl+Shift+N"), "preset",
           "start from LeNet, AlexNet, VGG, ResNet, …")
+        a("new_finetune", "Fine-tune a pre&trained network…", self.new_finetune, None, None,
+          "ImageNet weights, a new head for your data's classes, the backbone frozen")
         a("open", "&Open…", lambda: self.open_file(), S.Open, "open",
           "a project (.cnnproj) or a graph file (.json)")
         a("save", "&Save", self.save, S.Save, "save", "save the project")
@@ -199,7 +201,7 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for key in ("new", "new_preset", "open"):
+        for key in ("new", "new_preset", "new_finetune", "open"):
             file_menu.addAction(self.act[key])
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -333,6 +335,18 @@ class MainWindow(QMainWindow):
             name, options = dialog.choice()
         graph = presets.build(name, **(options or {}))
         self.open_project(Project(name=name, graph=graph), None)
+
+    def new_finetune(self, show: bool = True) -> Any:
+        """Ask for a network with pretrained weights and the data; the project is made on a
+        job (finetune_dialog) and opens when ready. Returns the dialog (tests drive it)."""
+        if not self.training.may_leave("start a new network") or not self.maybe_save():
+            return None
+        from .finetune_dialog import FinetuneDialog
+
+        dialog = FinetuneDialog(self, self.default_folder())
+        if show:
+            dialog.exec()
+        return dialog
 
     def open_file(self, path: Path | None = None, as_copy: bool = False) -> bool:
         if not self.training.may_leave("open another project") or not self.maybe_save():

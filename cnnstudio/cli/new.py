@@ -5,13 +5,13 @@ the data's classes and, on request, the backbone frozen."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from .. import engine
 from ..graph import GraphError, analyze, presets
-from ..project.config import SOURCES
+from ..project import ConfigError
+from ..project.data_source import BUILT_IN, FILE_SOURCES, dataset_fields
 from .common import (
     CliError,
     download_bar,
@@ -20,8 +20,6 @@ from .common import (
     project_out,
     write_project,
 )
-
-BUILT_IN = [s for s in SOURCES if s not in ("folder", "csv")]
 
 
 def add_parser(sub: Any) -> None:
@@ -53,21 +51,15 @@ def add_parser(sub: Any) -> None:
 def data_spec(spec: str, out: Path) -> dict[str, Any]:
     """``--data``'s dataset fields; a folder or CSV path is kept relative to the project."""
     kind, sep, path = spec.partition(":")
-    if not sep:
-        if spec not in BUILT_IN:
-            raise CliError(f"--data expects {', '.join(BUILT_IN)}, folder:PATH or csv:PATH, "
-                           f"not {spec!r}")
-        return {"source": spec}
-    if kind not in ("folder", "csv") or not path:
+    if not sep and spec not in BUILT_IN:
+        raise CliError(f"--data expects {', '.join(BUILT_IN)}, folder:PATH or csv:PATH, "
+                       f"not {spec!r}")
+    if sep and (kind not in FILE_SOURCES or not path):
         raise CliError(f"--data expects folder:PATH or csv:PATH, not {spec!r}")
-    where = Path(path).expanduser()
-    if not (where.is_dir() if kind == "folder" else where.is_file()):
-        raise CliError(f"--data {spec}: no such {'folder' if kind == 'folder' else 'file'}")
     try:
-        path = os.path.relpath(where.resolve(), out.parent.resolve())
-    except ValueError:  # another drive (Windows): keep it absolute
-        path = str(where.resolve())
-    return {"source": kind, "path": path}
+        return dataset_fields(kind if sep else spec, path or None, out.parent)
+    except ConfigError as exc:
+        raise CliError(f"--data {spec}: {exc}") from None
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -107,7 +99,7 @@ def _pretrained(args: argparse.Namespace, shape: list[int] | None,
 
 def _fresh(name: str, classes: int | None, shape: list[int] | None,
            data: dict[str, Any]) -> Any:
-    from ..project import ConfigError, DatasetConfig, Project
+    from ..project import DatasetConfig, Project
 
     options: dict[str, Any] = {}
     if shape is not None:

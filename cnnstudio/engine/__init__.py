@@ -34,6 +34,7 @@ _FACE: dict[str, str] = {
     "InferenceError": "inference.model", "model_from_state": "inference.model",
     "project_data": "inference.model", "read_image": "inference.model",
     "to_input": "inference.model", "top_k": "inference.model", "split_images": "inference.model",
+    "class_names": "inference.model",
     "predict_split": "inference.predictions", "cell_indices": "inference.predictions",
     "confident_mistakes": "inference.predictions",
     # export, import, code

@@ -72,6 +72,7 @@ def imported_project(imported: Any, name: str, weights: WeightsInfo | None = Non
     project = _with_weights(name, imported.graph, imported.state, IMPORTED_WEIGHTS)
     if weights is not None:
         apply_preprocessing(project.dataset, weights, analyze(imported.graph).input_shape)
+        keep_category_names(project.dataset, weights, imported.graph)
     lines = [f"Imported from {imported.source}."] + list(imported.notes)
     project.description = "\n".join(lines)
     return project
@@ -115,6 +116,7 @@ def pretrained_project(preset_name: str, weights: str = "DEFAULT", *,
                                                 cancelled)
         apply_preprocessing(dataset, info, shape)
         note = f"Pretrained weights: torchvision {info.model} {info.describe()}."
+        keep_category_names(dataset, info, graph)
     project = _with_weights(preset.name, graph, state, PRETRAINED_WEIGHTS)
     project.dataset = dataset
     lines = [f"Preset {preset.name}.", note]
@@ -126,6 +128,14 @@ def pretrained_project(preset_name: str, weights: str = "DEFAULT", *,
         lines.append(f"Frozen: {frozen} layers (all but the head).")
     project.description = "\n".join(lines)
     return project
+
+
+def keep_category_names(dataset: DatasetConfig, info: WeightsInfo, graph: Graph) -> None:
+    """Name the outputs with the weights' categories (ImageNet's) when the graph kept their
+    head, so that a prediction reads "tabby cat" rather than "281"; a new head keeps none."""
+    shapes = [tuple(s) for s in analyze(graph).output_shapes if s is not None]
+    if info.categories and (len(info.categories),) in shapes:
+        dataset.class_names = list(info.categories)
 
 
 def _is_file(weights: str) -> bool:

@@ -23,6 +23,16 @@ def parse_shape(text: str) -> list[int] | None:
     return shape if 1 <= len(shape) <= 3 and all(d > 0 for d in shape) else None
 
 
+def members_of(graph: Graph, ident: str) -> set[str]:
+    """The node ids an id of the training settings names (freeze, learning-rate multipliers,
+    unfreezing): the node itself, a block's members, or the nodes under an id prefix
+    (``layer1`` → ``layer1.0.conv1`` ...); empty when it names nothing."""
+    if ident in graph.nodes:
+        return {ident}
+    found = set(graph.group_members(ident)) if ident in graph.groups else set()
+    return found | {nid for nid in graph.nodes if nid.startswith(ident + ".")}
+
+
 def set_input_shape(graph: Graph, shape: Sequence[int]) -> None:
     """Give the (single) Input node a new per-sample shape."""
     inputs = [n.id for n in graph if n.type == "Input"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEED_MAX = 2**32 - 1
+MAX_CLASSES = 100_000
 
 
 class ConfigError(ValueError):
@@ -221,6 +222,9 @@ class DatasetConfig(Section):
                          "only).")
     mixup_alpha: float = _opt(0.0, number(0), "Mixup strength α (0: off).")
     cutmix_alpha: float = _opt(0.0, number(0), "CutMix strength α (0: off).")
+    class_names: list = _opt([], list_of(text(nullable=False), MAX_CLASSES),
+                             "Names of the network's outputs, when the data does not give "
+                             "them (ImageNet's for a kept pretrained head).")
     extra: dict = _extra()
 
     def validate(self, path: str) -> None:
@@ -290,7 +294,7 @@ class LossConfig(Section):
 def _class_weights(value: Any, path: str) -> Any:
     if value is None or value == "balanced":
         return value
-    return list_of(number(0), 100_000)(value, path)
+    return list_of(number(0), MAX_CLASSES)(value, path)
 
 
 @dataclass

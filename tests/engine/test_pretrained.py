@@ -18,9 +18,11 @@ import torchvision
 from cnnstudio.engine import checkpoint as ckpt
 from cnnstudio.engine import pretrained
 from cnnstudio.engine.build import to_module
-from cnnstudio.engine.exchange import pretrained_project
+from cnnstudio.engine.exchange import imported_project, pretrained_project
 from cnnstudio.engine.importers.modules import from_torchvision
+from cnnstudio.engine.inference.model import top_k
 from cnnstudio.graph import analyze
+from cnnstudio.project import load_project, save_project
 
 SMALL = "squeezenet1_1"  # 1.2 M parameters: quick on a CPU
 HEAD = "classifier.1"  # its classifier, a 1×1 convolution
@@ -142,6 +144,36 @@ def test_without_input_the_project_takes_the_weights_crop_size(door) -> None:
     project = pretrained_project(SMALL)
     assert analyze(project.graph).input_shape == (3, 224, 224)
     assert project.dataset.resize == 256
+
+
+def test_a_kept_head_names_its_outputs_with_the_weights_categories(door, tmp_path) -> None:
+    cache_checkpoint(SMALL)
+    categories = list(pretrained.resolve(SMALL).categories)
+    assert len(categories) == 1000 and categories[281] == "tabby"
+    for classes in (None, 1000):
+        project = pretrained_project(SMALL, classes=classes, input_shape=[3, 64, 64])
+        assert project.dataset.class_names == categories
+    save_project(project, tmp_path / "imagenet.cnnproj")
+    assert load_project(tmp_path / "imagenet.cnnproj").dataset.class_names == categories
+    # What a photo is called: ImageNet's names, as the project's data (digits) does not fit.
+    model = to_module(project.graph)
+    model.load_state_dict(project_state(project))
+    (best, _), = top_k(model.eval(), torch.randn(1, 3, 64, 64), ["0", "1"], 1,
+                       names=project.dataset.class_names)
+    assert best in categories
+    imported = from_torchvision(SMALL, weights="DEFAULT", input_shape=(3, 64, 64))
+    info = pretrained.resolve(SMALL)
+    assert imported_project(imported, SMALL, info).dataset.class_names == categories
+
+
+def test_a_new_head_has_no_names_of_its_own(door) -> None:
+    cache_checkpoint(SMALL)
+    assert pretrained_project(SMALL, classes=5, input_shape=[3, 64, 64]).dataset.class_names \
+        == []
+    imported = from_torchvision(SMALL, weights="DEFAULT", num_classes=3,
+                                input_shape=(3, 64, 64))
+    info = pretrained.resolve(SMALL)
+    assert imported_project(imported, SMALL, info).dataset.class_names == []
 
 
 def test_a_new_head_keeps_every_other_tensor_bit_for_bit(door) -> None:

@@ -27,3 +27,14 @@ def test_set_input_shape_checks_the_shape() -> None:
     assert graph.node("input").params["shape"] == [1, 32, 32]
     with pytest.raises(GraphError, match="input shape"):
         set_input_shape(graph, [1, 0, 32])
+
+
+def test_settings_ids_name_a_node_a_block_or_an_id_prefix() -> None:
+    from cnnstudio.graph.edits import members_of
+
+    graph = presets.build("resnet18")
+    assert members_of(graph, "conv1") == {"conv1"}
+    layer1 = members_of(graph, "layer1")
+    assert "layer1.0.conv1" in layer1 and all(n.startswith("layer1.") for n in layer1)
+    assert members_of(graph, "layer1.0") < layer1
+    assert members_of(graph, "layer9") == set() and members_of(graph, "layer") == set()

@@ -10,7 +10,7 @@ from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from . import labels
-from .items import _BOX_FLAGS, _MOVED, LOD_TEXT, BadgeItem, elide, lod_of
+from .items import _BOX_FLAGS, _MOVED, LOD_TEXT, BadgeItem, draw_snowflake, elide, lod_of
 from .theme import BOX_H, BOX_W, FRAME_TITLE, HEADER_H, PORT_R, Theme
 
 
@@ -59,7 +59,28 @@ class BoxItem(QGraphicsItem):
         )
         self.errors = errors
         self.badge.set_issues(errors, warnings, self.theme)
+        self.show_frozen()
+
+    def show_frozen(self) -> None:
+        """Redraw the frozen mark and its line in the tooltip (a member was (un)frozen)."""
+        frozen, weighted = self.frozen_layers()
+        tip = self.toolTip().split("<br><i>Frozen", 1)[0]
+        if frozen:
+            tip += f"<br><i>Frozen: {frozen} of its {weighted} layers with weights are not " \
+                   "trained.</i>"
+        self.setToolTip(tip)
         self.update()
+
+    def frozen_layers(self) -> tuple[int, int]:
+        """(frozen, with weights) among the block's layers: a frozen backbone shows on its
+        collapsed blocks (the snowflake, as on a frozen layer)."""
+        scene = self.scene()
+        if scene is None:
+            return 0, 0
+        report = scene.doc.report
+        weighted = [m for m in scene.members.get(self.group_id, ())
+                    if m in report.nodes and report.nodes[m].params and m in scene.nodes]
+        return sum(1 for m in weighted if scene.nodes[m].frozen), len(weighted)
 
     def in_pos(self, port: int = 0) -> QPointF:
         return self.scenePos() + QPointF(0, -BOX_H / 2)
@@ -105,6 +126,9 @@ class BoxItem(QGraphicsItem):
         painter.setPen(theme.header_text)
         painter.drawText(header.adjusted(7, 0, -28, 0), Qt.AlignmentFlag.AlignVCenter,
                          "▸ " + self.title)
+        if self.frozen_layers()[0]:
+            x = r.right() - (30 if self.badge.isVisible() else 12)
+            draw_snowflake(painter, QPointF(x, r.y() + HEADER_H / 2), theme.header_text)
         body = r.adjusted(7, HEADER_H + 2, -7, -4)
         line = body.height() / 4
         texts = ((theme.font, theme.text_dim, self.sub),

@@ -179,7 +179,14 @@ class NodeItem(QGraphicsItem):
         self.ident = elide(node.id, theme.font, NODE_W - 14)
         self.params_text = elide(labels.key_params(node.type, node.params), theme.font,
                                  NODE_W - 14)
+        refrozen = self.frozen != node.frozen
         self.frozen = node.frozen
+        scene = self.scene()
+        if refrozen and scene is not None:  # a collapsed block around it shows it too
+            key = scene.unit_of.get(node.id)
+            box = scene.boxes.get(key[1:]) if key else None
+            if box is not None:
+                box.show_frozen()
         tip = f"<b>{node.type}</b> — {node.id}<br>{self.help}"
         if node.frozen:
             tip += "<br><i>Frozen: its weights are not trained.</i>"

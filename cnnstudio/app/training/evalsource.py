@@ -154,12 +154,13 @@ def _loader(document: Any, controller: Any, cache: Cache, source: Source
 def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
                    split: str | None) -> Callable[[], Evaluated]:
     load = _loader(document, controller, cache, source)
+    names = list(document.project.dataset.class_names)
 
     def job() -> Evaluated:
         data, key, model = load()
         name = split if split in data.splits else \
             "test" if data.test is not None else "val" if data.val is not None else "train"
-        pred = engine.predict_split(model, data, name)
+        pred = engine.predict_split(model, data, name, names=names)
         pred.metrics()  # computed here, not on the GUI thread
         return Evaluated(source, data, key, model, pred)
 
@@ -169,6 +170,7 @@ def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
 def image_job(document: Any, controller: Any, cache: Cache, source: Source,
               path: Path) -> Callable[[], ImagePrediction]:
     load = _loader(document, controller, cache, source)
+    names = list(document.project.dataset.class_names)
 
     def job() -> ImagePrediction:
         if not path.is_file():
@@ -179,7 +181,7 @@ def image_job(document: Any, controller: Any, cache: Cache, source: Source,
         x = engine.to_input(image, data)
         if param is not None:
             x = x.to(param.device)
-        top = engine.top_k(model, x, data.classes, 5)
+        top = engine.top_k(model, x, data.classes, 5, names=names)
         return ImagePrediction(source, data, key, model, path, image.numpy(), top)
 
     return job

@@ -195,7 +195,7 @@ class FeatureMapsView(QWidget):
         self.count.setText(f"of {len(split)} {SPLIT_NAMES.get(split.name, split.name)} images")
         for w in (self.index, self.next_button):
             w.setEnabled(len(split) > 0)
-        self._fill_classes(list(data.classes))
+        self._fill_classes(self._class_names())
         self._say("")
         if self.probe is None:  # an image file opened meanwhile stays
             self._set_index(self.index.value())
@@ -283,8 +283,9 @@ class FeatureMapsView(QWidget):
         self.note.setText(note or "")
         self.note.setVisible(bool(note))
         self._say(" · ".join([self.data_message] * (self.data_state == "failed") + look.notes))
-        if self.cam_class.count() <= 1:
-            self._fill_classes([str(i) for i in range(len(look.probs))])
+        names = self._class_names(len(look.probs))
+        if names != [self.cam_class.itemText(i) for i in range(1, self.cam_class.count())]:
+            self._fill_classes(names)
         gap = self.palette().color(self.palette().ColorRole.Window).getRgb()[:3]
         grid = look.grid
         self.grid.set_array(None if grid is None else engine.probe.colorize(grid, gap=gap))
@@ -312,7 +313,10 @@ class FeatureMapsView(QWidget):
             return classes[k] if k is not None and k < len(classes) else str(k)
 
         top = int(np.argmax(look.probs)) if len(look.probs) else None
-        label = f"label {name(self.probe_label)} · " if self.probe_label is not None else ""
+        truth = list(self.data.classes) if self.data is not None else []  # the label's names
+        label = "" if self.probe_label is None else "label " + (
+            truth[self.probe_label] if self.probe_label < len(truth) else str(self.probe_label)) \
+            + " · "
         self.captions["probe"].setText(
             f"{self.probe_name}: {label}predicted <b>{name(top)}</b> "
             f"({100 * float(look.probs[top]):.1f} %)" if top is not None else self.probe_name)
@@ -372,6 +376,15 @@ class FeatureMapsView(QWidget):
         self.grid.update()
 
     # -- small things --------------------------------------------------------------------------
+    def _class_names(self, outputs: int | None = None) -> list[str]:
+        """The names of the head's ``outputs`` classes (default: as many as the graph's first
+        output has) by ``engine.class_names``: the data's when they fit, else the project's."""
+        data = list(self.data.classes) if self.data is not None else []
+        if outputs is None:
+            shapes = self.document.report.output_shapes
+            outputs = prod(shapes[0]) if shapes and shapes[0] else len(data)
+        return engine.class_names(outputs, data, self.document.project.dataset.class_names)
+
     def _fill_classes(self, classes: list[str]) -> None:
         chosen = self.cam_class.currentData()
         self.cam_class.blockSignals(True)

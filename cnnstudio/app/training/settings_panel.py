@@ -1,5 +1,5 @@
-"""The training settings panel: Data, Augmentation, Training and Device, each a collapsible
-section, editing ``project.dataset`` and ``project.training``.
+"""The training settings panel: Data, Augmentation, Training, Transfer and Device, each a
+collapsible section, editing ``project.dataset`` and ``project.training``.
 
 Every edit goes through ``change``, that is ``document.change_settings``: one undo step, or
 the reason it was refused (the config's ``ConfigError``, shown under the field in red, and
@@ -24,6 +24,7 @@ from .augment_editor import AugmentEditor
 from .settings_data import DataGroup
 from .settings_device import DeviceGroup
 from .settings_forms import CHOICE_LABELS, FieldForm, align_labels, field_label
+from .settings_transfer import TransferGroup
 
 ONE_OF = {  # which options apply to which choice
     "optimizer.momentum": ("sgd", "rmsprop"), "optimizer.nesterov": ("sgd",),
@@ -122,6 +123,7 @@ class TrainingSettings(QWidget):
         self.forms = {title: FieldForm(TrainConfig, paths, t,
                                        {p: _when(p) for p in paths if p in ONE_OF}, hints)
                       for title, paths in forms.items()}
+        self.transfer = TransferGroup(self)
         self.device = DeviceGroup(t, self._report, lambda: self.document.project.training)
 
         self.sections: dict[str, Collapsible] = {}
@@ -139,7 +141,7 @@ class TrainingSettings(QWidget):
         for title, widgets in (("Data", [self.data]), ("Augmentation", [self.augment,
                                                                         self.mixing]),
                                ("Training", [self.general, *self._titled(self.forms)]),
-                               ("Device", [self.device])):
+                               ("Transfer", [self.transfer]), ("Device", [self.device])):
             section = Collapsible(title)
             for w in widgets:
                 section.add(w)
@@ -210,6 +212,7 @@ class TrainingSettings(QWidget):
         self.general.sync(training)
         for form in self.forms.values():
             form.sync(training)
+        self.transfer.sync(training)
         self.device.sync(training)
         self._on_state(getattr(self.controller, "state", "idle"))
 
@@ -225,6 +228,7 @@ class TrainingSettings(QWidget):
         self.refresh()
 
     def _on_analysis(self, _report: Any) -> None:
+        self.transfer.sync(self.document.settings("training"))  # its blocks and layers
         self.device.show_memory()
         self.augment.schedule_preview()
 

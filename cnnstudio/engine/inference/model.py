@@ -101,14 +101,27 @@ def split_images(data: Data, split: str = "val", indices: Sequence[int] | None =
     return chosen.images(idx).cpu(), chosen.labels[idx.to(chosen.labels.device)].cpu()
 
 
+def class_names(outputs: int, data_classes: Sequence[str] | None = None,
+                names: Sequence[str] = ()) -> list[str]:
+    """The names of a head's ``outputs`` classes, for every view that names them: the
+    dataset's (``data_classes``) when there is data with as many classes, else the project's
+    own (``names``, ``DatasetConfig.class_names``: ImageNet's for a kept pretrained head) when
+    they fit, else whichever there is; an output past the chosen names is named by its index."""
+    data_classes = list(data_classes or ())
+    fitting = [c for c in (data_classes, list(names)) if len(c) == outputs]
+    chosen = fitting[0] if fitting else data_classes or list(names)
+    return [str(c) for c in chosen[:outputs]] + [str(i) for i in range(len(chosen), outputs)]
+
+
 @torch.no_grad()
-def top_k(model: nn.Module, x: torch.Tensor, classes: Sequence[str], k: int = 5
-          ) -> list[tuple[str, float]]:
-    """The ``k`` most probable classes for one input ``[1, ...]``, with their probabilities."""
+def top_k(model: nn.Module, x: torch.Tensor, classes: Sequence[str] | None, k: int = 5,
+          names: Sequence[str] = ()) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes for one input ``[1, ...]``, with their probabilities,
+    named by ``class_names`` from the data's ``classes`` and the project's ``names``."""
     out = model(x)
     if isinstance(out, tuple):
         out = out[0]
     probs = out.float().softmax(dim=1)[0].cpu()
+    labels = class_names(probs.numel(), classes, names)
     values, idx = probs.topk(min(k, probs.numel()))
-    return [(classes[i] if i < len(classes) else str(i), float(v))
-            for v, i in zip(values.tolist(), idx.tolist())]
+    return [(labels[i], float(v)) for v, i in zip(values.tolist(), idx.tolist())]

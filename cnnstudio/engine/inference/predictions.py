@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..training.evaluate import evaluate, predict
+from .model import class_names
 
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
@@ -70,8 +71,9 @@ def _on(device: torch.device, batches: Any) -> Iterator[tuple[torch.Tensor, torc
 
 
 def predict_split(model: nn.Module, data: Any, split: str = "val",
-                  batch_size: int = 256) -> Predictions:
-    """The model's predictions over ``data``'s split ``split`` (train, val or test), in order."""
+                  batch_size: int = 256, names: Sequence[str] = ()) -> Predictions:
+    """The model's predictions over ``data``'s split ``split`` (train, val or test), in order;
+    its classes named by ``class_names`` (``names``: the project's)."""
     chosen = data.splits.get(split)
     if chosen is None:
         raise ValueError(f"the dataset has no {SPLIT_NAMES.get(split, split)} split")
@@ -81,7 +83,8 @@ def predict_split(model: nn.Module, data: Any, split: str = "val",
     device = param.device if param is not None else chosen.device
     batches = chosen.batches(batch_size, shuffle=False, seed=0, epoch=0)
     logits, labels = predict(model, _on(device, batches))
-    return Predictions(logits, labels, torch.arange(len(chosen)), list(data.classes), split)
+    classes = class_names(int(logits.shape[1]), data.classes, names)
+    return Predictions(logits, labels, torch.arange(len(chosen)), classes, split)
 
 
 def cell_indices(pred: Predictions, true_class: int, predicted_class: int) -> list[int]:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ...graph import Graph
+from ...graph.edits import members_of
 
 
 class WeightsError(ValueError):
@@ -98,11 +99,7 @@ def resolve_ids(graph: Graph, ids: Iterable[str]) -> set[str]:
     """Node ids for ``ids``: node ids, block ids (their members), or id prefixes."""
     found: set[str] = set()
     for ident in ids:
-        if ident in graph.nodes:
-            found.add(ident)
-            continue
-        members = set(graph.group_members(ident)) if ident in graph.groups else set()
-        members |= {nid for nid in graph.nodes if nid.startswith(ident + ".")}
+        members = members_of(graph, ident)
         if not members:
             raise WeightsError(f"no node or block {ident!r} in the graph")
         found |= members
