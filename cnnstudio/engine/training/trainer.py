@@ -26,7 +26,14 @@ from ..data.errors import DatasetError
 from .evaluate import evaluate, predict
 from .losses import AUX_WEIGHT, hard_labels, make_loss, training_loss
 from .optim import LrSchedule, make_optimizer, optimizer_step
-from .transfer import LoadReport, load_matching, param_groups, read_weights_file, set_trainable
+from .transfer import (
+    LoadReport,
+    load_matching,
+    param_groups,
+    read_weights_file,
+    set_trainable,
+    train_mode,
+)
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -340,7 +347,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> Iterator[Event]:
         cfg, data, dist = self.config, self.data, self.dist
         net, optimizer, loss_fn = self.net, self.optimizer, self.loss_fn
-        net.train()
+        train_mode(net)  # frozen BatchNorm layers keep their statistics
         first = self.start_step if epoch == self.start_epoch else 0
         if epoch != self.start_epoch or self.resume_from is None or first == 0:
             self.sums = _EpochSums.zeros(self.device)
@@ -476,7 +483,7 @@ class Trainer:
                                       (out.argmax(dim=1) == hard_labels(y)).sum().double()))
                 count += x.shape[0]
         finally:
-            model.train()
+            train_mode(model)
         loss_sum, correct = total.tolist()
         return loss_sum / max(count, 1), correct / max(count, 1)
 

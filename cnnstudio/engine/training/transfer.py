@@ -128,6 +128,17 @@ def set_trainable(model: nn.Module, graph: Graph, ids: Iterable[str], trainable:
     return count
 
 
+def train_mode(model: nn.Module) -> None:
+    """Training mode, except for frozen normalisation layers: a BatchNorm whose parameters do
+    not train keeps its running statistics too (in eval mode), so a frozen layer is frozen."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._NormBase):
+            own = list(module.parameters(recurse=False))
+            if own and not any(p.requires_grad for p in own):
+                module.eval()
+
+
 def param_groups(model: nn.Module, graph: Graph, base_lr: float,
                  multipliers: dict[str, float]) -> list[dict[str, Any]]:
     """Parameter groups, one per learning-rate multiplier (the most specific id wins)."""

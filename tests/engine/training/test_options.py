@@ -97,3 +97,17 @@ def test_mixed_precision_and_channels_last_on_cuda() -> None:
     assert trainer.amp_dtype in (torch.bfloat16, torch.float16)
     conv = trainer.model.get_submodule("features.conv").weight
     assert conv.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_frozen_batchnorm_keeps_its_statistics_and_a_trained_one_updates_them() -> None:
+    """Frozen means every tensor of the layer: a frozen BatchNorm runs in eval mode."""
+    before = to_module(small_graph(), seed=0).state_dict()
+    stats = ("features.bn.running_mean", "features.bn.running_var",
+             "features.bn.num_batches_tracked")
+    for freeze, changes in ((["features"], False), ([], True)):
+        trainer = Trainer(small_graph(), config(epochs=1, seed=0, transfer={"freeze": freeze}),
+                          TensorData())
+        assert isinstance(run_all(trainer)[-1], Finished)
+        after = trainer.model.state_dict()
+        moved = [k for k in stats if not torch.equal(after[k].cpu(), before[k])]
+        assert moved == (list(stats) if changes else [])
