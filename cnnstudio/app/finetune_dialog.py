@@ -7,7 +7,6 @@ kept, the backbone frozen unless the user unticks it. The engine does the work
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,31 +38,12 @@ from .. import engine
 from ..graph import presets
 from ..project import ConfigError
 from ..project.config import SOURCES
-from ..project.data_source import FILE_SOURCES, dataset_fields
+from ..project.data_source import FILE_SOURCES, classes_of, dataset_fields
 from .training.settings_forms import CHOICE_LABELS
 from .widgets import ComboBox, SpinBox, error_label, muted_label, show_problem
 from .workers import Job, describe, run_in_background
 
-BUILT_IN_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "kmnist": 10,
-                    "cifar10": 10, "cifar100": 100, "svhn": 10}
-"""How many classes each built-in set has (known without loading it)."""
 VERSION_COLUMNS = ("Weights", "ImageNet top-1", "File", "On this computer")
-
-
-def classes_of(source: str, path: str) -> int | None:
-    """The data's number of classes when it is cheap to know: a built-in set's, or an image
-    folder's class folders (not hidden, not empty: what the loader counts). A CSV's labels
-    are known only by reading every row, so None."""
-    if source in BUILT_IN_CLASSES:
-        return BUILT_IN_CLASSES[source]
-    folder = Path(path.strip()).expanduser() if source == "folder" and path.strip() else None
-    if folder is None or not folder.is_dir():
-        return None
-    try:
-        return sum(1 for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")
-                   and any(not f.name.startswith(".") for f in os.scandir(e.path)))
-    except OSError:
-        return None
 
 
 def pretrained_networks() -> list[str]:

@@ -12,6 +12,9 @@ from .config import SOURCES, ConfigError
 FILE_SOURCES = ("folder", "csv")
 BUILT_IN = tuple(s for s in SOURCES if s not in FILE_SOURCES)
 """The sources that need no path: the digits and the torchvision sets."""
+BUILT_IN_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "kmnist": 10,
+                    "cifar10": 10, "cifar100": 100, "svhn": 10}
+"""How many classes each built-in set has (known without loading it)."""
 
 
 def dataset_fields(source: str, path: str | None = None,
@@ -36,3 +39,19 @@ def dataset_fields(source: str, path: str | None = None,
     except ValueError:  # another drive (Windows): keep it absolute
         kept = str(where.resolve())
     return {"source": source, "path": kept}
+
+
+def classes_of(source: str, path: str) -> int | None:
+    """The data's number of classes when it is cheap to know: a built-in set's, or an image
+    folder's class folders (not hidden, not empty: what the loader counts). A CSV's labels
+    are known only by reading every row, so None."""
+    if source in BUILT_IN_CLASSES:
+        return BUILT_IN_CLASSES[source]
+    folder = Path(path.strip()).expanduser() if source == "folder" and path.strip() else None
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        return sum(1 for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")
+                   and any(not f.name.startswith(".") for f in os.scandir(e.path)))
+    except OSError:
+        return None

@@ -11,10 +11,11 @@ import threading
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox, QMenu, QPushButton
 
-from cnnstudio.app.finetune_dialog import FinetuneDialog, classes_of, pretrained_networks
+from cnnstudio.app.finetune_dialog import FinetuneDialog, pretrained_networks
 from cnnstudio.engine import checkpoint as ckpt
 from cnnstudio.engine import pretrained
 from cnnstudio.graph import analyze
+from cnnstudio.project.data_source import classes_of
 from tests.engine.test_pretrained import cache_checkpoint, door  # noqa: F401 - a fixture
 
 HEAD = "classifier.1"  # squeezenet's classifier, a 1×1 convolution

@@ -27,7 +27,7 @@ import torch
 
 from .augment.pipeline import Pipeline, check_steps
 from .errors import DatasetError
-from .geometry import STRAIGHT, Sizing, check_resize
+from .geometry import STRAIGHT, Sizing, check_resize, fit_images
 from .imagefiles import decode_files, list_csv, list_folder, probe
 from .sources import (
     TORCHVISION_SETS,
@@ -38,7 +38,7 @@ from .sources import (
     load_digits,
     load_torchvision,
 )
-from .splits import FileStore, Split, TensorStore, adapt, mix_seed, split_indices
+from .splits import FileStore, Split, TensorStore, mix_seed, split_indices
 
 __all__ = ["Data", "DatasetError", "Split", "fixed_mean_std", "load_data", "plan_shape",
            "split_indices"]
@@ -277,7 +277,7 @@ def _store_arrays(src: Arrays, parts: Parts, shape: tuple[int, int, int], sizing
         for start in range(0, n, step):
             sel = slice(start, start + step)
             x = images[sel] if idx is None else images[idx[sel]]
-            out[sel] = adapt(x.to(device), kept, now)
+            out[sel] = fit_images(x.to(device), kept, *now)
             report(f"preparing {name} images", min(n, start + step), n)
         stores[name], labels[name] = TensorStore(out, shape, sizing), lab
         if idx is not None:

@@ -28,12 +28,6 @@ def mix_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def adapt(x: torch.Tensor, shape: Sequence[int], sizing: Sizing = STRAIGHT) -> torch.Tensor:
-    """uint8 ``[N, c, h, w]`` → ``[N, C, H, W]``: RGB → grey by luminance, grey → RGB by
-    repeating, resized (antialiased) and centre-cropped as ``sizing`` says."""
-    return fit_images(x, shape, *sizing)
-
-
 # ------------------------------------------------------------------------------------------
 # Where a split's images live
 
@@ -55,7 +49,7 @@ class TensorStore:
 
     def fetch(self, idx: torch.Tensor) -> torch.Tensor:
         x = self.x[idx.to(self.x.device)]
-        return adapt(x, self.shape, self.sizing) if self.per_batch else x
+        return fit_images(x, self.shape, *self.sizing) if self.per_batch else x
 
     def iterate(self, batches: Sequence[torch.Tensor]) -> Iterator[torch.Tensor]:
         for idx in batches:
