@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from safetensors.torch import save_file
 from cnnstudio.engine.data.load import load_data
 from cnnstudio.engine.training.trainer import EpochEnd, Trainer
 from cnnstudio.graph import presets
+from cnnstudio.graph.edits import members_of
 from cnnstudio.project import DatasetConfig, TrainConfig
 
 WORLD, TASK = range(0, 5), range(5, 10)
@@ -67,10 +69,14 @@ def write_digits(root: Path, classes: range) -> Path:
 
 
 def train(folder: Path, epochs: int, seed: int, lr: float,
-          transfer: dict[str, Any] | None = None, limit: int | None = None
-          ) -> tuple[Trainer, list[EpochEnd]]:
-    """The preset (5 classes) trained on ``folder``, half of it held out for validation."""
+          transfer: dict[str, Any] | None = None, limit: int | None = None,
+          freeze: Sequence[str] = ()) -> tuple[Trainer, list[EpochEnd]]:
+    """The preset (5 classes) trained on ``folder``, half of it held out for validation, with
+    the blocks ``freeze`` names frozen in the network."""
     graph = presets.build(PRESET, **NETWORK)
+    for block in freeze:
+        for nid in members_of(graph, block):
+            graph.set_node_attrs(nid, frozen=True)
     data_cfg = DatasetConfig.from_dict({"source": "folder", "path": str(folder),
                                         "val_fraction": 0.5, "split_seed": seed,
                                         "limit": limit}, "dataset")
@@ -104,7 +110,7 @@ def experiment(per_class: int, epochs: int, pretrain_epochs: int, seed: int = 0,
         weights = root / "pretrained.safetensors"
         save_file(state, str(weights))
         tuned, tuned_epochs = train(task, epochs, seed, lr,
-                                    {"weights": str(weights), "freeze": BACKBONE}, few)
+                                    {"weights": str(weights)}, few, freeze=BACKBONE)
         _, scratch_epochs = train(task, epochs, seed, lr, limit=few)
     after = tuned.model.state_dict()
     frozen = [k for k in state if k.split(".")[0] in BACKBONE]

@@ -1,11 +1,11 @@
-"""The welcome page: start blank or from a preset, open a file, an example project or a
-recent file."""
+"""The welcome page: start blank, from a preset or by fine-tuning pretrained weights, open a
+file, an example project or a recent file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,6 +20,11 @@ import cnnstudio
 
 from ..project import ProjectError, load_project
 from . import preferences
+
+# The lists' side padding is the list's, not the items': an item's padding is left out of the
+# width its text wraps to, which pushed long descriptions past the edge under a scroll bar.
+LIST_STYLE = ("QListWidget { padding: 0px 6px; background: palette(base); } "
+              "QListWidget::item { padding: 6px 0px; }")
 
 
 def examples_folder() -> Path | None:
@@ -47,6 +52,7 @@ def examples() -> list[tuple[Path, str, str]]:
 class WelcomePage(QWidget):
     new_blank = Signal()
     new_from_preset = Signal()
+    new_finetune = Signal()
     open_requested = Signal()
     open_example = Signal(str)
     open_recent = Signal(str)
@@ -60,11 +66,18 @@ class WelcomePage(QWidget):
         title.setWordWrap(True)
         outer.addWidget(title)
         buttons = QHBoxLayout()
-        for text, signal in (("New blank network", self.new_blank),
-                             ("New from a preset…", self.new_from_preset),
-                             ("Open…", self.open_requested)):
-            button = QPushButton(text)
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, tip, signal in (
+                ("blank", "New blank network", "An empty canvas", self.new_blank),
+                ("preset", "New from a preset…", "Start from LeNet, AlexNet, VGG, ResNet, …",
+                 self.new_from_preset),
+                ("finetune", "Fine-tune a pretrained network…", "ImageNet weights, a new "
+                 "head for your data's classes, the backbone frozen", self.new_finetune),
+                ("open", "Open…", "A project (.cnnproj) or a graph file (.json)",
+                 self.open_requested)):
+            button = self.buttons[key] = QPushButton(text)
             button.setMinimumHeight(34)
+            button.setToolTip(tip)
             button.clicked.connect(signal.emit)
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -76,7 +89,6 @@ class WelcomePage(QWidget):
         left.addWidget(QLabel("<h3>Example projects</h3><p>Double-click one to open a copy of "
                               "it.</p>"))
         self.examples = QListWidget()
-        self.examples.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
         self.examples.setWordWrap(True)
         self.examples.setAlternatingRowColors(True)
         self.examples.itemActivated.connect(
@@ -87,12 +99,23 @@ class WelcomePage(QWidget):
         right = QVBoxLayout()
         right.addWidget(QLabel("<h3>Recent files</h3>"))
         self.recent = QListWidget()
-        self.recent.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
         self.recent.itemActivated.connect(
             lambda item: self.open_recent.emit(item.data(Qt.ItemDataRole.UserRole)))
         right.addWidget(self.recent)
         columns.addLayout(right, 2)
+        self._style_lists()
         self.refresh()
+
+    def _style_lists(self) -> None:
+        for view in (self.examples, self.recent):
+            view.setStyleSheet("")  # a style sheet keeps the colours it was set with
+            view.setStyleSheet(LIST_STYLE)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """A theme switch reaches the page as a palette change; the lists follow it."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style_lists()
 
     def refresh(self) -> None:
         self.examples.clear()

@@ -31,6 +31,7 @@ from .canvas import GraphView
 from .dialogs import PresetDialog
 from .document import Document
 from .exchange import Exchange
+from .head_dialog import replace_head
 from .mime import GRAPH_MIME
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
 from .style import apply_theme
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.view.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.welcome.new_blank.connect(self.new_blank)
         self.welcome.new_from_preset.connect(self.new_from_preset)
+        self.welcome.new_finetune.connect(self.act["new_finetune"].trigger)
         self.welcome.open_requested.connect(lambda: self.open_file())
         self.welcome.open_example.connect(lambda p: self.open_file(Path(p), as_copy=True))
         self.welcome.open_recent.connect(lambda p: self.open_file(Path(p)))
@@ -187,6 +189,8 @@ class MainWindow(QMainWindow):
         a("freeze", "&Freeze selection", lambda: self._freeze(True), K("Ctrl+Shift+F"), None,
           "keep their weights fixed when training (transfer learning)")
         a("unfreeze", "U&nfreeze selection", lambda: self._freeze(False))
+        a("replace_head", "Replace &head…", lambda: replace_head(self, self.document), None,
+          None, "a new classifier for your classes, the rest frozen (one undo step)")
         a("fit", "&Fit to window", self.view.fit_all, [K("Ctrl+0"), K(Qt.Key.Key_F)], "fit")
         a("zoom_in", "Zoom &in", self.view.zoom_in, S.ZoomIn, "zoom-in")
         a("zoom_out", "Zoom &out", self.view.zoom_out, S.ZoomOut, "zoom-out")
@@ -218,7 +222,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act["quit"])
         edit = bar.addMenu("&Edit")
         for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete",
-                    "select_all", None, "block", "freeze", "unfreeze", None, "find_layer"):
+                    "select_all", None, "block", "freeze", "unfreeze", "replace_head", None,
+                    "find_layer"):
             edit.addAction(self.act[key]) if key else edit.addSeparator()
         view = bar.addMenu("&View")
         for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand"):

@@ -115,3 +115,26 @@ def download_bar() -> tuple[Any, Any]:
                    force=done == total)
 
     return progress, bar
+
+
+def add_recipe_option(parser: argparse.ArgumentParser) -> None:
+    """``--recipe``, shared by ``new`` and ``train``."""
+    from ..project.recipes import RECIPES, THREE_PHASE_HELP
+
+    parser.add_argument("--recipe", choices=sorted(RECIPES),
+                        help="a training recipe worked out from the network and the epochs; "
+                        "three-phase: " + THREE_PHASE_HELP.replace("%", "%%"))
+
+
+def apply_recipe(project: Any, name: str) -> None:
+    """Apply recipe ``name`` to ``project`` (the window's recipe button makes the same
+    changes) and say what the run will do; a recipe that does not fit is a CliError."""
+    from ..project.recipes import RECIPES, RecipeError, apply
+
+    try:
+        recipe = RECIPES[name](project.graph, project.training.epochs)
+    except RecipeError as exc:
+        raise CliError(f"--recipe {name}: {exc}") from None
+    apply(project, recipe)
+    for line in recipe.text.splitlines():
+        print(f"recipe: {line}")

@@ -10,10 +10,13 @@ from typing import Any
 
 from .. import engine
 from ..graph import GraphError, analyze, presets
-from ..project import ConfigError
+from ..project import ConfigError, TrainConfig
 from ..project.data_source import BUILT_IN, FILE_SOURCES, dataset_fields
+from ..project.options import with_options
 from .common import (
     CliError,
+    add_recipe_option,
+    apply_recipe,
     download_bar,
     parse_shape,
     positive_int,
@@ -44,6 +47,9 @@ def add_parser(sub: Any) -> None:
                    help=f"the dataset: {', '.join(BUILT_IN)}, folder:PATH or csv:PATH")
     n.add_argument("--freeze-backbone", action="store_true",
                    help="freeze every layer with weights except the head (needs --weights)")
+    n.add_argument("--epochs", metavar="N", type=positive_int,
+                   help="the project's training epochs (default 10)")
+    add_recipe_option(n)
     n.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     n.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -73,6 +79,12 @@ def cmd_new(args: argparse.Namespace) -> int:
         project = _pretrained(args, shape, data)
     else:
         project = _fresh(args.preset, args.classes, shape, data)
+    if args.epochs:
+        project.training = TrainConfig.from_dict(
+            with_options("training", project.training.to_dict(), {"epochs": args.epochs}),
+            "training")
+    if args.recipe:
+        apply_recipe(project, args.recipe)
     write_project(project, out)
     report = analyze(project.graph)
     weights = "pretrained weights" if args.weights else "random weights"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import engine
-from .common import CliError, positive_int
+from .common import CliError, add_recipe_option, apply_recipe, positive_int
 from .progress import Bar, duration
 
 
@@ -37,6 +37,7 @@ def add_parser(sub: Any) -> None:
                    "(with --epochs: to a new total)")
     t.add_argument("--continue", dest="from_current", action="store_true",
                    help="start from the project's current weights instead of from scratch")
+    add_recipe_option(t)
     t.add_argument("--retry-oom", action="store_true",
                    help="on out-of-memory, retry with the batch size that fits")
     t.add_argument("--nproc", type=positive_int, default=1, metavar="N",
@@ -118,6 +119,8 @@ def load_for_training(args: argparse.Namespace):
         project.training = TrainConfig.from_dict(doc, "training")
     except ConfigError as exc:
         raise CliError(f"bad option: {exc}") from None
+    if getattr(args, "recipe", None):  # after --epochs: the phases split the run's epochs
+        apply_recipe(project, args.recipe)
     return project
 
 
@@ -127,9 +130,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         changed = [f"--{n.replace('_', '-')}" for n in ("batch_size", "lr", "seed", "device")
                    if getattr(args, n) is not None]
-        if changed or args.from_current:
+        changed += ["--continue"] * args.from_current + ["--recipe"] * bool(args.recipe)
+        if changed:
             raise CliError(f"--resume continues the run with its own settings; only --epochs "
-                           f"may change (not {', '.join(changed) or '--continue'})")
+                           f"may change (not {', '.join(changed)})")
     project = load_for_training(args)
 
     dist = engine.setup_from_env(project.training.device)
@@ -223,6 +227,8 @@ class _Report:
             self.bar.line(f"run {event.run_id}: {event.train_samples:,} training and "
                           f"{event.val_samples:,} validation samples on "
                           f"{event.device_name}, {event.params:,} parameters")
+            if event.weights_report:
+                self.bar.line(f"weights: {event.weights_report['summary']}")
 
     def _epoch(self, event: Any) -> None:
         r = event.record

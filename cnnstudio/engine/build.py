@@ -4,7 +4,6 @@ are the ids (``layer1.0.conv1.weight``) and torchvision's weights load into pres
 from __future__ import annotations
 
 import importlib
-import math
 from typing import Any
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
+from .weight_init import initialise
 
 
 class GraphBuildError(ValueError):
@@ -127,54 +127,6 @@ def _make(graph: Graph, report: Report, nid: str) -> nn.Module | None:
     module_name, _, class_name = spec.torch_class.rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(**kwargs)
-
-
-def initialise(modules: dict[str, nn.Module], plan: dict[str, list[inits.Draw]],
-               seed: int) -> None:
-    """Redraw the tensors ``plan`` names (graph/init.py) from a generator seeded with
-    ``seed``, node by node in the plan's order, so the same seed gives the same weights. An
-    empty plan (every node on torch's default) touches nothing and draws nothing."""
-    if not plan:
-        return
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for nid, node_draws in plan.items():
-            module = modules.get(nid)
-            for draw in node_draws:
-                tensor = getattr(module, draw.tensor, None)
-                if isinstance(tensor, torch.Tensor):
-                    _fill(tensor, draw, generator)
-
-
-def _fill(tensor: torch.Tensor, draw: inits.Draw, generator: torch.Generator) -> None:
-    kind, scale = draw.kind, draw.scale
-    if kind == "constant":
-        tensor.fill_(scale)
-    elif kind == "normal":
-        tensor.normal_(0.0, scale, generator=generator)
-    elif kind == "uniform":
-        tensor.uniform_(-scale, scale, generator=generator)
-    elif kind == "trunc_normal":
-        nn.init.trunc_normal_(tensor, 0.0, scale, -2.0, 2.0, generator=generator)
-    elif kind == "orthogonal":
-        nn.init.orthogonal_(tensor, scale, generator=generator)
-    elif kind == "normal_fan":
-        tensor.normal_(0.0, scale / math.sqrt(_fan(tensor, draw.fan)), generator=generator)
-    elif kind == "uniform_fan":
-        bound = scale / math.sqrt(_fan(tensor, draw.fan))
-        tensor.uniform_(-bound, bound, generator=generator)
-    else:
-        raise ValueError(f"unknown initialisation draw {kind!r}")
-
-
-def _fan(tensor: torch.Tensor, mode: str) -> float:
-    """fan_in, fan_out or their mean, counted as torch.nn.init counts them."""
-    if tensor.dim() < 2:
-        raise ValueError(f"fan-scaled initialisation needs a weight of 2 or more dimensions, "
-                         f"not {tuple(tensor.shape)}")
-    receptive = math.prod(tensor.shape[2:])
-    fan_in, fan_out = tensor.shape[1] * receptive, tensor.shape[0] * receptive
-    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
 
 
 def _register(root: nn.Module, path: str, module: nn.Module) -> None:

@@ -300,7 +300,8 @@ def _class_weights(value: Any, path: str) -> Any:
 @dataclass
 class UnfreezeStep(Section):
     epoch: int = _opt(1, number(1, integer=True), "The epoch at whose start to unfreeze.")
-    nodes: list = _opt([], list_of(text(nullable=False)), "Node or block ids to unfreeze.")
+    nodes: list = _opt([], list_of(text(nullable=False)), "Node or block ids to unfreeze "
+                       "(layers frozen in the network train from this epoch on).")
     extra: dict = _extra()
 
 
@@ -308,13 +309,18 @@ class UnfreezeStep(Section):
 class TransferConfig(Section):
     weights: str | None = _opt(None, text(), "Pretrained weights (.safetensors or .pth) to load "
                                "into the nodes whose names and shapes match.")
-    freeze: list = _opt([], list_of(text(nullable=False)), "Node or block ids to freeze "
-                        "(feature extraction).")
     lr_multipliers: dict = _opt({}, lambda v, p: _multipliers(v, p),
                                 "Learning-rate multiplier per node or block id.")
     unfreeze: list = _opt([], list_of(lambda v, p: UnfreezeStep.from_dict(v, p), 100),
-                          "Gradual unfreezing: which ids to unfreeze at which epoch.")
+                          "Gradual unfreezing: which frozen layers start training at which "
+                          "epoch (what is frozen at the start is the network's Frozen flags).")
     extra: dict = _extra()
+
+    def validate(self, path: str) -> None:
+        if "freeze" in self.extra:  # format 1's setting, which the migration folds away
+            raise _fail(f"{path}.freeze", "no longer a setting: freeze layers in the network "
+                        "itself (Edit ▸ Freeze selection, or `cnnstudio new "
+                        "--freeze-backbone`)")
 
 
 def _multipliers(value: Any, path: str) -> dict[str, float]:

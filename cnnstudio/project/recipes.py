@@ -5,8 +5,9 @@ with the lower layers at 0.1× the rate.
 
 The engine has one base learning rate, so the phases' rates are a multistep schedule
 (γ = 0.1 at the phase boundaries) and the lower layers' 0.1× is a learning-rate multiplier;
-the frozen backbone is ``transfer.freeze`` and the phases' unfreezing are ``transfer.unfreeze``
-steps at the epochs where the rate drops.
+the frozen backbone is the graph's own Frozen flags (what the canvas shows and the analysis
+counts) and the phases' unfreezing are ``transfer.unfreeze`` steps at the epochs where the
+rate drops.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 from ..graph import Graph, GraphError, analyze
 from ..graph.edits import classifier_node, members_of
+from .config import TrainConfig
+from .model import Project
+from .options import with_options
 
 BASE_LR = 1e-3
 DECAY = 0.1  # from one phase's rate to the next's
@@ -25,8 +29,9 @@ THREE_PHASE_HELP = (
     "The seeds' three-phase fine-tuning, over the run's epochs split in thirds: (1) the head "
     "trains with the backbone frozen at 1e-3; (2) the upper blocks unfreeze at 1e-4; (3) "
     "everything unfreezes at 1e-5, the lower layers at 0.1× that. Sets the learning rate "
-    "to 1e-3, the schedule to decay ×0.1 at the phase boundaries (no warm-up), the frozen "
-    "layers, the unfreezing steps, and a 0.1 multiplier on the lower layers.")
+    "to 1e-3, the schedule to decay ×0.1 at the phase boundaries (no warm-up), freezes the "
+    "backbone in the network, and sets the unfreezing steps and a 0.1 multiplier on the lower "
+    "layers.")
 
 
 class RecipeError(ValueError):
@@ -115,10 +120,19 @@ def phase_lengths(epochs: int) -> tuple[int, int, int]:
     return base + (extra > 0), base + (extra > 1), base
 
 
-def three_phase(graph: Graph, epochs: int) -> dict[str, Any]:
-    """The training settings changes ({dotted path: value}) of the three-phase recipe for a
-    run of ``epochs`` epochs; raises RecipeError when the graph or the epochs do not allow
-    it."""
+@dataclass(frozen=True)
+class Recipe:
+    """What a recipe changes: training settings ({dotted path: value}) and the graph's Frozen
+    flags ({node id: frozen}), with a line per phase saying what the run will do."""
+
+    settings: dict[str, Any]
+    frozen: dict[str, bool]
+    text: str
+
+
+def three_phase(graph: Graph, epochs: int) -> Recipe:
+    """The three-phase recipe for a run of ``epochs`` epochs: the backbone frozen, the head
+    trainable; raises RecipeError when the graph or the epochs do not allow it."""
     parts = fine_tuning_parts(graph)
     first, second, _ = phase_lengths(epochs)
     # A milestone m lowers the rate from 0-based epoch m on, i.e. at the start of epoch m + 1,
@@ -127,22 +141,39 @@ def three_phase(graph: Graph, epochs: int) -> dict[str, Any]:
     steps = [{"epoch": first + 1, "nodes": parts.upper}]
     if parts.lower:
         steps.append({"epoch": first + second + 1, "nodes": parts.lower})
-    return {
+    settings = {
         "optimizer.lr": BASE_LR,
         "schedule.name": "multistep",
         "schedule.milestones": milestones,
         "schedule.gamma": DECAY,
         "schedule.warmup_epochs": 0.0,
-        "transfer.freeze": parts.lower + parts.upper,
         "transfer.unfreeze": steps,
         "transfer.lr_multipliers": {i: LOWER_MULTIPLIER for i in parts.lower},
     }
+    report = analyze(graph)
+    weighted = {nid for nid, rep in report.nodes.items() if rep.params}
+    backbone = set().union(*(members_of(graph, i) for i in parts.lower + parts.upper))
+    frozen = {nid: nid in backbone for nid in sorted(weighted & (backbone | {parts.head}))}
+    return Recipe(settings, frozen, _describe(steps, milestones, epochs))
 
 
-def describe_three_phase(changes: dict[str, Any], epochs: int) -> str:
-    """What ``three_phase``'s changes do, phase by phase, in one line per phase."""
-    a, b = changes["schedule.milestones"]
-    steps = changes["transfer.unfreeze"]
+RECIPES = {"three-phase": three_phase}
+"""The recipes by the name the command line's ``--recipe`` takes."""
+
+
+def apply(project: Project, recipe: Recipe) -> None:
+    """Make ``recipe``'s changes to ``project`` (the command line's way; the window makes the
+    same changes as one undoable edit)."""
+    values = with_options("training", project.training.to_dict(), recipe.settings)
+    project.training = TrainConfig.from_dict(values, "training")
+    for nid, frozen in recipe.frozen.items():
+        if project.graph.nodes[nid].frozen != frozen:
+            project.graph.set_node_attrs(nid, frozen=frozen)
+
+
+def _describe(steps: list[dict[str, Any]], milestones: list[int], epochs: int) -> str:
+    """What the recipe does, phase by phase, in one line per phase."""
+    a, b = milestones
     upper = ", ".join(steps[0]["nodes"])
     rates = [_rate(BASE_LR * DECAY ** k) for k in range(3)]
     lowest = _rate(BASE_LR * DECAY ** 2 * LOWER_MULTIPLIER)
@@ -155,6 +186,32 @@ def describe_three_phase(changes: dict[str, Any], epochs: int) -> str:
 
 def _rate(lr: float) -> str:
     return f"{lr:.0e}".replace("e-0", "e-")
+
+
+def frozen_ids(graph: Graph) -> list[str]:
+    """The frozen layers with weights named with the fewest ids, in network order: a block
+    whose layers with weights are all frozen by its (outermost such) id, else the layer's;
+    what the Transfer section shows and its next unfreezing step proposes."""
+    report = analyze(graph)
+    weighted = [nid for nid in graph.topological_order()
+                if nid in report.nodes and report.nodes[nid].params]
+    frozen = {nid for nid in weighted if graph.nodes[nid].frozen}
+    whole: dict[str, bool] = {}  # block id → all its layers with weights frozen
+    out: list[str] = []
+    for nid in weighted:
+        if nid not in frozen:
+            continue
+        name, group = nid, graph.nodes[nid].group
+        while group is not None:
+            if group not in whole:
+                whole[group] = all(m in frozen for m in graph.group_members(group)
+                                   if report.nodes.get(m) and report.nodes[m].params)
+            if whole[group]:
+                name = group
+            group = graph.groups[group].parent
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def unknown_ids(graph: Graph, ids: list[str]) -> list[str]:

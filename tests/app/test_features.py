@@ -155,3 +155,28 @@ def test_without_dataset_or_weights_it_says_so_and_still_probes_files(qtbot, tmp
         view.open_image(str(tmp_path / "grey.png"))
     assert view.note.isVisible() and "initial random weights" in view.note.text()
     assert pixels(view.grid).shape == (2 * 29 - 1, 3 * 29 - 1, 3)
+
+
+def test_without_data_a_fixed_normalisation_of_the_settings_is_used(monkeypatch) -> None:
+    """A fresh pretrained project has no data loaded and no run: its maps and Grad-CAM see
+    the image normalised as its weights expect (the settings' mean and std), not raw."""
+    import torch
+
+    from cnnstudio.app.training import features
+    from cnnstudio.graph import analyze
+    from cnnstudio.project import DatasetConfig
+
+    project = load_project(LENET)  # 1×32×32
+    seen = []
+    monkeypatch.setattr(features.engine.probe, "look",
+                        lambda model, graph, x, *args: seen.append(x) or "look")
+    image = torch.full((1, 32, 32), 51, dtype=torch.uint8)
+    req = {"graph": project.graph, "live": None, "weights": None, "image": image,
+           "input_shape": analyze(project.graph).input_shape, "data": None,
+           "stats": {"mean": [0.0], "std": [1.0]}, "node": None, "cam_class": None,
+           "dataset": DatasetConfig(normalize="custom", mean=[0.1], std=[0.5])}
+    assert features._compute(req)[0] == "look"
+    assert torch.allclose(seen[0], torch.full((1, 1, 32, 32), (0.2 - 0.1) / 0.5))
+    req["dataset"] = DatasetConfig(normalize="auto")  # only the data can say: the last run's
+    features._compute(req)
+    assert torch.allclose(seen[1], torch.full((1, 1, 32, 32), 0.2))

@@ -1,5 +1,6 @@
-"""The Transfer section of the training settings: the weights file, frozen layers, learning-rate
-multipliers and the unfreezing schedule are each edited as one undo step, refused with the
+"""The Transfer section of the training settings: the weights file, learning-rate multipliers and
+the unfreezing schedule are each edited as one undo step (the frozen layers are the network's
+own, shown here), refused with the
 reason while a run holds the document or for an id the network lacks, and the fine-tuning
 recipe button sets the three-phase recipe as one undo step that undo takes back."""
 
@@ -57,19 +58,18 @@ def test_weights_file_is_set_browsed_and_cleared_one_step_each(qtbot, monkeypatc
     assert transfer(doc)["weights"] is None and section.weights.text() == ""
 
 
-def test_frozen_ids_are_checked_against_the_network(qtbot):
+def test_frozen_shows_the_networks_frozen_layers_and_selects_them(qtbot):
     doc, section = make_section(qtbot)
-    section.freeze.setText("features, classifier.f6")
-    section.freeze.editingFinished.emit()
-    assert transfer(doc)["freeze"] == ["features", "classifier.f6"]
-    section.freeze.setText("features nothere")
-    section.freeze.editingFinished.emit()
-    assert section.freeze_problem.text() == "No block or layer nothere in the network."
-    assert not section.freeze_problem.isHidden()
-    assert transfer(doc)["freeze"] == ["features", "classifier.f6"]
-    assert texts(doc) == ["Set frozen layers"]
-    doc.undo_stack.undo()
-    assert transfer(doc)["freeze"] == [] and section.freeze.text() == ""
+    assert section.frozen.text().startswith("none") and not section.select_frozen.isEnabled()
+    doc.set_frozen(doc.graph.group_members("features") + ["classifier.f6"], True)
+    doc.flush()  # the analysis (debounced in the window) updates the section
+    assert section.frozen.text() == "features, classifier.f6"  # a whole block by its id
+    doc.set_frozen(["features.c1"], False)
+    doc.flush()
+    assert section.frozen.text() == "features.c3, features.c5, classifier.f6"
+    section.select_frozen.click()
+    assert set(doc.selection()) == {n.id for n in doc.graph if n.frozen}
+    assert "freeze" not in transfer(doc)  # one notion of frozen: the network's own flags
 
 
 def test_multipliers_are_added_edited_renamed_and_removed(qtbot):
@@ -119,8 +119,7 @@ def test_a_multiplier_id_taken_twice_is_refused(qtbot):
 
 def test_unfreezing_steps_are_added_edited_and_removed(qtbot):
     doc, section = make_section(qtbot)
-    assert doc.change_settings("training", {"transfer.freeze": ["features", "classifier.f6"]},
-                               "Freeze") is None
+    doc.set_frozen(doc.graph.group_members("features") + ["classifier.f6"], True)
     section.add_step_button.click()  # one epoch on, the last frozen id not yet unfrozen
     assert transfer(doc)["unfreeze"] == [{"epoch": 2, "nodes": ["classifier.f6"]}]
     section.add_step_button.click()
@@ -165,8 +164,9 @@ def test_edits_are_refused_with_the_reason_while_a_run_holds_the_document(qtbot)
     assert section.weights_problem.text() == LOCKED and section.weights.text() == ""
     section.recipe.click()
     assert section.recipe_problem.text() == LOCKED and section.recipe_note.isHidden()
-    assert transfer(doc) == {"weights": None, "freeze": [], "lr_multipliers": {"features": 0.1},
+    assert transfer(doc) == {"weights": None, "lr_multipliers": {"features": 0.1},
                              "unfreeze": []}
+    assert not any(n.frozen for n in doc.graph)
     assert doc.undo_stack.count() == 1
     doc.set_locked(None)
     section.add_step_button.click()
@@ -181,7 +181,12 @@ def test_the_recipe_is_one_undo_step_and_undo_restores(qtbot):
     assert section.recipe_problem.isHidden()
     assert texts(doc) == ["Apply fine-tuning recipe"]
     after = doc.settings("training")
-    for path, value in three_phase(graph, 10).items():
+    recipe = three_phase(presets.build("resnet18"), 10)
+    assert {n.id for n in doc.graph if n.frozen} == {n for n, f in recipe.frozen.items() if f}
+    doc.flush()
+    assert doc.report.trainable_params == doc.report.nodes["fc"].params
+    assert section.frozen.text() == "conv1, bn1, layer1, layer2, layer3, layer4"
+    for path, value in recipe.settings.items():
         here = after
         for part in path.split("."):
             here = here[part]
@@ -195,8 +200,10 @@ def test_the_recipe_is_one_undo_step_and_undo_restores(qtbot):
     assert not section.recipe_note.isHidden()
     assert section.recipe_note.text().startswith("Phase 1, epochs 1–4: the head at 1e-3")
     doc.undo_stack.undo()
+    doc.flush()
     assert doc.settings("training") == before
-    assert section.mult_rows == [] and section.step_rows == [] and section.freeze.text() == ""
+    assert section.mult_rows == [] and section.step_rows == []
+    assert not any(n.frozen for n in doc.graph) and section.frozen.text().startswith("none")
     assert section.recipe_note.isHidden()
     doc.undo_stack.redo()
     assert doc.settings("training") == after

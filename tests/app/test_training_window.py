@@ -162,3 +162,17 @@ def test_the_progress_line_changes_without_laying_the_window_out_again(window, q
     metrics = ui.progress_text.fontMetrics()
     assert metrics.horizontalAdvance(ui.progress_text.text()) <= size.width()
     assert metrics.horizontalAdvance(WIDEST_PROGRESS) <= size.width()
+
+
+def test_a_run_says_which_starting_weights_fit_and_which_start_fresh(window) -> None:
+    """Training on from weights a changed network half fits (a replaced head): the status
+    bar says what was loaded and what starts fresh."""
+    from cnnstudio.engine.training.trainer import Started
+
+    summary = "loaded 8 of 10 tensors; fresh: fc.weight, fc.bias"
+    window.training._started(Started(1, 3, 10, 1, 0, "cpu", "CPU", 90, 10, 1000,
+                                      {"loaded": 8, "summary": summary}))
+    assert window.statusBar().currentMessage() == f"Weights: {summary}"
+    window.statusBar().clearMessage()
+    window.training._started(Started(2, 3, 10, 1, 0, "cpu", "CPU", 90, 10, 1000))
+    assert window.statusBar().currentMessage() == ""

@@ -92,3 +92,25 @@ def test_bad_input_is_one_line(door, tmp_path, monkeypatch, capsys, argv, messag
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "x.cnnproj").exists()
+
+
+def test_the_three_phase_recipe_from_the_command_line(door, tmp_path, capsys) -> None:  # noqa: F811
+    """`--recipe three-phase` makes the window's recipe button's changes: the backbone
+    frozen in the network, the head trainable, the phases' rates and unfreezing steps."""
+    cache_checkpoint("resnet18", seed=1)
+    out = tmp_path / "r.cnnproj"
+    code, text, err = run(capsys, "new", "resnet18", "--weights", "DEFAULT", "--classes", "5",
+                          "--input", "3,64,64", "--epochs", "9", "--recipe", "three-phase",
+                          "--out", str(out))
+    assert code == 0, err
+    assert "recipe: Phase 1, epochs 1–3: the head at 1e-3, the rest frozen." in text
+    project = load_project(out)
+    report = analyze(project.graph)
+    assert report.trainable_params == report.nodes["fc"].params == 512 * 5 + 5
+    transfer = project.training.transfer
+    assert [(s.epoch, s.nodes) for s in transfer.unfreeze][0] == (4, ["layer4"])
+    assert project.training.schedule.milestones == [3, 6] and project.training.epochs == 9
+    code, _, err = run(capsys, "new", "resnet18", "--epochs", "2", "--recipe", "three-phase",
+                       "--out", str(tmp_path / "short.cnnproj"))
+    assert code == 2 and err.count("\n") == 1 and "at least 3 epochs" in err
+    assert not (tmp_path / "short.cnnproj").exists()

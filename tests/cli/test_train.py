@@ -232,3 +232,20 @@ def test_preview_writes_a_grid_png(tmp_path, capsys) -> None:
     assert main(["preview", str(EXAMPLES / "simple-cnn-digits.cnnproj"), "--out",
                  str(tmp_path / "missing" / "x.png")]) == 2
     assert "cannot write the image" in capsys.readouterr().err
+
+
+def test_the_three_phase_recipe_trains_from_the_command_line(lenet, capsys) -> None:
+    """`--recipe three-phase` (after --epochs) freezes the backbone in the network, sets the
+    phases and trains them; the saved project holds what the window's button would set."""
+    code = main(["train", str(lenet), "--epochs", "3", "--recipe", "three-phase", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "recipe: Phase 2, epochs 2–2: classifier.f6 unfreeze, at 1e-4." in out
+    project = load_project(lenet)
+    assert project.runs[-1].status == "finished" and len(project.runs[-1].epochs) == 3
+    assert [r.lr for r in project.runs[-1].epochs] == pytest.approx([1e-3, 1e-4, 1e-5])
+    frozen = {n.id for n in project.graph if n.frozen}
+    assert "classifier.output" not in frozen and {"features.c1", "classifier.f6"} <= frozen
+    assert [s.epoch for s in project.training.transfer.unfreeze] == [2, 3]
+    code = main(["train", str(lenet), "--resume", "--recipe", "three-phase"])
+    assert code == 2 and "(not --recipe)" in capsys.readouterr().err

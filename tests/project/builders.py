@@ -37,6 +37,7 @@ def tensors(seed: int = 0, size: int = 6) -> bytes:
 def sample_project() -> Project:
     """A project using every part of the format, with non-default values everywhere."""
     graph = presets.build("lenet5")
+    graph.set_node_attrs("features.c1", frozen=True)
     dataset = DatasetConfig.from_dict({
         "source": "cifar10", "val_fraction": 0.15, "split_seed": 3, "limit": 500,
         "normalize": "imagenet", "mixup_alpha": 0.2,
@@ -49,7 +50,8 @@ def sample_project() -> Project:
         "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.8, "nesterov": True},
         "schedule": {"name": "multistep", "milestones": [2, 3], "gamma": 0.5},
         "loss": {"label_smoothing": 0.1, "class_weights": "balanced"},
-        "transfer": {"freeze": ["features.c1"], "lr_multipliers": {"classifier": 2.0}},
+        "transfer": {"lr_multipliers": {"classifier": 2.0},
+                     "unfreeze": [{"epoch": 2, "nodes": ["features.c1"]}]},
         "future_training_option": [1, 2],
     }, "training")
     ghash = graph_hash(graph)

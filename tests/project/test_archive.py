@@ -78,9 +78,9 @@ def test_layout_order_and_compression(tmp_path) -> None:
         assert info.compress_type == expected, info.filename
     docs = members(path.read_bytes())
     head = json.loads(docs["project.json"])
-    assert head["format"] == "cnnstudio.project" and head["version"] == 1
+    assert head["format"] == "cnnstudio.project" and head["version"] == migrations.CURRENT_VERSION
     assert head["training"]["optimizer"]["lr"] == 0.05
-    assert head["graph_hash"] == graph_hash(presets.build("lenet5"))
+    assert head["graph_hash"] == graph_hash(sample_project().graph)
     state = json.loads(docs["checkpoint/state.json"])
     assert state["run_id"] == 2 and state["epoch"] == 2
     assert json.loads(docs["runs.json"])["runs"][1]["status"] == "interrupted"
@@ -300,9 +300,48 @@ def test_graph_revision_bumps_only_when_the_network_changes(tmp_path) -> None:
 
 
 # -- migrations ------------------------------------------------------------------------------
-def test_no_migrations_yet() -> None:
-    assert migrations.CURRENT_VERSION == archive.migrations.CURRENT_VERSION == 1
-    assert migrations.MIGRATIONS == {}
+def test_format_1_freeze_setting_becomes_the_graphs_frozen_flags() -> None:
+    """Version 1 → 2: ``transfer.freeze`` ids become Frozen flags on the nodes they name
+    (a block id: its members), dropped from the settings, the runs and the checkpoint; the
+    runs keep matching the graph, so the interrupted one can still be resumed."""
+    project = sample_project()
+    project.graph.set_node_attrs("features.c1", frozen=False)
+    for run in project.runs:
+        run.graph_hash = graph_hash(project.graph)
+    project.checkpoint.state["config"] = project.training.to_dict()
+    data = saved_bytes(project)
+
+    def old(doc, ids=("classifier", "features.c3")):
+        doc.setdefault("transfer", {})["freeze"] = list(ids)
+
+    def old_project(doc):
+        doc["version"] = 1
+        old(doc["training"])
+
+    data = edit_json(data, "project.json", old_project)
+    data = edit_json(data, "runs.json", lambda d: [old(r["training"]) for r in d["runs"]])
+    data = edit_json(data, "checkpoint/state.json", lambda d: old(d["config"]))
+    again = read_project_bytes(data, "old.cnnproj")
+    frozen = {n.id for n in again.graph if n.frozen}
+    assert frozen == {"features.c3"} | set(again.graph.group_members("classifier"))
+    assert "freeze" not in again.training.to_dict()["transfer"]
+    assert all("freeze" not in r.training["transfer"] for r in again.runs)
+    assert "freeze" not in again.checkpoint.config["transfer"]
+    assert all(r.graph_hash == graph_hash(again.graph) for r in again.runs)
+    assert again.saved_graph_hash == graph_hash(again.graph)
+    assert migrations.CURRENT_VERSION == 2
+
+
+def test_a_format_2_file_with_the_old_freeze_setting_is_refused() -> None:
+    data = edit_json(saved_bytes(), "project.json",
+                     lambda d: d["training"]["transfer"].update(freeze=["features"]))
+    with pytest.raises(ProjectError, match=r"training.transfer.freeze: no longer a setting: "
+                                           r"freeze layers in the network itself"):
+        read_project_bytes(data)
+
+
+def as_version_1(data: bytes) -> bytes:
+    return edit_json(data, "project.json", lambda d: d.update(version=1))
 
 
 def _one_to_two(docs):
@@ -324,6 +363,7 @@ def test_the_migration_chain_upgrades_old_files(tmp_path, monkeypatch) -> None:
     project.extra["legacy_title"] = "Old title"
     data = saved_bytes(project)
     data = rezip(data, add={"notes/dropped.json": b"[1]", "notes/kept.json": b" [2, 3] "})
+    data = as_version_1(data)
     monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
     monkeypatch.setattr(migrations, "MIGRATIONS", {1: _one_to_two, 2: _two_to_three})
     again = read_project_bytes(data, "old.cnnproj")
@@ -352,7 +392,7 @@ def test_migrate_leaves_its_argument_alone(monkeypatch) -> None:
 
 
 def test_a_gap_or_a_failing_migration_is_a_project_error(monkeypatch) -> None:
-    data = saved_bytes()
+    data = as_version_1(saved_bytes())
     monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
     monkeypatch.setattr(migrations, "MIGRATIONS", {1: lambda docs: docs})
     with pytest.raises(ProjectError, match="no migration from project format version 2 to 3"):

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from cnnstudio.project import ProjectError, archive, load_project, read_project_bytes
+from cnnstudio.project import ProjectError, archive, load_project, migrations, read_project_bytes
 
 from .builders import (
     edit_json,
@@ -319,7 +319,8 @@ def test_a_bad_version(good, version) -> None:
 def test_a_newer_format_version(good) -> None:
     message = refused(edit_json(good, "project.json", lambda d: d.update(version=7)))
     assert message == ("evil.cnnproj: written by a newer CNN Studio (project format version 7; "
-                       "this one reads up to 1): update CNN Studio to open it")
+                       f"this one reads up to {migrations.CURRENT_VERSION}): update CNN Studio "
+                       "to open it")
 
 
 @pytest.mark.parametrize("key", ["name", "graph_revision", "dataset", "training", "format"])

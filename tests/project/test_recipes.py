@@ -11,12 +11,13 @@ import pytest
 
 from cnnstudio.engine.training.optim import lr_factor
 from cnnstudio.engine.training.transfer import resolve_ids
-from cnnstudio.graph import Graph, presets
+from cnnstudio.graph import Graph, analyze, presets
 from cnnstudio.project import TrainConfig
+from cnnstudio.project.model import Project
 from cnnstudio.project.options import with_options
 from cnnstudio.project.recipes import (
     RecipeError,
-    describe_three_phase,
+    apply,
     fine_tuning_parts,
     phase_lengths,
     three_phase,
@@ -46,11 +47,12 @@ def phases(graph: Graph, epochs: int) -> list[tuple[float, dict[str, float]]]:
     with the engine's own schedule and id resolution from the recipe's settings, as the
     trainer applies them (freeze at the start, each unfreeze step at the start of its
     epoch, the most specific multiplier winning)."""
+    recipe = three_phase(graph, epochs)
     cfg = TrainConfig.from_dict(
-        with_options("training", TrainConfig(epochs=epochs).to_dict(),
-                     three_phase(graph, epochs)), "training")
-    frozen = set(resolve_ids(graph, cfg.transfer.freeze))
-    weighted = frozen | {fine_tuning_parts(graph).head}
+        with_options("training", TrainConfig(epochs=epochs).to_dict(), recipe.settings),
+        "training")
+    frozen = {nid for nid, flag in recipe.frozen.items() if flag}
+    weighted = set(recipe.frozen)
     scale = {}
     for ident, mult in cfg.transfer.lr_multipliers.items():
         for nid in resolve_ids(graph, [ident]):
@@ -72,11 +74,12 @@ def test_resnet18_unfreezes_layer4_then_the_rest() -> None:
     assert parts.head == "fc"
     assert parts.upper == ["layer4"]
     assert parts.lower == ["conv1", "bn1", "layer1", "layer2", "layer3"]
-    changes = three_phase(graph, 30)
-    assert changes == {
+    recipe = three_phase(graph, 30)
+    weighted = {nid for nid, rep in analyze(graph).nodes.items() if rep.params}
+    assert recipe.frozen == {nid: nid != "fc" for nid in weighted}
+    assert recipe.settings == {
         "optimizer.lr": 1e-3, "schedule.name": "multistep", "schedule.milestones": [10, 20],
         "schedule.gamma": 0.1, "schedule.warmup_epochs": 0.0,
-        "transfer.freeze": ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"],
         "transfer.unfreeze": [{"epoch": 11, "nodes": ["layer4"]},
                               {"epoch": 21, "nodes": ["conv1", "bn1", "layer1", "layer2",
                                                       "layer3"]}],
@@ -88,8 +91,9 @@ def test_resnet18_unfreezes_layer4_then_the_rest() -> None:
 def test_resnet18_phases_as_the_engine_applies_them() -> None:
     graph = presets.build("resnet18")
     per_epoch = phases(graph, 10)  # 4 + 3 + 3 epochs
-    layer4 = set(graph.group_members("layer4"))
-    lower = set(resolve_ids(graph, ["conv1", "bn1", "layer1", "layer2", "layer3"]))
+    weighted = {nid for nid, rep in analyze(graph).nodes.items() if rep.params}
+    layer4 = set(graph.group_members("layer4")) & weighted
+    lower = set(resolve_ids(graph, ["conv1", "bn1", "layer1", "layer2", "layer3"])) & weighted
     for epoch, (lr, trainable) in enumerate(per_epoch):
         if epoch < 4:
             assert math.isclose(lr, 1e-3) and set(trainable) == {"fc"}
@@ -119,9 +123,9 @@ def test_a_preset_with_the_head_inside_a_block_keeps_the_head_trainable() -> Non
     parts = fine_tuning_parts(graph)
     assert parts.head == "classifier.output"
     assert parts.upper == ["classifier.f6"] and parts.lower == ["features"]
-    changes = three_phase(graph, 6)
-    assert "classifier" not in changes["transfer.freeze"]
-    assert "classifier.output" not in resolve_ids(graph, changes["transfer.freeze"])
+    recipe = three_phase(graph, 6)
+    assert recipe.frozen["classifier.output"] is False
+    assert recipe.frozen["classifier.f6"] is True and recipe.frozen["features.c1"] is True
 
 
 def test_a_single_block_backbone_is_cut_inside_the_block() -> None:
@@ -157,8 +161,20 @@ def test_a_graph_with_only_its_head_is_refused() -> None:
 
 def test_description_names_the_phases() -> None:
     graph = plain_net(with_hidden=False)  # no hidden layer: conv2 is the upper part
-    text = describe_three_phase(three_phase(graph, 9), 9)
-    assert text.splitlines() == [
+    assert three_phase(graph, 9).text.splitlines() == [
         "Phase 1, epochs 1–3: the head at 1e-3, the rest frozen.",
         "Phase 2, epochs 4–6: conv2 unfreeze, at 1e-4.",
         "Phase 3, epochs 7–9: all unfreeze, at 1e-5; the lower layers at 0.1× (1e-6)."]
+
+
+def test_apply_freezes_the_backbone_in_the_network_and_frees_the_head() -> None:
+    project = Project(name="p", graph=presets.build("resnet18", num_classes=5))
+    project.graph.set_node_attrs("fc", frozen=True)  # a frozen head would learn nothing
+    project.graph.set_node_attrs("layer1.0.conv1", frozen=True)
+    apply(project, three_phase(project.graph, 9))
+    report = analyze(project.graph)
+    assert report.trainable_params == report.nodes["fc"].params == 512 * 5 + 5
+    assert project.graph.nodes["layer4.1.bn2"].frozen and not project.graph.nodes["fc"].frozen
+    assert project.training.schedule.milestones == [3, 6]
+    assert [s.nodes for s in project.training.transfer.unfreeze][0] == ["layer4"]
+    assert project.training.transfer.lr_multipliers["layer1"] == 0.1

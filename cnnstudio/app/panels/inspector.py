@@ -30,12 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...graph import UNSET, layers
+from ...graph import UNSET, Graph, GraphError, layers
 from ...graph import init as inits
 from ...graph.analysis import NodeReport, Report
+from ...graph.edits import classifier_node
 from ...graph.layers import REQUIRED, Param
 from ...graph.model import Node
 from ...graph.table import rf_text, shape_text, si, size
+from ..head_dialog import replace_head
 from ..style import ERROR_COLOR, category_color
 from ..widgets import error_label, esc, issue_html, muted_label, set_muted, show_problem
 from .editors import (
@@ -172,6 +174,15 @@ class NodePage(QWidget):
         self.frozen.clicked.connect(
             lambda checked: self.document.set_frozen([self.node.id], bool(checked)))
         form.addRow("", self.frozen)
+        self.head_button = QPushButton("Replace head…")
+        self.head_button.setToolTip("This layer gives the class scores: resize it for your "
+                                    "classes and freeze the rest (one undo step)")
+        self.head_button.clicked.connect(
+            lambda: replace_head(self.window(), self.document))
+        head_row = QHBoxLayout()
+        head_row.addWidget(self.head_button)
+        head_row.addStretch(1)
+        form.addRow("", head_row)
         outer.addLayout(form)
 
         # block
@@ -326,6 +337,7 @@ class NodePage(QWidget):
     def refresh(self, report: Report) -> None:
         self.refresh_identity()
         node = self.node
+        self.head_button.setVisible(_is_classifier(self.document.graph, node.id))
         for row in self.rows.values():
             row.sync(node)
         if self.init_box is not None:
@@ -405,6 +417,13 @@ class NodePage(QWidget):
                                 + (f", {frozen} frozen" if frozen else ""))
         self.freeze_block.setEnabled(frozen < len(members))
         self.unfreeze_block.setEnabled(frozen > 0)
+
+
+def _is_classifier(graph: Graph, node_id: str) -> bool:
+    try:
+        return classifier_node(graph) == node_id
+    except GraphError:
+        return False
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -105,7 +105,8 @@ class Cache:
         self.source: Source | None = None
 
     def keep(self, result: Loaded) -> None:
-        self.data, self.data_key = result.data, result.data_key
+        if result.data is not None:  # a prediction made without the data keeps the last data
+            self.data, self.data_key = result.data, result.data_key
         self.model, self.token, self.source = result.model, result.source.token, result.source
 
 
@@ -140,15 +141,55 @@ def _loader(document: Any, controller: Any, cache: Cache, source: Source
             graph = graph_from_dict(graph_doc)
             loaded = engine.project_data(SimpleNamespace(graph=graph, dataset=dataset),
                                          base_dir=base_dir, device=engine.pick_device(device_name))
-        net = model
-        if net is None:
-            state = source.state
-            if state is None:
-                state = engine.checkpoint.from_bytes(source.blob)
-            net = engine.model_from_state(graph_from_dict(graph_doc), state, loaded.train.device)
+        net = model if model is not None else \
+            _model(graph_from_dict(graph_doc), source, loaded.train.device)
         return loaded, key, net
 
     return load
+
+
+def _model(graph: Any, source: Source, device: Any) -> Any:
+    state = source.state
+    if state is None:
+        state = engine.checkpoint.from_bytes(source.blob)
+    return engine.model_from_state(graph, state, device)
+
+
+def _settings_predictor(document: Any, controller: Any, cache: Cache, source: Source
+                        ) -> Callable[[Path], ImagePrediction | None]:
+    """A function (for the worker) predicting an image file from the project's settings
+    alone: the graph's Input gives the image size, the dataset settings the resizing and a
+    fixed normalisation, the project's class names (ImageNet's for a kept pretrained head) name
+    the outputs. A pretrained project so predicts a photo without loading its data (slow to
+    fit to the input, or not on this machine). It gives None when the data is needed: "auto"
+    normalisation, a flat input, or outputs the project does not name."""
+    project = document.project
+    graph_doc = graph_to_dict(project.graph)
+    dataset = copy.deepcopy(project.dataset)
+    names = list(dataset.class_names)
+    device_name = "cpu" if controller.running else project.training.device
+    model = cache.model if cache.token == source.token else None
+
+    def predict(path: Path) -> ImagePrediction | None:
+        graph = graph_from_dict(graph_doc)
+        report = analyze(graph)
+        heads = report.output_shapes
+        named = bool(names) and bool(heads) and tuple(heads[0] or ()) == (len(names),)
+        shape = report.input_shape
+        stats = engine.probe.fixed_stats(shape, dataset) if named else None
+        if stats is None:
+            return None
+        image = engine.probe.read_probe(str(path), shape, None, dataset)
+        net = model if model is not None else \
+            _model(graph, source, engine.pick_device(device_name))
+        param = next(iter(net.parameters()), None)
+        x = engine.probe.probe_input(image, shape, None, stats)
+        if param is not None:
+            x = x.to(param.device)
+        top = engine.top_k(net, x, None, 5, names=names)
+        return ImagePrediction(source, None, "", net, path, image.numpy(), top)
+
+    return predict
 
 
 def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
@@ -170,11 +211,15 @@ def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
 def image_job(document: Any, controller: Any, cache: Cache, source: Source,
               path: Path) -> Callable[[], ImagePrediction]:
     load = _loader(document, controller, cache, source)
+    without_data = _settings_predictor(document, controller, cache, source)
     names = list(document.project.dataset.class_names)
 
     def job() -> ImagePrediction:
         if not path.is_file():
             raise ValueError(f"{path.name} is not a file")
+        predicted = without_data(path)
+        if predicted is not None:
+            return predicted
         data, key, model = load()
         image = engine.read_image(path, data)
         param = next(iter(model.parameters()), None)

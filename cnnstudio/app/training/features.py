@@ -8,6 +8,7 @@ pass and the dataset load run as Jobs, off the GUI thread."""
 
 from __future__ import annotations
 
+import copy
 from math import prod
 from typing import Any
 
@@ -40,7 +41,10 @@ def _compute(req: dict[str, Any]) -> tuple[Any, str | None]:
     if state is None and req["weights"] is not None:
         state = engine.checkpoint.from_bytes(req["weights"])
     model, note = engine.probe.model_for(req["graph"], state)
-    x = engine.probe.probe_input(req["image"], req["input_shape"], req["data"], req["stats"])
+    # Without the data: the settings' fixed normalisation (pretrained weights bring theirs),
+    # else the statistics the last run measured.
+    stats = engine.probe.fixed_stats(req["input_shape"], req["dataset"]) or req["stats"]
+    x = engine.probe.probe_input(req["image"], req["input_shape"], req["data"], stats)
     return engine.probe.look(model, req["graph"], x, req["node"], req["cam_class"]), note
 
 
@@ -270,7 +274,8 @@ class FeatureMapsView(QWidget):
         req = {"graph": graph_from_dict(graph_to_dict(doc.graph)), "live": self.live,
                "weights": project.weights.get(key) if key and self.live is None else None,
                "image": self.probe, "input_shape": doc.report.input_shape, "data": self.data,
-               "stats": runs[-1].dataset["summary"] if runs else None, "node": self.node,
+               "stats": runs[-1].dataset["summary"] if runs else None,
+               "dataset": copy.deepcopy(project.dataset), "node": self.node,
                "cam_class": self.cam_class.currentData()}
         self.jobs.start(lambda: _compute(req), self._show,
                         lambda message: self._say(message, error=True))

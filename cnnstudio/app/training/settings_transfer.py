@@ -1,6 +1,7 @@
 """The Transfer section of the training settings: the pretrained weights file, the layers frozen
-at the start, per-block learning-rate multipliers, the gradual-unfreezing schedule, and the
-seeds' three-phase fine-tuning recipe as one button (``project/recipes.py`` works it out).
+in the network (the nodes' Frozen flags: shown here, edited on the canvas), per-block
+learning-rate multipliers, the gradual-unfreezing schedule, and the seeds' three-phase
+fine-tuning recipe as one button (``project/recipes.py`` works it out).
 
 Each edit sets a whole ``training.transfer`` option through ``document.change_settings``:
 one undo step, or the reason it was refused (a run holds the document, an id the network
@@ -28,8 +29,9 @@ from ...project import TransferConfig, UnfreezeStep
 from ...project.config import help_of
 from ...project.recipes import (
     THREE_PHASE_HELP,
+    Recipe,
     RecipeError,
-    describe_three_phase,
+    frozen_ids,
     three_phase,
     unknown_ids,
 )
@@ -148,7 +150,7 @@ class TransferGroup(QWidget):
         super().__init__()
         self.panel = panel
         self._shown: tuple[Any, ...] | None = None  # (multiplier ids, steps, choices) drawn
-        self._recipe: dict[str, Any] | None = None  # what the recipe button last set
+        self._recipe: Recipe | None = None  # what the recipe button last set
 
         self.weights = LineEdit()
         self.weights.setPlaceholderText("none")
@@ -161,20 +163,23 @@ class TransferGroup(QWidget):
         self.clear.setText("×")
         self.clear.clicked.connect(lambda: self.set_weights(None))
         self.weights_problem = error_label()
-        self.freeze = LineEdit()
-        self.freeze.setPlaceholderText("none")
-        self.freeze.setToolTip(help_of(TransferConfig, "freeze") + " Block or layer ids, "
-                               "separated by commas; the canvas' Freeze marks layers too.")
-        self.freeze.editingFinished.connect(lambda: self.set_freeze(
-            split_ids(self.freeze.text())))
-        self.freeze_problem = error_label()
+        self.frozen = muted_label()
+        self.frozen.setWordWrap(True)
+        self.frozen.setToolTip("The layers frozen in the network: they keep their weights "
+                               "until an unfreezing step names them. Freeze or unfreeze them "
+                               "on the canvas (Edit ▸ Freeze selection, Ctrl+Shift+F) or in "
+                               "the Inspector.")
+        self.select_frozen = QPushButton("Select")
+        self.select_frozen.setToolTip("Select the frozen layers on the canvas")
+        self.select_frozen.clicked.connect(self._select_frozen)
         self.form = QFormLayout()
         self.form.setContentsMargins(0, 0, 0, 0)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget, problem, tip in (
                 ("Weights", _line(self.weights, self.browse, self.clear), self.weights_problem,
                  self.weights.toolTip()),
-                ("Frozen", self.freeze, self.freeze_problem, self.freeze.toolTip())):
+                ("Frozen", _line(self.frozen, self.select_frozen, stretch=0), None,
+                 self.frozen.toolTip())):
             name = QLabel(label)
             name.setToolTip(tip)
             column = QWidget()
@@ -182,7 +187,8 @@ class TransferGroup(QWidget):
             box.setContentsMargins(0, 0, 0, 0)
             box.setSpacing(1)
             box.addWidget(widget)
-            box.addWidget(problem)
+            if problem is not None:
+                box.addWidget(problem)
             self.form.addRow(name, column)
 
         self.mult_box = QVBoxLayout()
@@ -240,8 +246,7 @@ class TransferGroup(QWidget):
         values = training["transfer"]
         if not self.weights.isModified():
             _set_text(self.weights, values["weights"] or "")
-        if not self.freeze.isModified():
-            _set_text(self.freeze, ", ".join(values["freeze"]))
+        self._show_frozen()
         self.clear.setEnabled(values["weights"] is not None)
         choices = self.choices()
         mults, steps = values["lr_multipliers"], values["unfreeze"]
@@ -254,7 +259,7 @@ class TransferGroup(QWidget):
                 row.show(mults[row.ident])
             for step_row, step in zip(self.step_rows, steps):
                 step_row.show(step)
-        if self._recipe is not None and not self._matches(training, self._recipe):
+        if self._recipe is not None and not self._matches(training, self._recipe.settings):
             self._recipe = None
             self.recipe_note.hide()
 
@@ -303,13 +308,15 @@ class TransferGroup(QWidget):
         text = f"Set weights file to {Path(path).name}" if path else "Clear weights file"
         return self._change("weights", path, text, self.weights_problem)
 
-    def set_freeze(self, ids: list[str]) -> str | None:
-        self.freeze.setModified(False)
-        if ids == self.values()["freeze"]:
-            show_problem(self.freeze_problem, None)
-            return None
-        return self._unknown(ids, self.freeze_problem) or \
-            self._change("freeze", ids, "Set frozen layers", self.freeze_problem)
+    def _show_frozen(self) -> None:
+        ids = frozen_ids(self.panel.document.graph)
+        shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+        self.frozen.setText(shown or "none (freeze layers on the canvas: Ctrl+Shift+F)")
+        self.select_frozen.setEnabled(bool(ids))
+
+    def _select_frozen(self) -> None:
+        doc = self.panel.document
+        doc.select([n.id for n in doc.graph if n.frozen])
 
     def _set_multipliers(self, mults: dict[str, float], text: str) -> str | None:
         return self._change("lr_multipliers", mults, text, self.mult_problem)
@@ -373,7 +380,7 @@ class TransferGroup(QWidget):
         values = self.values()
         steps = [dict(s) for s in values["unfreeze"]]
         done = {i for s in steps for i in s["nodes"]}
-        waiting = [i for i in values["freeze"] if i not in done]
+        waiting = [i for i in frozen_ids(self.panel.document.graph) if i not in done]
         epoch = steps[-1]["epoch"] + 1 if steps else 2
         steps.append({"epoch": epoch, "nodes": waiting[-1:]})
         return self._set_steps(steps, "Add unfreezing step")
@@ -383,20 +390,25 @@ class TransferGroup(QWidget):
         return self._set_steps(steps, "Remove unfreezing step")
 
     def apply_recipe(self) -> str | None:
-        """The seeds' three-phase fine-tuning, worked out from the network, as one step."""
+        """The seeds' three-phase fine-tuning, worked out from the network, as one undo step:
+        the settings, and the backbone frozen (the head trainable) in the network."""
         doc = self.panel.document
         epochs = doc.project.training.epochs
         try:
-            changes = three_phase(doc.graph, epochs)
+            recipe = three_phase(doc.graph, epochs)
         except RecipeError as exc:
             why: str | None = f"The recipe does not fit: {exc}."
         else:
-            why = doc.change_settings("training", changes, "Apply fine-tuning recipe",
-                                      key="recipe")
+            with doc.macro("Apply fine-tuning recipe"):
+                why = doc.change_settings("training", recipe.settings,
+                                          "Apply fine-tuning recipe", key="recipe")
+                if why is None:
+                    for flag in (True, False):
+                        doc.set_frozen([n for n, f in recipe.frozen.items() if f is flag], flag)
         show_problem(self.recipe_problem, why)
         if why is None:
-            self._recipe = changes
-            self.recipe_note.setText(describe_three_phase(changes, epochs))
+            self._recipe = recipe
+            self.recipe_note.setText(recipe.text)
             self.recipe_note.show()
         return why
 

@@ -306,6 +306,9 @@ class TrainingUi(QObject):
         self._epochs, self._steps = event.epochs, event.steps_per_epoch
         self.progress_bar.setRange(0, max(1, event.epochs * event.steps_per_epoch))
         self.progress_text.setText(f"Training on {event.device_name}…")
+        report = event.weights_report or {}
+        if report.get("summary"):  # which of the starting weights fit, which start fresh
+            self.window.statusBar().showMessage(f"Weights: {report['summary']}", 15000)
 
     def _batch(self, event: Any) -> None:
         done = (event.epoch - 1) * event.steps + event.step

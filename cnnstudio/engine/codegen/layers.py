@@ -17,19 +17,29 @@ class Code(str):
     """Source text standing for a value (a constructor argument's name), not a literal."""
 
 
+_STD = frozenset({"collections", "math"})
+
+
 class Imports:
     """What the generated file needs besides ``torch`` and ``nn``."""
 
     def __init__(self) -> None:
         self.names: dict[str, set[str]] = {}
+        self.modules: set[str] = set()  # ``import math``
 
     def add(self, module: str, name: str) -> None:
         self.names.setdefault(module, set()).add(name)
 
+    def add_module(self, module: str) -> None:
+        """A standard-library module imported whole (``import math``)."""
+        assert module in _STD, module
+        self.modules.add(module)
+
     def lines(self) -> list[str]:
-        std = [m for m in self.names if m in ("collections",)]
+        std = [m for m in self.names if m in _STD]
         third = [m for m in self.names if m not in std]
-        out = [f"from {m} import {', '.join(sorted(self.names[m]))}" for m in sorted(std)]
+        out = [f"import {m}" for m in sorted(self.modules)]
+        out += [f"from {m} import {', '.join(sorted(self.names[m]))}" for m in sorted(std)]
         if out:
             out.append("")
         out += ["import torch", "from torch import nn"]

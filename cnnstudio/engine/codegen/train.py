@@ -61,7 +61,6 @@ def training_script(project: Project, *, model_file: str = "model.py",
         "OPTIMIZER": _optimizer(cfg), "LOSS": _settings(cfg.loss),
         "SCHEDULE": _settings(cfg.schedule),
         "AUGMENT": _augment(ds.augment, image_shape), "MIX": _mix(ds),
-        "FREEZE": _ids(project, cfg.transfer.freeze),
         "UNFREEZE": {s.epoch: _ids(project, s.nodes) for s in cfg.transfer.unfreeze},
         "LR_MULT": {p: m for ident, m in sorted(cfg.transfer.lr_multipliers.items(),
                                                 key=lambda kv: kv[0].count("."))

@@ -10,8 +10,8 @@ import re
 import textwrap
 from typing import Any
 
-from ..data import geometry
-from ..training import losses, optim
+from ..data import geometry, imagefiles
+from ..training import losses, optim, transfer
 from .text import Call, lines, literal
 
 
@@ -90,8 +90,6 @@ def _settings(v: dict[str, Any]) -> str:
         ("AUX_WEIGHT", losses.AUX_WEIGHT, "weight of auxiliary classifiers' losses (GoogLeNet)"),
         ("WEIGHTS", v["WEIGHTS"], "weights to start from, when the file exists"),
     ]
-    if v["FREEZE"]:
-        rows.append(("FROZEN", tuple(v["FREEZE"]), "layers or blocks not trained"))
     if v["UNFREEZE"]:
         rows.append(("UNFREEZE", {k: tuple(p) for k, p in v["UNFREEZE"].items()},
                      "epoch → layers to train from then on"))
@@ -157,7 +155,10 @@ def _data(v: dict[str, Any]) -> str:
             "            image = fit_image(image.convert(mode), IMAGE_SHAPE, RESIZE, "
             "INTERPOLATION)\n"
             "        images[i] = v2.functional.pil_to_tensor(image)\n"
-            "    return images, torch.as_tensor(found.targets), list(found.classes), None\n")
+            "    classes = sort_class_names(set(found.classes))  # \"2\" before \"10\"\n"
+            "    index = [classes.index(name) for name in found.classes]\n"
+            "    labels = torch.as_tensor([index[t] for t in found.targets])\n"
+            "    return images, labels, classes, None\n")
     else:
         kind, cls = loader.split(":")
         if kind == "svhn":
@@ -182,10 +183,13 @@ def _data(v: dict[str, Any]) -> str:
             "    def arrays(ds: object) -> tuple[torch.Tensor, torch.Tensor]:\n"
             f"        return {arrays}\n\n"
             f"    return *arrays(train), {classes}, arrays(test)\n")
-    # The engine's own sizing, copied verbatim: files as PIL images, arrays as tensors.
-    sizing = [geometry.resize_plan,
+    # The engine's own sizing, copied verbatim: files as PIL images, arrays as tensors; and
+    # for folders the engine's class order ("2" before "10").
+    copied = [geometry.resize_plan,
               geometry.fit_image if loader == "folder" else geometry.fit_images]
-    fit = "\n\n\n".join(inspect.getsource(f).rstrip("\n") for f in sizing) + "\n"
+    if loader == "folder":
+        copied.append(imagefiles.sort_class_names)
+    fit = "\n\n\n".join(inspect.getsource(f).rstrip("\n") for f in copied) + "\n"
     if loader != "folder":
         fit += ("\n\ndef fit(x: torch.Tensor) -> torch.Tensor:\n"
                 '    """uint8 images at IMAGE_SHAPE, sized as CNN Studio sizes them."""\n'
@@ -312,7 +316,7 @@ def _training(v: dict[str, Any]) -> str:
         "def param_groups(model: nn.Module) -> list[dict]:\n"
         "    return [{\"params\": list(model.parameters()), \"lr\": LR, \"base_lr\": LR}]")
     trainable = ""
-    if v["FREEZE"] or v["UNFREEZE"]:
+    if v["UNFREEZE"]:
         trainable = (
             "\n\n\ndef set_trainable(model: nn.Module, paths: tuple[str, ...], on: bool) -> "
             "None:\n"
@@ -330,7 +334,10 @@ def _training(v: dict[str, Any]) -> str:
         "    return torch.device(\"cpu\")")
     optimizer = ("def make_optimizer(groups: list[dict]) -> torch.optim.Optimizer:\n"
                  f"    return {v['OPTIMIZER']}")
-    return "\n\n\n".join([groups + trainable, optimizer, evaluate, pick])
+    # The engine's own training mode, copied verbatim: frozen BatchNorm layers keep their
+    # statistics.
+    mode = inspect.getsource(transfer.train_mode).rstrip("\n")
+    return "\n\n\n".join([groups + trainable, mode, optimizer, evaluate, pick])
 
 
 def _main(v: dict[str, Any]) -> str:
@@ -339,7 +346,6 @@ def _main(v: dict[str, Any]) -> str:
                  else f"    mean, std = {v['NORMALIZE']}\n")
     augmented = ", AUGMENT" if v["AUGMENT"] else ""
     mix = "\n".join(lines(v["MIX"], 4, "mix = ")) + "\n" if v["MIX"] else ""
-    freeze = "    set_trainable(model, FROZEN, False)\n" if v["FREEZE"] else ""
     return (
         "def main() -> None:\n"
         "    parser = argparse.ArgumentParser(description=\"Train the exported model.\")\n"
@@ -380,7 +386,7 @@ def _main(v: dict[str, Any]) -> str:
         "        print(f\"starting from {args.weights}\")\n"
         "    else:\n"
         "        print(\"starting from freshly initialised weights\")\n"
-        "    model.to(device)\n" + freeze +
+        "    model.to(device)\n" +
         "    optimizer = make_optimizer(param_groups(model))\n"
         "    counts = torch.bincount(labels[train_at], minlength=num_classes).tolist()\n"
         "    loss_fn = loss_function(LOSS, num_classes, counts, device)\n" + mix +
@@ -413,7 +419,7 @@ def _epochs(v: dict[str, Any], mix: bool) -> str:
         + ('    plateau = {"scale": 1.0, "best": None, "bad": 0}  # reduce-on-plateau\n'
            if plateau else "") +
         "    for epoch in range(args.epochs):\n" + unfreeze +
-        "        model.train()\n"
+        "        train_mode(model)\n"
         "        total, correct, count = torch.zeros((), device=device), 0, 0\n"
         "        for step, (x, y) in enumerate(loader):\n"
         "            t = epoch + step / steps\n"

@@ -22,7 +22,7 @@ from .sources import Files, Progress
 # Folders and CSV files
 
 
-def _sort_names(names: set[str]) -> list[str]:
+def sort_class_names(names: set[str]) -> list[str]:
     """Class names sorted, numerically when all are integers (``2`` before ``10``)."""
     try:
         return sorted(names, key=int)
@@ -34,7 +34,7 @@ def _listing(name: str, root: Path, items: list[tuple[str, str]],
              skipped: list[tuple[str, str]], notes: list[str], what: str) -> Files:
     if not items:
         raise DatasetError(f"{root} holds no images{_skipped_hint(skipped)}: {what}")
-    classes = _sort_names({label for _, label in items})
+    classes = sort_class_names({label for _, label in items})
     if len(classes) < 2:
         raise DatasetError(f"{root} has one class only ({classes[0]!r}); a classifier needs at "
                            f"least two: {what}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from ...graph import init, presets
 from .. import pretrained
 from ..pretrained import Progress, WeightsInfo
 from . import python as import_python
@@ -103,7 +104,20 @@ def from_torchvision(name: str, *, num_classes: int | None = None,
                              {"torchvision": True, "model": name,
                               **({"weights": info.full_name} if info is not None else {})})
     imported.notes.extend(notes)
+    family = _family(name)
+    if family is not None:  # retraining it starts as torchvision's builder would
+        imported.graph.metadata[init.KEY] = {"scheme": "torchvision", "family": family}
     return imported
+
+
+def _family(name: str) -> str | None:
+    """The torchvision family whose builder's initialisation model ``name`` uses, where the
+    ``torchvision`` scheme knows it (the presets of the same name tell)."""
+    try:
+        preset = presets.get(name)
+    except presets.PresetError:
+        return None
+    return preset.family if preset.torchvision else None
 
 
 def from_python_file(path: str | Path, name: str | None,

@@ -21,7 +21,9 @@ from torch import nn
 from ...graph import Graph, Report, analyze, layers
 from ...graph.layers.spec import WHOLE
 from ..build import Block
+from ..data.errors import DatasetError
 from ..data.geometry import Sizing
+from ..data.load import fixed_mean_std
 from .model import InferenceError, model_from_state, read_image, to_input
 
 CONV_TYPES = frozenset({"Conv2d", "ConvTranspose2d"})
@@ -329,6 +331,23 @@ def probe_input(image: torch.Tensor, input_shape: Sequence[int], data: Any = Non
     std = torch.tensor((stats or {}).get("std") or [1.0] * c).view(1, c, 1, 1)
     x = (image[None].float() / 255 - mean) / std
     return x.flatten(1) if len(input_shape) == 1 else x
+
+
+def fixed_stats(input_shape: Sequence[int] | None, dataset: Any
+                ) -> dict[str, list[float]] | None:
+    """The ``stats`` for ``probe_input`` when the settings ``dataset`` (a DatasetConfig) fix
+    the normalisation (none, imagenet, custom: the loader's own ``fixed_mean_std``), so an
+    image file becomes the model's input without the data; None when only the data can say:
+    "auto" (the training images' statistics) or an input that is no grey or RGB image (a flat
+    input's image size comes from the data)."""
+    shape = tuple(input_shape or ())
+    if len(shape) != 3 or shape[0] not in (1, 3) or dataset is None:
+        return None
+    try:
+        fixed = fixed_mean_std(dataset.normalize, shape[0], dataset.mean, dataset.std)
+    except DatasetError as exc:
+        raise InferenceError(str(exc)) from None
+    return None if fixed is None else {"mean": fixed[0], "std": fixed[1]}
 
 
 def read_probe(path: str, image_shape: Sequence[int], data: Any = None,

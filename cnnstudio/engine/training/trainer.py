@@ -237,6 +237,12 @@ class Trainer:
             else:
                 yield Failed(f"training failed: {type(exc).__name__}: {exc}")
 
+    @property
+    def lr(self) -> float:
+        """The learning rate now: the base rate × the schedule's factor (what the charts and
+        the records show; a block with a multiplier trains at a multiple of it)."""
+        return self.config.optimizer.lr * self._factor
+
     def _oom(self) -> Failed:
         batch = self.config.batch_size
         suggestion = max(1, batch // 2)
@@ -256,20 +262,17 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.dist.rank)
         model = to_module(self.graph, seed=cfg.seed)
         self.weights_report: LoadReport | None = None
-        if self.initial_weights is not None:
-            missing, unexpected = model.load_state_dict(self.initial_weights, strict=False)
-            if missing or unexpected:
+        if self.initial_weights is not None:  # the graph may have changed since (a new head)
+            self.weights_report = load_matching(model, self.initial_weights)
+            if not self.weights_report.loaded:
                 raise TrainingError(
-                    "the project's weights do not fit the graph (it changed since they were "
-                    f"trained: {len(missing)} missing, {len(unexpected)} unexpected); train "
-                    "from scratch instead")
+                    "none of the project's weights fit the graph by name and shape (it "
+                    "changed since they were trained); train from scratch instead")
         elif cfg.transfer.weights:
             self.weights_report = load_matching(model, read_weights_file(cfg.transfer.weights))
             if not self.weights_report.loaded:
                 raise TrainingError(f"{cfg.transfer.weights}: no tensor matches the graph's "
                                     "layers by name and shape")
-        if cfg.transfer.freeze:
-            set_trainable(model, self.graph, cfg.transfer.freeze, False)
         self.amp_dtype: torch.dtype | None = None
         if self.device.type == "cuda":
             if cfg.channels_last:
@@ -297,6 +300,7 @@ class Trainer:
             raise TrainingError(f"the training split has {len(data.train)} samples, fewer than "
                                 f"one batch per process: lower the batch size", "data")
         self.schedule = LrSchedule(cfg.schedule, cfg.optimizer.lr, cfg.epochs, self.steps)
+        self._factor = self.schedule.factor(0.0)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.best = _Best()
         self.lowest_loss = math.inf  # for early stopping
@@ -374,7 +378,7 @@ class Trainer:
                     self._stopped_at = step
                     self.epoch_seconds = seconds_before + time.perf_counter() - started
                     return True
-            factor = self.schedule.factor(epoch + step / self.steps)
+            factor = self._factor = self.schedule.factor(epoch + step / self.steps)
             for group, base in zip(optimizer.param_groups, self.base_lrs):
                 group["lr"] = base * factor
             if channels_last and x.dim() == 4:
@@ -399,7 +403,7 @@ class Trainer:
                 if dist.main:
                     elapsed = seconds_before + now - started
                     yield BatchEnd(epoch + 1, step, self.steps, loss_avg, acc,
-                                   optimizer.param_groups[0]["lr"],
+                                   self.lr,
                                    sums.count * world / max(elapsed, 1e-9))
         self.epoch_seconds = seconds_before + time.perf_counter() - started
         return False
@@ -426,7 +430,7 @@ class Trainer:
         return loss_sum / max(count, 1), correct / max(count, 1), not math.isfinite(loss_sum)
 
     def _nan(self, epoch: int, step: int) -> None:
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.lr
         kept = f"the weights saved after epoch {epoch} are kept" if epoch else \
             "no weights were saved yet"
         raise TrainingError(
@@ -445,7 +449,7 @@ class Trainer:
         samples = self.sums.count * self.dist.world
         record = EpochRecord(
             epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
-            val_acc=val_acc, lr=self.optimizer.param_groups[0]["lr"],
+            val_acc=val_acc, lr=self.lr,
             seconds=round(self.epoch_seconds, 3),
             samples_per_s=samples / max(self.epoch_seconds, 1e-9))
         self.history.append(record)

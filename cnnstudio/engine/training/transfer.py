@@ -28,22 +28,29 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
 
+    @property
+    def fresh(self) -> list[str]:
+        """The model's tensors that kept their fresh initialisation."""
+        return [k for k, _, _ in self.shape_mismatch] + self.missing
+
     def summary(self) -> str:
-        parts = [f"{len(self.loaded)} tensors loaded"]
-        if self.shape_mismatch:
-            names = ", ".join(k for k, _, _ in self.shape_mismatch[:3])
-            parts.append(f"{len(self.shape_mismatch)} kept new because their shapes differ "
-                         f"({names}{', …' if len(self.shape_mismatch) > 3 else ''})")
-        if self.missing:
-            parts.append(f"{len(self.missing)} not in the file (kept new)")
+        """One line for people: "loaded 60 of 62 tensors; fresh: fc.weight, fc.bias"."""
+        fresh = self.fresh
+        parts = [f"loaded {len(self.loaded)} of {len(self.loaded) + len(fresh)} tensors"]
+        if fresh:
+            more = f", … ({len(fresh) - 4} more)" if len(fresh) > 4 else ""
+            parts.append(f"fresh: {', '.join(fresh[:4])}{more}")
         if self.unexpected:
-            parts.append(f"{len(self.unexpected)} in the file match no layer")
+            n = len(self.unexpected)
+            parts.append(f"{n} of the weights' tensors fit no layer" if n > 1 else
+                         "1 of the weights' tensors fits no layer")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"loaded": len(self.loaded),
                 "shape_mismatch": [list(x) for x in self.shape_mismatch],
-                "missing": self.missing, "unexpected": self.unexpected}
+                "missing": self.missing, "unexpected": self.unexpected,
+                "summary": self.summary()}
 
 
 def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:

@@ -322,7 +322,7 @@ def project(name: str, dataset: dict, training: dict) -> Project:
     ({"source": "folder", "path": "/data/pets", "normalize": "none"},
      {"optimizer": {"name": "adamw"}, "loss": {"name": "mse"},
       "schedule": {"name": "plateau"},
-      "transfer": {"freeze": ["features"], "lr_multipliers": {"classifier": 10.0},
+      "transfer": {"lr_multipliers": {"classifier": 10.0},
                    "unfreeze": [{"epoch": 3, "nodes": ["features.c5"]}]}}),
     ({"source": "svhn"}, {"optimizer": {"name": "rmsprop"}, "loss": {"name": "bce",
                           "class_weights": [1.0] * 10}, "schedule": {"name": "cosine_restarts"}}),

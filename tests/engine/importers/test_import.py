@@ -134,6 +134,20 @@ def test_googlenet_aux_heads_become_training_only_outputs() -> None:
         assert [o.shape for o in module.train()(x)] == [(2, 7)] * 3
 
 
+def test_a_torchvision_import_initialises_as_torchvision_s_builder() -> None:
+    """Retrained from scratch, an imported torchvision model starts as its builder would:
+    Kaiming normal fan_out convolutions (std √(2/fan_out)), BatchNorm γ=1 β=0."""
+    imported = from_torchvision("resnet18", num_classes=10, input_shape=[3, 32, 32])
+    assert imported.graph.metadata["init"] == {"scheme": "torchvision", "family": "resnet"}
+    state = to_module(imported.graph, seed=3).state_dict()
+    conv = state["layer1.0.conv1.weight"]  # 64 → 64, 3×3: fan_out 576
+    assert conv.std().item() == pytest.approx((2 / 576) ** 0.5, rel=0.05)
+    assert torch.equal(state["layer1.0.bn1.weight"], torch.ones(64))
+    assert torch.equal(state["layer1.0.bn1.bias"], torch.zeros(64))
+    other = from_torchvision("regnet_x_400mf", num_classes=10, input_shape=[3, 32, 32])
+    assert "init" not in other.graph.metadata  # a family the scheme does not know: torch's
+
+
 def test_torchvision_names_and_unknown_names() -> None:
     names = torchvision_names()
     assert {"resnet18", "googlenet", "densenet121", "efficientnet_b0"} <= set(names)

@@ -18,7 +18,7 @@ from cnnstudio.engine.training.trainer import (
 from cnnstudio.engine.training.transfer import WeightsError, read_weights_file
 
 from .fakes import TensorData
-from .test_trainer import config, run_all, small_graph
+from .test_trainer import config, frozen, run_all, small_graph
 
 
 def test_pth_state_dicts_load_with_weights_only(tmp_path) -> None:
@@ -105,7 +105,7 @@ def test_a_frozen_batchnorm_keeps_its_statistics_and_a_trained_one_updates_them(
     stats = ("features.bn.running_mean", "features.bn.running_var",
              "features.bn.num_batches_tracked")
     for freeze, changes in ((["features"], False), ([], True)):
-        trainer = Trainer(small_graph(), config(epochs=1, seed=0, transfer={"freeze": freeze}),
+        trainer = Trainer(frozen(small_graph(), *freeze), config(epochs=1, seed=0),
                           TensorData())
         assert isinstance(run_all(trainer)[-1], Finished)
         after = trainer.model.state_dict()

@@ -18,6 +18,7 @@ from cnnstudio.engine.training.trainer import (
     Trainer,
 )
 from cnnstudio.graph import load_graph
+from cnnstudio.graph.edits import members_of
 from cnnstudio.project.config import TrainConfig
 
 from .fakes import TensorData
@@ -36,6 +37,14 @@ def small_graph(dropout: float = 0.0):
         nodes.append({"id": "drop", "type": "Dropout", "params": {"p": dropout}})
     nodes.append({"id": "fc", "type": "Linear", "params": {"out_features": 3}})
     return load_graph({"format": "cnnstudio.graph", "version": 1, "nodes": nodes})
+
+
+def frozen(graph, *ids: str):
+    """``graph`` with the nodes ``ids`` name (nodes, blocks, id prefixes) frozen."""
+    for ident in ids:
+        for nid in members_of(graph, ident):
+            graph.set_node_attrs(nid, frozen=True)
+    return graph
 
 
 def config(**changes) -> TrainConfig:
@@ -191,9 +200,9 @@ def test_every_loss_and_optimizer_trains(loss: str, optimizer: str) -> None:
 
 
 def test_freeze_unfreeze_and_per_block_learning_rates() -> None:
-    cfg = config(epochs=3, transfer={"freeze": ["features"], "lr_multipliers": {"fc": 0.1},
+    cfg = config(epochs=3, transfer={"lr_multipliers": {"fc": 0.1},
                                      "unfreeze": [{"epoch": 3, "nodes": ["features.conv"]}]})
-    trainer = Trainer(small_graph(), cfg, TensorData())
+    trainer = Trainer(frozen(small_graph(), "features"), cfg, TensorData())
     before = None
     snapshots = []
     for event in trainer.run():
