@@ -52,22 +52,30 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     i = sub.add_parser(
-        "import", help="import a torchvision model, an ONNX file or a Python model as a project",
+        "import", help="import a torchvision or timm model, an ONNX file or a Python model as a "
+        "project",
         description="Turn a model made elsewhere into an editable project with its weights: "
         "a torchvision classification model by name (torchvision:resnet18; random weights "
-        "unless --weights), "
+        "unless --weights), a timm model by name (timm:resnet18d, needs pip install "
+        "'cnnstudio[timm]'; random weights unless --pretrained), "
         "an ONNX file, or an nn.Module in a Python file (this runs the file's code: only with "
         "--trust-code).")
     i.add_argument("source", metavar="SOURCE",
-                   help="torchvision:NAME (or a torchvision model name), FILE.onnx or FILE.py")
+                   help="torchvision:NAME (or a torchvision model name), timm:NAME, FILE.onnx "
+                   "or FILE.py")
     i.add_argument("--out", metavar="PROJECT", required=True, help="the .cnnproj to write")
     i.add_argument("--input", metavar="C,H,W",
-                   help="per-sample input size (torchvision and Python; default 3,224,224)")
+                   help="per-sample input size (torchvision, timm and Python; default: the "
+                   "model's own, else 3,224,224)")
     i.add_argument("--classes", metavar="N", type=positive_int,
-                   help="number of classes (torchvision models)")
+                   help="number of classes (torchvision and timm models)")
     i.add_argument("--weights", metavar="DEFAULT|NAME",
                    help="torchvision models: their pretrained weights (DEFAULT or a version "
                    "such as IMAGENET1K_V1), from torch's hub cache, downloaded when missing")
+    i.add_argument("--pretrained", action="store_true",
+                   help="timm models: their pretrained weights (a tag such as "
+                   "timm:resnet18.a1_in1k picks a version), from the Hugging Face cache, "
+                   "downloaded when missing")
     i.add_argument("--name", metavar="NAME",
                    help="Python files: the nn.Module class or the function that builds it")
     i.add_argument("--trust-code", action="store_true",
@@ -187,10 +195,19 @@ def _import(args: argparse.Namespace) -> tuple[Any, str, Any]:
     shape = parse_shape(args.input) if args.input else None
     source = args.source
     path = Path(source)
-    is_torchvision = source.startswith("torchvision:") or (not path.suffix and not path.exists())
+    is_timm = source.startswith("timm:")
+    is_torchvision = source.startswith("torchvision:") or (
+        not is_timm and not path.suffix and not path.exists())
     if args.weights and not is_torchvision:
-        raise CliError("--weights goes with torchvision:NAME")
+        raise CliError("--weights goes with torchvision:NAME" +
+                       (" (timm models take --pretrained)" if is_timm else ""))
+    if args.pretrained and not is_timm:
+        raise CliError("--pretrained goes with timm:NAME" +
+                       (" (torchvision models take --weights DEFAULT)" if is_torchvision else ""))
     try:
+        if is_timm:
+            name = source.removeprefix("timm:")
+            return _import_timm(name, args.pretrained, args.classes, shape), name, None
         if is_torchvision:
             name = source.removeprefix("torchvision:")
             imported, info = _import_torchvision(name, args.weights, args.classes, shape)
@@ -205,7 +222,8 @@ def _import(args: argparse.Namespace) -> tuple[Any, str, Any]:
                                "trust it")
             return engine.from_python_file(path, args.name, shape or [3, 224, 224]), \
                 path.stem, None
-        raise CliError(f"{source}: expected torchvision:NAME, a .onnx or a .py file")
+        raise CliError(f"{source}: expected torchvision:NAME, timm:NAME, a .onnx or a .py "
+                       "file")
     except engine.ModelImportError as exc:
         raise CliError(str(exc), 1) from None
     except engine.PretrainedError as exc:
@@ -222,5 +240,18 @@ def _import_torchvision(name: str, weights: str | None, classes: int | None,
     try:
         return engine.from_torchvision(name, num_classes=classes, input_shape=shape,
                                        weights=info, progress=progress), info
+    finally:
+        bar.close()
+
+
+def _import_timm(name: str, pretrained: bool, classes: int | None,
+                 shape: list[int] | None) -> Any:
+    """The imported timm model, its pretrained weights downloaded with a bar when missing."""
+    if not pretrained:
+        return engine.from_timm(name, num_classes=classes, input_shape=shape)
+    progress, bar = download_bar()
+    try:
+        return engine.from_timm(name, pretrained=True, num_classes=classes,
+                                input_shape=shape, progress=progress)
     finally:
         bar.close()

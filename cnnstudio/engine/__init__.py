@@ -42,9 +42,11 @@ _FACE: dict[str, str] = {
     "export_model": "export.exporter",
     "model_to_export": "exchange", "project_state": "exchange", "imported_project": "exchange",
     "training_script": "codegen.train",
-    "ModelImportError": "importers.common", "from_torchvision": "importers.modules",
+    "ModelImportError": "importers.common", "describe_import": "importers.common",
+    "from_torchvision": "importers.modules",
     "from_python_file": "importers.modules", "torchvision_names": "importers.modules",
     "from_onnx": "importers.onnx.reader",
+    "from_timm": "importers.timm_source", "timm_cnn_names": "importers.timm_source",
     # pretrained weights (``engine.pretrained.available(name)`` lists a model's versions)
     "pretrained_project": "exchange", "PretrainedError": "pretrained",
     "WeightsInfo": "pretrained",

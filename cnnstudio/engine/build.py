@@ -11,6 +11,7 @@ from torch import nn
 
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
+from .layer_scale import LayerScale
 from .weight_init import initialise
 
 
@@ -58,11 +59,62 @@ class Concat(nn.Module):
         return f"dim={self.dim}"
 
 
+class ChannelAffine(nn.Module):
+    """y = x·scale + shift per channel (axis 1), or with one number for all channels. The
+    constants are non-persistent buffers: they follow the module to its device but are no
+    weights, so the state_dict has no key for them (torchvision's transform_input)."""
+
+    def __init__(self, scale: float | list[float] = 1.0, shift: float | list[float] = 0.0
+                 ) -> None:
+        super().__init__()
+        for name, value in (("scale", scale), ("shift", shift)):
+            constant = torch.tensor(value, dtype=torch.float32).reshape(-1)
+            self.register_buffer(name, constant, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.scale.reshape(view) + self.shift.reshape(view)
+
+
+class Chunk(nn.Module):
+    """Piece ``index`` of ``x.chunk(chunks, dim=1)``: a node has one output, so a split is
+    one Chunk node per piece (ShuffleNet's halves)."""
+
+    def __init__(self, chunks: int, index: int) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, 1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+class Slice(nn.Module):
+    """Channels ``start`` to ``end - 1`` (``x[:, start:end]``): one piece of an uneven split
+    (MixNet, DPN), which Chunk's even pieces cannot express."""
+
+    def __init__(self, start: int, end: int) -> None:
+        super().__init__()
+        self.start = start
+        self.end = end
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.end]
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, end={self.end}"
+
+
 class Block(nn.Module):
     """A container for the submodules under one path prefix (``layer1``, ``layer1.0``)."""
 
 
-_OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat}
+_OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat,
+        "cnnstudio:ChannelAffine": ChannelAffine, "cnnstudio:Chunk": Chunk,
+        "cnnstudio:Slice": Slice, "cnnstudio:LayerScale": LayerScale}
 
 # One step of the forward pass: (module or None, input slots, output slot, slots to free).
 Step = tuple[nn.Module | None, tuple[int, ...], int, tuple[int, ...]]
@@ -138,6 +190,9 @@ def _register(root: nn.Module, path: str, module: nn.Module) -> None:
             child = Block()
             holder.add_module(part, child)
         holder = child
+    if getattr(module, "parameter_at_id", False):
+        module.attach(holder, leaf)  # its parameter's key is the node id (layer_scale.py)
+        return
     holder.add_module(leaf, module)
 
 

@@ -24,6 +24,7 @@ from .pretrained import (
     WeightsInfo,
     apply_preprocessing,
     fetch,
+    implied_options,
     load_into,
     load_state,
     resolve,
@@ -143,9 +144,13 @@ def _is_file(weights: str) -> bool:
         or any(sep in weights for sep in "/\\")
 
 
-def _build(preset: presets.Preset, classes: int, shape: Sequence[int]) -> Graph:
+def _build(preset: presets.Preset, classes: int, shape: Sequence[int],
+           options: Mapping[str, Any] | None = None) -> Graph:
+    """The preset at ``classes`` and ``shape``, with ``options`` it takes (those pretrained
+    weights imply, such as GoogLeNet's transform_input)."""
+    taken = {k: v for k, v in (options or {}).items() if k in preset.options()}
     try:
-        return preset.build(num_classes=classes, input_shape=tuple(shape))
+        return preset.build(num_classes=classes, input_shape=tuple(shape), **taken)
     except (ValueError, GraphError) as exc:
         raise PretrainedError(f"preset {preset.name}: {exc}") from None
 
@@ -160,7 +165,8 @@ def _from_torchvision(preset: presets.Preset, info: WeightsInfo, classes: int | 
     if shape[0] != 3:
         raise PretrainedError(f"{info.full_name} takes colour images: the input must have 3 "
                               f"channels, not {shape[0]}")
-    graph = _build(preset, n, shape)
+    options = implied_options(info.model)
+    graph = _build(preset, n, shape, options)
     fetch(info, progress, cancelled)
     model = to_module(graph, seed)
     unfit = load_into(model, load_state(info), info.file_name)
@@ -170,7 +176,7 @@ def _from_torchvision(preset: presets.Preset, info: WeightsInfo, classes: int | 
     state = model.state_dict()
     if classes is None or classes == n:
         return graph, state, []
-    graph = _build(preset, classes, shape)
+    graph = _build(preset, classes, shape, options)
     model = to_module(graph, seed)
     fresh = load_into(model, state, info.file_name)
     return graph, model.state_dict(), fresh

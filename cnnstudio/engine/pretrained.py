@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -38,6 +38,17 @@ class PretrainedError(ValueError):
 
 class Cancelled(PretrainedError):
     """The user stopped a download (nothing was written)."""
+
+
+class Remote(Protocol):
+    """What a download needs: the address, and the file's name in torch's hub cache (torchvision's
+    WeightsInfo, and timm's weights published only at an address)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def file_name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,20 @@ class WeightsInfo:
         return f"{self.name}{default}: {', '.join(facts) or 'no figures'}"
 
 
+IMPLIED_OPTIONS: dict[str, dict[str, Any]] = {
+    "googlenet": {"transform_input": True},
+    "inception_v3": {"transform_input": True},
+}
+"""Builder options torchvision's builders set whenever they load a model's pretrained weights
+(``_ovewrite_named_param(kwargs, "transform_input", True)``: these ported weights expect the
+input re-normalised, and their preprocessing is ImageNet's mean and std all the same)."""
+
+
+def implied_options(model: str) -> dict[str, Any]:
+    """The builder options that model ``model``'s pretrained weights imply (a copy)."""
+    return dict(IMPLIED_OPTIONS.get(model, {}))
+
+
 def _enum(model: str) -> Any:
     import torchvision
 
@@ -103,10 +128,6 @@ def _info(model: str, member: Any, default: Any) -> WeightsInfo:
     metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
     t = member.transforms()
     mean, std = tuple(float(v) for v in t.mean), tuple(float(v) for v in t.std)
-    if model in ("googlenet", "inception_v3"):
-        # torchvision re-normalises the input of these ported weights (transform_input) from
-        # ImageNet's mean/std to 0.5/0.5; normalising with 0.5/0.5 directly is the same.
-        mean, std = (0.5,) * 3, (0.5,) * 3
     return WeightsInfo(
         model=model, name=member.name, full_name=f"{type(member).__name__}.{member.name}",
         is_default=member is default, url=member.url,
@@ -141,11 +162,11 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def cached_file(info: WeightsInfo) -> Path:
+def cached_file(info: Remote) -> Path:
     return cache_dir() / info.file_name
 
 
-def _missing(info: WeightsInfo, why: str) -> PretrainedError:
+def _missing(info: Remote, why: str) -> PretrainedError:
     return PretrainedError(
         f"cannot download {info.file_name} ({why}): fetch {info.url} on a machine with "
         f"internet access and put the file in {cache_dir()}")
@@ -156,7 +177,7 @@ def _urlopen(url: str, timeout: float):  # noqa: ANN202 - the one door to the ne
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - torchvision's URLs
 
 
-def fetch(info: WeightsInfo, progress: Progress | None = None,
+def fetch(info: Remote, progress: Progress | None = None,
           cancelled: Callable[[], bool] | None = None) -> Path:
     """The cached file of ``info``, downloaded first when it is not there. The download goes
     to a temporary file beside it, is checked against the sha256 prefix in the file's name
@@ -186,7 +207,7 @@ def fetch(info: WeightsInfo, progress: Progress | None = None,
     return path
 
 
-def _download(info: WeightsInfo, out: Any, progress: Progress | None,
+def _download(info: Remote, out: Any, progress: Progress | None,
               cancelled: Callable[[], bool] | None) -> str:
     """Streams ``info.url`` into ``out``; returns the sha256 hex digest."""
     digest = hashlib.sha256()
@@ -225,23 +246,38 @@ _DENSENET_KEY = re.compile(
 def load_state(info: WeightsInfo) -> dict[str, torch.Tensor]:
     """The cached file's tensors under the keys of torchvision's model, read with
     ``weights_only=True`` (a pickle that would run code is refused, unrun)."""
-    path = cached_file(info)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_state(cached_file(info), info.url)
     except FileNotFoundError:
         raise _missing(info, "not downloaded yet") from None
-    except Exception as exc:  # noqa: BLE001 - weights_only refusals and damaged files alike
-        raise PretrainedError(
-            f"{path} is not a plain weights file ({type(exc).__name__}): it was not run; "
-            f"delete it and fetch {info.url} again") from None
-    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
-        raise PretrainedError(f"{path} holds no state_dict of tensors; delete it and fetch "
-                              f"{info.url} again")
     if info.model.startswith("densenet"):
         metadata = getattr(state, "_metadata", None)
         state = type(state)((_DENSENET_KEY.sub(r"\1\2", k), v) for k, v in state.items())
         if metadata is not None:
             state._metadata = metadata  # type: ignore[attr-defined]
+    return state  # type: ignore[return-value]
+
+
+def read_state(path: Path, url: str) -> dict[str, torch.Tensor]:
+    """A weights file's tensors: ``.safetensors`` read as such, anything else with
+    ``weights_only=True`` (a pickle that would run code is refused, unrun). ``url`` is where to
+    fetch it again; FileNotFoundError passes through for the caller to explain."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(path, device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - weights_only refusals and damaged files alike
+        raise PretrainedError(
+            f"{path} is not a plain weights file ({type(exc).__name__}): it was not run; "
+            f"delete it and fetch {url} again") from None
+    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
+        raise PretrainedError(f"{path} holds no state_dict of tensors; delete it and fetch "
+                              f"{url} again")
     return state  # type: ignore[return-value]
 
 

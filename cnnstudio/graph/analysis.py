@@ -14,7 +14,7 @@ from typing import Any
 
 from . import init as inits
 from . import layers
-from .layers.spec import WHOLE, LayerError, Out, Shape
+from .layers.spec import WHOLE, LayerError, Out, Shape, Window
 from .model import Graph, GraphError
 
 BYTES_PER_VALUE = 4  # float32
@@ -136,7 +136,7 @@ def memory_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -
 
 
 # Layers whose output is a view of their input: no new activation memory.
-_VIEWS = frozenset({"Output", "Identity", "Flatten"})
+_VIEWS = frozenset({"Output", "Identity", "Flatten", "Chunk", "Slice", "Permute"})
 
 
 class Report:
@@ -322,6 +322,7 @@ def analyze(graph: Graph) -> Report:
     nodes = graph.nodes
     reports = report.nodes
     get_spec = layers.get
+    moved: dict[str, tuple[int, int]] = {}  # where a Permute put H and W (not axes 1, 2)
 
     for nid in order:
         node = nodes[nid]
@@ -389,9 +390,12 @@ def analyze(graph: Graph) -> Report:
             rep.buffers = out.buffers
             rep.macs = out.macs
             rep.memory = 0 if node.type in _VIEWS else prod(out.shape) * BYTES_PER_VALUE
-            if out.notes:
+            if out.notes and not (node.type == "Linear" and _channels_last(srcs, moved)):
                 rep.warnings.extend(out.notes)
-            rep.rf = _receptive_field(out, srcs, reports)
+            if node.type == "Permute" or (moved and any(s in moved for s in srcs)):
+                rep.rf = _moved_receptive_field(rep, spec, out, srcs, reports, moved)
+            else:
+                rep.rf = _receptive_field(out, srcs, reports)
 
     _graph_checks(graph, report, order)
     _init_checks(graph, report)
@@ -425,12 +429,56 @@ def _receptive_field(out: Out, srcs: list[str], reports: dict[str, NodeReport]) 
         return state
     if rule == WHOLE:
         return WHOLE
-    (rh, jh, sh), (rw, jw, sw) = state
-    wh, ww = rule
-    return (
-        (rh + (wh.kernel - 1) * jh, jh * wh.stride, sh + ((wh.kernel - 1) / 2 - wh.pad) * jh),
-        (rw + (ww.kernel - 1) * jw, jw * ww.stride, sw + ((ww.kernel - 1) / 2 - ww.pad) * jw),
-    )
+    return _grow(state[0], rule[0]), _grow(state[1], rule[1])
+
+
+def _grow(axis: Axis, window: Window) -> Axis:
+    """One spatial axis's (r, j, start) after a sliding window."""
+    r, j, start = axis
+    return (r + (window.kernel - 1) * j, j * window.stride,
+            start + ((window.kernel - 1) / 2 - window.pad) * j)
+
+
+_SPATIAL = (1, 2)
+"""Where H and W sit in a [C, H, W] sample."""
+
+
+def _channels_last(srcs: list[str], moved: dict[str, tuple[int, int]]) -> bool:
+    """The input is a map permuted to [H, W, C]: a Linear on it acts on each position's
+    channels (a 1×1 convolution), as meant, so its note about the last axis does not apply."""
+    return bool(srcs) and srcs[0] in moved and 2 not in moved[srcs[0]]
+
+
+def _moved_receptive_field(rep: NodeReport, spec: layers.LayerSpec, out: Out, srcs: list[str],
+                           reports: dict[str, NodeReport],
+                           moved: dict[str, tuple[int, int]]) -> Any:
+    """The receptive field around a Permute (ConvNeXt's [C, H, W] → [H, W, C], Linear over
+    the channels, and back), with ``moved`` updated to where H and W are now. A layer's window
+    rule speaks of its input's axes 1 and 2, so each applies to the spatial axis found there;
+    a spatial axis at axis 0 is what the layer takes for its channels: kept (Linear and
+    pooling leave axis 0 alone), except by a convolution, which mixes all of it, so then the
+    analysis cannot say (None)."""
+    places = {moved.get(s, _SPATIAL) for s in srcs}
+    if len(places) > 1:
+        return None  # the inputs disagree on where H and W are
+    place = places.pop()
+    state = _receptive_field(Out(out.shape), srcs, reports)  # the inputs', merged
+    rule = out.rf
+    if rep.type == "Permute":
+        dims = list(rep._resolved["dims"]) if rep._resolved else []
+        place = (dims.index(place[0]), dims.index(place[1])) if len(dims) == 3 else _SPATIAL
+        rule = None
+    if len(out.shape) == 3 and place != _SPATIAL:
+        moved[rep.id] = place
+    if rule is None or not isinstance(state, tuple):
+        return state
+    if rule == WHOLE:
+        return WHOLE
+    if 0 in place and spec.category == "Convolution":
+        return None
+    windows = {1: rule[0], 2: rule[1]}
+    return tuple(_grow(axis, windows[at]) if at in windows else axis
+                 for axis, at in zip(state, place))
 
 
 def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
@@ -491,7 +539,7 @@ def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
             linear_params += rep.params
             if biggest_linear is None or rep.params > biggest_linear.params:
                 biggest_linear = rep
-            if isinstance(reports[rep.sources[0]].rf, tuple):
+            if isinstance(reports[rep.sources[0]].rf, tuple) and len(rep.in_shapes[0]) == 1:
                 flattens_a_map = True
         elif node_type in ("Conv2d", "ConvTranspose2d"):
             has_conv = True

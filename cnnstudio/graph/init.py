@@ -23,11 +23,12 @@ KEY = "init"
 
 WEIGHTED = frozenset({"Conv2d", "ConvTranspose2d", "Linear"})
 """Layer types whose ``weight`` the schemes draw (their ``bias`` is set to zero)."""
-NORMS = frozenset({"BatchNorm2d", "BatchNorm1d", "InstanceNorm2d", "GroupNorm", "LayerNorm"})
+NORMS = frozenset({"BatchNorm2d", "BatchNorm1d", "InstanceNorm2d", "GroupNorm", "LayerNorm",
+                   "LayerNorm2d"})
 """Normalisation layers: every explicit scheme sets their γ (weight) to 1 and β (bias) to 0."""
 
-FAMILIES = ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "googlenet",
-            "squeezenet", "alexnet")
+FAMILIES = ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "googlenet", "inception",
+            "squeezenet", "alexnet", "regnet", "mnasnet", "shufflenet", "convnext")
 """The torchvision families whose builder's initialisation the ``torchvision`` scheme follows."""
 NONLINEARITIES = {"relu": math.sqrt(2.0), "linear": 1.0, "tanh": 5.0 / 3}
 """Kaiming's gain per nonlinearity (torch.nn.init.calculate_gain)."""
@@ -227,8 +228,13 @@ _TV_CONV: dict[str, list[Draw]] = {
     "efficientnet": [_KAIMING_OUT, _ZERO_BIAS],
     "densenet": [Draw("weight", "normal_fan", _SQRT2, "fan_in")],
     "googlenet": [Draw("weight", "trunc_normal", 0.01)],
+    "inception": [Draw("weight", "trunc_normal", 0.1)],
     "squeezenet": [Draw("weight", "uniform_fan", _SQRT2 * _SQRT3, "fan_in"), _ZERO_BIAS],
     "alexnet": [],
+    "regnet": [_KAIMING_OUT],  # the SE convolutions' biases keep torch's default
+    "mnasnet": [_KAIMING_OUT, _ZERO_BIAS],
+    "shufflenet": [],
+    "convnext": [Draw("weight", "trunc_normal", 0.02), _ZERO_BIAS],
 }
 _TV_LINEAR: dict[str, list[Draw]] = {
     "resnet": [],
@@ -237,8 +243,13 @@ _TV_LINEAR: dict[str, list[Draw]] = {
     "efficientnet": [Draw("weight", "uniform_fan", 1.0, "fan_out"), _ZERO_BIAS],
     "densenet": [_ZERO_BIAS],
     "googlenet": [Draw("weight", "trunc_normal", 0.01)],
+    "inception": [Draw("weight", "trunc_normal", 0.1)],
     "squeezenet": [],
     "alexnet": [],
+    "regnet": [Draw("weight", "normal", 0.01), _ZERO_BIAS],
+    "mnasnet": [Draw("weight", "uniform_fan", _SQRT3, "fan_out"), _ZERO_BIAS],
+    "shufflenet": [],
+    "convnext": [Draw("weight", "trunc_normal", 0.02), _ZERO_BIAS],
 }
 _TV_NORMS: dict[str, frozenset[str]] = {
     "resnet": frozenset({"BatchNorm2d", "GroupNorm"}),
@@ -247,8 +258,13 @@ _TV_NORMS: dict[str, frozenset[str]] = {
     "efficientnet": frozenset({"BatchNorm2d", "GroupNorm"}),
     "densenet": frozenset({"BatchNorm2d"}),
     "googlenet": frozenset({"BatchNorm2d"}),
+    "inception": frozenset({"BatchNorm2d"}),
     "squeezenet": frozenset(),
     "alexnet": frozenset(),
+    "regnet": frozenset({"BatchNorm2d"}),
+    "mnasnet": frozenset({"BatchNorm2d"}),
+    "shufflenet": frozenset(),
+    "convnext": frozenset(),  # LayerNorm keeps torch's default (γ=1, β=0)
 }
 
 
@@ -261,6 +277,8 @@ def _torchvision(graph: Graph, node_id: str, init: Mapping[str, Any]) -> list[Dr
             return [Draw("weight", "normal", 0.01), _ZERO_BIAS]  # the classifier's conv
         return list(_TV_CONV[family])
     if node_type == "Linear":
+        if family == "inception" and _feeds_aux_output(graph, node_id):
+            return [Draw("weight", "trunc_normal", 0.001)]  # InceptionAux sets fc.stddev
         return list(_TV_LINEAR[family])
     if node_type in _TV_NORMS[family]:
         if v["zero_init_residual"] and _ends_residual_branch(graph, node_id):
@@ -272,6 +290,12 @@ def _torchvision(graph: Graph, node_id: str, init: Mapping[str, Any]) -> list[Dr
 def _last_conv(graph: Graph) -> str | None:
     convs = [nid for nid in graph.topological_order() if graph.nodes[nid].type == "Conv2d"]
     return convs[-1] if convs else None
+
+
+def _feeds_aux_output(graph: Graph, node_id: str) -> bool:
+    """The last layer of an auxiliary classifier: it feeds a training-only Output."""
+    return any(graph.nodes[d].type == "Output" and graph.nodes[d].params.get("training_only")
+               for d in graph.outputs(node_id))
 
 
 def _ends_residual_branch(graph: Graph, node_id: str) -> bool:
@@ -332,8 +356,16 @@ _TV_TEXT = {
                     "U(−a, a), a=1/√out_features, b=0",
     "densenet": "convolutions Kaiming normal fan_in; BatchNorm γ=1 β=0; Linear b=0",
     "googlenet": "convolutions and Linear truncated N(0, 0.01²); BatchNorm γ=1 β=0",
+    "inception": "convolutions and Linear truncated N(0, 0.1²), the auxiliary classifier's "
+                 "Linear N(0, 0.001²); BatchNorm γ=1 β=0; biases: torch default",
     "squeezenet": "convolutions Kaiming uniform fan_in, b=0; the classifier's N(0, 0.01²)",
     "alexnet": "torch's default (torchvision's AlexNet sets nothing itself)",
+    "regnet": "convolutions Kaiming normal fan_out (biases: torch default); BatchNorm γ=1 β=0; "
+              "Linear N(0, 0.01²), b=0",
+    "mnasnet": "convolutions Kaiming normal fan_out; BatchNorm γ=1 β=0; Linear U(−a, a), "
+               "a=√(3/out_features), b=0",
+    "shufflenet": "torch's default (torchvision's ShuffleNetV2 sets nothing itself)",
+    "convnext": "convolutions and Linear truncated N(0, 0.02²), b=0; LayerNorm: torch default",
 }
 
 

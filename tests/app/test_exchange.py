@@ -202,3 +202,43 @@ def test_saving_an_imported_project_keeps_its_weights(window, tmp_path, answers,
     state = checkpoint.from_bytes(project.weights[project.current_weights])
     assert state.keys() == imported.state.keys()
     assert all(torch.equal(state[k], imported.state[k]) for k in imported.state)
+
+
+def test_preview_shows_what_the_model_becomes_and_import_keeps_it(window, qtbot,
+                                                                   answers) -> None:
+    """Preview imports in the background and says what the model becomes (layers, blocks,
+    parameters, which operations became which layers); Import then opens that very result
+    without importing again. Changing an option makes Import work anew."""
+    dialog = window.exchange.import_model("torchvision", show=False)
+    dialog.model.setCurrentText("resnet18")
+    dialog.classes.setValue(10)
+    dialog.input.setText("3,64,64")
+    assert dialog.preview()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=60000)
+    text = dialog.summary.toPlainText().splitlines()
+    assert text[0].startswith("resnet18 becomes 69 layers in 15 blocks, ")
+    assert "11,181,642 parameters" in text[0]
+    assert "20 × Conv2d  ← torch.nn.Conv2d" in text and "8 × Add  ← operator.add" in text
+    assert dialog.summary.isVisibleTo(dialog) and dialog.imported is None
+    previewed = dialog.previewed[1]
+    assert dialog.start() and dialog.task is None  # nothing ran again
+    assert dialog.imported is previewed
+    qtbot.waitUntil(lambda: window.document.project.name == "resnet18", timeout=10000)
+    dialog = window.exchange.import_model("torchvision", show=False)
+    dialog.previewed = ((), previewed)  # another import's options
+    dialog.input.setText("3,32,32")
+    assert dialog.start() and dialog.task is not None
+    finish(qtbot, dialog)
+    assert dialog.imported is not previewed
+
+
+def test_preview_of_a_model_that_cannot_come_in_names_why(window, qtbot, tmp_path,
+                                                          answers) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    dialog = window.exchange.import_model("onnx", show=False)
+    dialog.path.setText(str(bad))
+    assert dialog.preview()
+    finish(qtbot, dialog)
+    assert dialog.status.text().startswith("Import failed: ") and dialog.previewed is None
+    assert not dialog.summary.isVisibleTo(dialog)

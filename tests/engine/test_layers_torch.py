@@ -29,6 +29,7 @@ EXAMPLES: dict[str, tuple[dict[str, Any], list[tuple[int, ...]]]] = {
     "GroupNorm": ({"num_groups": 2}, [IMG]),
     "LayerNorm": ({"normalized_shape": [9, 9]}, [IMG]),
     "LocalResponseNorm": ({"size": 3}, [IMG]),
+    "ChannelAffine": ({"scale": [0.5, 2.0, 1.0, -1.0], "shift": 0.25}, [IMG]),
     "Linear": ({"out_features": 7}, [(5,)]),
     "Flatten": ({"start_dim": 2}, [IMG]),
     "Dropout": ({"p": 0.3}, [IMG]),
@@ -43,6 +44,12 @@ EXAMPLES: dict[str, tuple[dict[str, Any], list[tuple[int, ...]]]] = {
     "Add": ({}, [IMG, IMG, IMG]),
     "Mul": ({}, [IMG, (4, 1, 1)]),
     "Concat": ({"dim": 1}, [IMG, (2, 9, 9)]),
+    "Chunk": ({"chunks": 3, "index": 1}, [IMG]),
+    "Slice": ({"start": 1, "end": 3}, [IMG]),
+    "ChannelShuffle": ({"groups": 2}, [IMG]),
+    "Permute": ({"dims": [2, 0, 1]}, [IMG]),
+    "LayerNorm2d": ({"eps": 1e-5, "bias": False}, [IMG]),
+    "LayerScale": ({"init_value": 0.5}, [IMG]),
     "Input": ({"shape": list(IMG)}, []),
     "Output": ({}, [IMG]),
     **{name: ({}, [IMG]) for name in ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU",
@@ -103,6 +110,7 @@ def test_layer_built_by_torch_matches_its_spec(name: str) -> None:
         last = "x" if name == "Input" else "layer"
         assert tuple(out.shape[1:]) == report.nodes[last].shape
     if name not in ("Input", "Output"):
-        sub = module.get_submodule("layer")
+        # A LayerScale's parameter is its node (key "layer"), not a submodule's: the model's.
+        sub = module if name == "LayerScale" else module.get_submodule("layer")
         assert report.nodes["layer"].params == sum(p.numel() for p in sub.parameters())
         assert report.nodes["layer"].buffers == sum(b.numel() for b in sub.buffers())

@@ -40,6 +40,8 @@ def layer(draw) -> tuple[str, dict[str, Any]]:
         "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm",
         "LayerNorm", "LocalResponseNorm", "Activation", "PReLU", "Softmax", "Flatten",
         "Linear", "BatchNorm1d", "Dropout", "Dropout2d", "ZeroPad2d", "Upsample", "Merge",
+        "Permute", "LayerNorm2d", "LayerScale",
+        "ChannelShuffle", "Chunk",
     ]))
     pair = st.one_of(small(1, 4), st.lists(small(1, 4), min_size=2, max_size=2))
     p: dict[str, Any] = {}
@@ -101,6 +103,16 @@ def layer(draw) -> tuple[str, dict[str, Any]]:
             p["align_corners"] = draw(st.booleans())
     elif kind == "Merge":
         kind = draw(st.sampled_from(MERGES))
+    elif kind == "ChannelShuffle":
+        p = {"groups": draw(small(1, 3))}
+    elif kind == "Chunk":
+        p = {"chunks": draw(small(1, 4)), "index": draw(small(0, 3))}
+    elif kind == "Permute":
+        p = {"dims": draw(st.sampled_from([[1, 2, 0], [2, 0, 1], [0, 2, 1], [1, 0], [0]]))}
+    elif kind == "LayerNorm2d":
+        p = {"elementwise_affine": draw(st.booleans()), "bias": draw(st.booleans())}
+    elif kind == "LayerScale":
+        p = {"init_value": draw(st.sampled_from([1e-6, 0.5]))}
     return kind, p
 
 

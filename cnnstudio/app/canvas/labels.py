@@ -105,6 +105,9 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "Input": lambda p: shape_text(p.get("shape")),
     "Output": lambda p: "training only" if p.get("training_only") else "",
     "Concat": lambda p: f"dim={p.get('dim', 1)}",
+    "Chunk": lambda p: f"piece {p.get('index', 0)} of {p.get('chunks', 2)}",
+    "Slice": lambda p: f"channels {p.get('start', 0)}:{p.get('end', 1)}",
+    "ChannelShuffle": lambda p: f"{p.get('groups', 2)} groups",
     "Conv2d": _conv,
     "ConvTranspose2d": _conv,
     "MaxPool2d": _pool,
@@ -128,6 +131,12 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "LayerNorm": lambda p: shape_text(p["normalized_shape"])
     if p.get("normalized_shape") is not None else "",
     "LocalResponseNorm": lambda p: f"size {p.get('size', 5)}",
+    "LayerNorm2d": lambda p: "over channels" + ("" if p.get("elementwise_affine", True)
+                                                else " no affine"),
+    "LayerScale": lambda p: f"×{_num(p.get('init_value', 1e-6))} per channel",
+    "Permute": lambda p: "dims " + " ".join(str(d) for d in p.get("dims", [1, 2, 0])),
+    "ChannelAffine": lambda p: "x·scale + shift" + (
+        " per channel" if any(isinstance(p.get(k), list) for k in ("scale", "shift")) else ""),
     "Flatten": lambda p: "" if (p.get("start_dim", 1), p.get("end_dim", -1)) == (1, -1)
     else f"dims {p.get('start_dim', 1)}…{p.get('end_dim', -1)}",
     "ZeroPad2d": lambda p: "pad " + _num(p.get("padding", 1)) if not isinstance(

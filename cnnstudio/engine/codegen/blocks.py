@@ -211,7 +211,8 @@ def is_chain(box: Box) -> bool:
         return False
     prev: tuple = ("in", 0)
     for j, unit in enumerate(box.units):
-        if unit.is_op or not unit.live or unit.n_out != 1 or unit.refs != [prev]:
+        if unit.is_op or unit.is_parameter or not unit.live or unit.n_out != 1 \
+                or unit.refs != [prev]:
             return False
         prev = ("u", j, 0)
     users = [r for u in box.units for r in u.refs] + list(box.outputs)

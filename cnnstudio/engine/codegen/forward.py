@@ -90,6 +90,8 @@ class _Writer:
         if unit.type == "Concat":
             dim = self.tree.kwargs(unit.node)["dim"]  # type: ignore[arg-type]
             return Call("torch.cat", [Call("", args, open="[", close="]")], [("dim", str(dim))])
+        if unit.is_parameter:  # the node is the box's parameter (LayerScale)
+            return Infix("*", [member(unit.name), *args])
         return Call(member(unit.name), args)
 
     def _reused(self, unit: Unit, pos: int, ref: tuple, cond: str | None) -> tuple | None:

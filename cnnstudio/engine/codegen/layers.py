@@ -10,6 +10,8 @@ from functools import cache
 from typing import Any
 
 from ...graph import layers
+from .. import build
+from ..layer_scale import scale_parameter
 from .text import Call, literal
 
 
@@ -19,6 +21,11 @@ class Code(str):
 
 _STD = frozenset({"collections", "math"})
 
+COPIED: dict[str, type] = {"cnnstudio:ChannelAffine": build.ChannelAffine,
+                           "cnnstudio:Chunk": build.Chunk, "cnnstudio:Slice": build.Slice}
+"""The engine's own layer modules the file carries as source (inspect.getsource: one source
+for both), so that it builds them without CNN Studio."""
+
 
 class Imports:
     """What the generated file needs besides ``torch`` and ``nn``."""
@@ -26,6 +33,7 @@ class Imports:
     def __init__(self) -> None:
         self.names: dict[str, set[str]] = {}
         self.modules: set[str] = set()  # ``import math``
+        self.copied: list[type] = []  # COPIED classes the file defines, in first-use order
 
     def add(self, module: str, name: str) -> None:
         self.names.setdefault(module, set()).add(name)
@@ -49,6 +57,8 @@ class Imports:
 
 @cache
 def _torch_class(path: str) -> tuple[str, type]:
+    if path in COPIED:
+        return "", COPIED[path]
     module, _, name = path.rpartition(".")
     return module, getattr(importlib.import_module(module), name)
 
@@ -65,6 +75,10 @@ def _params(path: str) -> tuple[tuple[str, Any], ...]:
 def class_ref(type_name: str, imports: Imports) -> str:
     """How the file names the layer's class: ``nn.Conv2d``, or an imported name."""
     path = layers.get(type_name).torch_class
+    if path in COPIED:
+        if COPIED[path] not in imports.copied:
+            imports.copied.append(COPIED[path])
+        return COPIED[path].__name__
     if path is None or path.startswith("cnnstudio:"):
         raise ValueError(f"{type_name} is not a layer class")
     module, _ = _torch_class(path)
@@ -105,3 +119,21 @@ def _is_default(value: Any, default: Any) -> bool:
     if default is inspect.Parameter.empty:
         return False
     return type(value) is type(default) and value == default
+
+
+PARAMETERS: dict[str, Any] = {"cnnstudio:LayerScale": scale_parameter}
+"""Layers whose one parameter is the node itself (engine/layer_scale.py): the file makes it with
+the engine's function, copied as source, and assigns it where a module would go."""
+
+
+def parameter_layer(type_name: str | None) -> bool:
+    return type_name is not None and layers.get(type_name).torch_class in PARAMETERS
+
+
+def parameter_call(type_name: str, kwargs: dict[str, Any], imports: Imports) -> Call:
+    """``scale_parameter(96, 1e-06)``: the parameter made as to_module makes it."""
+    make = PARAMETERS[layers.get(type_name).torch_class]  # type: ignore[index]
+    if make not in imports.copied:
+        imports.copied.append(make)  # the file carries its source, like the copied classes
+    args = [kwargs[name] for name in inspect.signature(make).parameters]
+    return Call(make.__name__, [v if isinstance(v, Code) else literal(v) for v in args])

@@ -38,19 +38,20 @@ from .args import FLAG, Arg, assign_args, same, slot_values
 from .blocks import MISSING, Group, class_name, find_groups, is_chain, numbered
 from .blocks import post_order as boxes_below
 from .forward import member, write_forward
-from .layers import Code, Imports, layer_call
+from .layers import COPIED, Code, Imports, layer_call, parameter_call, parameter_layer
 from .text import Call, compress, lines, literal, signature
 from .tree import Box, Tree, Unit
 
 _WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "densenet": "DenseNet",
           "mobilenet": "MobileNet", "efficientnet": "EfficientNet", "googlenet": "GoogLeNet",
           "lenet": "LeNet", "alexnet": "AlexNet", "vgg": "VGG", "squeezenet": "SqueezeNet",
-          "cnn": "CNN", "se": "SE", "bn": "BN", "gap": "GAP"}
+          "cnn": "CNN", "se": "SE", "bn": "BN", "gap": "GAP", "shufflenet": "ShuffleNet",
+          "convnext": "ConvNeXt", "regnet": "RegNet", "mnasnet": "MNASNet"}
 
 
 _TAKEN = frozenset({"torch", "nn", "OrderedDict", "StochasticDepth", "build_model",
                     "INPUT_SHAPE", "math", "Draw", "INIT_DRAWS", "INIT_PLAN", "initialise",
-                    "fill", "fan_size"})
+                    "fill", "fan_size", "scale_parameter"})
 _INIT_FUNCTIONS = (weight_init.initialise, weight_init.fill, weight_init.fan_size)
 """The engine's initialisation, copied into the generated file (one source for both)."""
 
@@ -113,7 +114,7 @@ class _Source:
             self.imports.add_module("math")
         self.groups = find_groups(tree)
         assign_args(tree, self.groups)
-        taken = {model_name, *_TAKEN}
+        taken = {model_name, *_TAKEN} | {cls.__name__ for cls in COPIED.values()}
         self.classes: list[Group] = []
         for box in boxes_below(tree.root):
             group = self.groups[box]
@@ -144,7 +145,9 @@ class _Source:
                 "so weights",
                 "exported by CNN Studio (safetensors) load with "
                 "model.load_state_dict(weights, strict=True).", '"""', ""]
-        return "\n".join(head + self.imports.lines() + body) + "\n"
+        copied = [line for cls in self.imports.copied  # the engine's own layer classes
+                  for line in ["", "", *inspect.getsource(cls).rstrip("\n").split("\n")]]
+        return "\n".join(head + self.imports.lines() + copied + body) + "\n"
 
     def _init_section(self) -> list[str]:
         """The plan as data, the distinct draw lists once each, and the engine's functions
@@ -176,6 +179,10 @@ class _Source:
         if not frozen:
             return out + [f"    return {self.model_name}()"]
         out.append(f"    model = {self.model_name}()")
+        nodes = self.tree.graph.nodes
+        for path in [p for p in frozen if p in nodes and parameter_layer(nodes[p].type)]:
+            frozen.remove(path)  # a parameter (LayerScale): get_submodule cannot reach it
+            out.append(f"    {member(path, 'model')}.requires_grad_(False)  # frozen")
         if len(frozen) <= 3:
             for path in frozen:
                 out.append(f"    {member(path, 'model')}.requires_grad_(False)  # frozen")
@@ -315,6 +322,8 @@ class _Source:
     def _unit_expr(self, unit: Unit, path: str, resolve: Any) -> Any:
         if unit.box is None:
             kwargs = {k: resolve((path, k)) for k in self.tree.kwargs(unit.node)}  # type: ignore[arg-type]
+            if unit.is_parameter:
+                return parameter_call(unit.type, kwargs, self.imports)  # type: ignore[arg-type]
             return layer_call(unit.type, kwargs, self.imports)  # type: ignore[arg-type]
         group = self.groups[unit.box]
         if group.mode == "inline":

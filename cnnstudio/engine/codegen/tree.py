@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from ...graph import Graph, Report, layers
+from .layers import parameter_layer
 
 INPUT = "<input>"
 """The value the model's ``forward`` receives."""
@@ -44,6 +45,11 @@ class Unit:
     @property
     def is_op(self) -> bool:
         return self.type in OPS
+
+    @property
+    def is_parameter(self) -> bool:
+        """The node is a parameter of its box (LayerScale): an attribute, not a module."""
+        return parameter_layer(self.type)
 
     @property
     def n_out(self) -> int:

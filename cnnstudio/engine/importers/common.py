@@ -35,6 +35,31 @@ class Imported:
     state: dict[str, torch.Tensor]
     source: str
     notes: list[str] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)
+    """Node id → what it was in the source (``torch.nn.Conv2d``, ``Tensor.chunk``, ``Conv``)."""
+
+
+def translation(imported: Imported) -> list[tuple[str, str, int]]:
+    """What became what: (source operation, layer type, how many), most frequent first, so
+    that the import dialog can say before importing what the model will be made of."""
+    counts = Counter((imported.origins.get(nid, ""), node.type)
+                     for nid, node in imported.graph.nodes.items()
+                     if node.type not in ("Input", "Output"))
+    return sorted(((o, t, n) for (o, t), n in counts.items()), key=lambda r: (-r[2], r[1]))
+
+
+def describe_import(imported: Imported, name: str) -> list[str]:
+    """What ``name`` becomes, in lines: the size of the graph, each kind of source operation
+    and the layer it became, and the notes of the translation."""
+    graph = imported.graph
+    report = analyze(graph)
+    layer_count = sum(1 for n in graph if n.type not in ("Input", "Output"))
+    lines = [f"{name} becomes {layer_count} layers in {len(graph.groups)} blocks, "
+             f"{report.total_params:,} parameters, {report.macs / 1e6:,.1f} M MACs."]
+    for origin, type_name, count in translation(imported):
+        lines.append(f"{count} × {type_name}" + (f"  ← {origin}" if origin else ""))
+    lines += [f"Note: {note}" for note in imported.notes]
+    return lines
 
 
 class Unsupported(Exception):
@@ -83,6 +108,7 @@ class Draft:
     shape: Shape
     state: dict[str, torch.Tensor]
     frozen: bool = False
+    origin: str = ""
 
 
 INPUT_KEY = "\0input"
@@ -98,6 +124,10 @@ class DraftGraph:
         self.shapes: dict[str, Shape] = {INPUT_KEY: self.input_shape}
         self.outputs: list[tuple[str, bool]] = []
         self.notes: list[str] = []
+        self.origin = ""
+        """What the importer is translating now; each layer it adds records it."""
+        self.origins: dict[str, str] = {}
+        """Node id → origin, once assembled."""
         self._count = 0
 
     def shape(self, key: str) -> Shape:
@@ -121,7 +151,7 @@ class DraftGraph:
         self._count += 1
         key = f"\0{self._count}"
         self.drafts[key] = Draft(key, type_name, kept, list(inputs), path, leaf,
-                                 tuple(out.shape), dict(state or {}), frozen)
+                                 tuple(out.shape), dict(state or {}), frozen, self.origin)
         self.shapes[key] = tuple(out.shape)
         return key
 
@@ -140,6 +170,7 @@ class DraftGraph:
             self.notes.append(f"layers renamed to valid node ids (their weights follow): "
                               f"{', '.join(renamed[:5])}{' …' if len(renamed) > 5 else ''}")
         id_of = {d.key: nid for d, nid in zip(drafts, ids)}
+        self.origins = {nid: d.origin for d, nid in zip(drafts, ids) if d.origin}
         taken = set(ids)
         input_id = _free("input", taken)
         id_of[INPUT_KEY] = input_id

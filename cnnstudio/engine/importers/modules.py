@@ -28,9 +28,8 @@ __all__ = [
 
 # torchvision families whose models use operations no layer stands for (found by the full
 # sweep in tests/engine/importers/test_import.py): ConvNeXt (LayerNorm over permuted axes,
-# layer scale parameters), ShuffleNetV2 (channel shuffle: view/transpose, chunk), Swin, ViT
-# and MaxViT (attention, windows, class tokens).
-_UNSUPPORTED_FAMILIES = ("convnext", "shufflenet", "swin", "vit", "maxvit")
+# layer scale parameters), Swin, ViT and MaxViT (attention, windows, class tokens).
+_UNSUPPORTED_FAMILIES = ("swin", "vit", "maxvit")
 
 # Input sizes other than 224×224 that a model is made for.
 _DEFAULT_INPUT = {"inception_v3": (3, 299, 299)}
@@ -88,6 +87,7 @@ def from_torchvision(name: str, *, num_classes: int | None = None,
     if info is not None:
         pretrained.fetch(info, progress, cancelled)
         state = pretrained.load_state(info)
+        kwargs.update(pretrained.implied_options(name))  # as torchvision's builder does
     try:
         model = torchvision.models.get_model(name, **kwargs)
     except Exception as exc:

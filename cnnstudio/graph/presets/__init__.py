@@ -6,12 +6,17 @@ name with a torchvision builder have torchvision's module paths, so its weights 
 
 from . import (  # noqa: F401  (each family registers its presets)
     alexnet,
+    convnext,
     densenet,
     efficientnet,
     googlenet,
+    inception,
     lenet,
+    mnasnet,
     mobilenet,
+    regnet,
     resnet,
+    shufflenet,
     simple,
     squeezenet,
     vgg,

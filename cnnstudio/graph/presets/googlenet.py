@@ -11,6 +11,12 @@ from ..model import Graph
 from .builder import Builder
 from .registry import register
 
+# torchvision's transform_input (GoogLeNet and Inception-v3): images normalised with ImageNet's
+# mean and std, as torchvision's transforms for the ported weights do, are re-normalised to
+# mean 0.5, std 0.5 per channel, x·(std / 0.5) + (mean − 0.5) / 0.5, which those weights expect.
+_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+TRANSFORM_INPUT = {"scale": [s / 0.5 for s in _STD], "shift": [(m - 0.5) / 0.5 for m in _MEAN]}
+
 # name: 1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5" (3×3 in torchvision), pool projection.
 _INCEPTIONS = {
     "3a": (64, 96, 128, 16, 32, 32),
@@ -23,6 +29,12 @@ _INCEPTIONS = {
     "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
+
+
+def add_transform_input(b: Builder) -> str:
+    """torchvision's transform_input as a ChannelAffine node after the Input (no weights, so
+    the state_dict is unchanged)."""
+    return b.add("ChannelAffine", "transform_input", b.input, **TRANSFORM_INPUT)
 
 
 def _basic_conv(b: Builder, x: str, name: str, out: int, k: int, stride: int = 1,
@@ -70,16 +82,18 @@ def build_googlenet(
     num_classes: int = 1000,
     input_shape: Sequence[int] = (3, 224, 224),
     aux_logits: bool = True,
+    transform_input: bool = False,
     dropout: float = 0.2,
     dropout_aux: float = 0.7,
 ) -> Graph:
     """torchvision's ``googlenet()``. With ``aux_logits`` the two auxiliary classifiers (after
     Inception 4a and 4d) are built; in training mode the model returns (logits, aux2, aux1) as
-    torchvision does, in evaluation mode the logits only. torchvision's ``transform_input``
-    (re-normalising the input for its ported weights) is not supported: normalise the images
-    before they enter the model."""
+    torchvision does, in evaluation mode the logits only. ``transform_input`` re-normalises
+    ImageNet-normalised images as torchvision's ported weights expect (a ChannelAffine node
+    ``transform_input``); torchvision sets it when it loads those weights."""
     b = Builder(input_shape)
-    x = _basic_conv(b, b.input, "conv1", 64, 7, stride=2, padding=3)
+    x = add_transform_input(b) if transform_input else b.input
+    x = _basic_conv(b, x, "conv1", 64, 7, stride=2, padding=3)
     x = b.add("MaxPool2d", "maxpool1", x, kernel_size=3, stride=2, ceil_mode=True)
     x = _basic_conv(b, x, "conv2", 64, 1)
     x = _basic_conv(b, x, "conv3", 192, 3, padding=1)

@@ -208,6 +208,9 @@ def test_every_layer_type_is_written(tmp_path) -> None:
              ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}),
              ("BatchNorm2d", {}), ("InstanceNorm2d", {"affine": True}),
              ("GroupNorm", {"num_groups": 2}), ("LayerNorm", {}), ("LocalResponseNorm", {}),
+             ("ChannelAffine", {"scale": [0.5, 2.0, 1.0, -1.0], "shift": 0.25}),
+             ("LayerNorm2d", {}), ("LayerScale", {"init_value": 0.5}),
+             ("Permute", {"dims": [1, 2, 0]}), ("Permute", {"dims": [2, 0, 1]}),
              ("MaxPool2d", {"kernel_size": 2, "ceil_mode": True}),
              ("AvgPool2d", {"kernel_size": 3, "stride": 1, "padding": 1,
                             "count_include_pad": False}),
@@ -219,7 +222,9 @@ def test_every_layer_type_is_written(tmp_path) -> None:
              *[(t, {}) for t in ("ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU",
                                  "Hardswish", "Hardsigmoid", "Mish", "Sigmoid", "Tanh",
                                  "Softplus", "Identity")],
-             ("Softmax", {"dim": 1}), ("AdaptiveAvgPool2d", {"output_size": 2})]
+             ("Softmax", {"dim": 1}), ("AdaptiveAvgPool2d", {"output_size": 2}),
+             ("ChannelShuffle", {"groups": 2}), ("Chunk", {"chunks": 3, "index": 1}),
+             ("Slice", {"start": 1, "end": 2})]
     flat = [("Flatten", {}), ("Linear", {"out_features": 6}), ("BatchNorm1d", {}),
             ("Dropout", {"p": 0.2}), ("LogSoftmax", {})]
     nodes = [{"id": "input", "type": "Input", "params": {"shape": [3, 6, 6]}}]

@@ -64,8 +64,24 @@ def _hardtanh(m: nn.Hardtanh) -> dict[str, Any]:
     return {}
 
 
-def _module_table() -> dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]:
-    table: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+def sample_permutation(dims: Any) -> list[int]:
+    """torch's permutation (the batch counted as 0) as the sample's axes; the batch must stay
+    first."""
+    dims = list(dims)
+    if not dims or not all(isinstance(d, int) for d in dims):
+        raise Unsupported("", "with dims computed at run time")
+    dims = [d % len(dims) for d in dims]
+    if dims[0] != 0:
+        raise Unsupported("", "moving the batch axis")
+    return [d - 1 for d in dims[1:]]
+
+
+Entry = tuple[str, Callable[[Any], dict[str, Any]]]
+"""A layer type and how a module's constructor arguments become its parameters."""
+
+
+def _module_table() -> dict[type, Entry]:
+    table: dict[type, Entry] = {
         nn.Conv2d: ("Conv2d", _conv),
         nn.ConvTranspose2d: ("ConvTranspose2d", _deconv),
         nn.Linear: ("Linear", lambda m: {"out_features": m.out_features,
@@ -109,6 +125,7 @@ def _module_table() -> dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]:
         nn.PReLU: ("PReLU", lambda m: {"num_parameters": m.num_parameters}),
         nn.Softmax: ("Softmax", lambda m: {"dim": m.dim}),
         nn.LogSoftmax: ("LogSoftmax", lambda m: {"dim": m.dim}),
+        nn.ChannelShuffle: ("ChannelShuffle", lambda m: {"groups": m.groups}),
     }
     try:
         from torchvision.ops import StochasticDepth
@@ -116,6 +133,16 @@ def _module_table() -> dict[type, tuple[str, Callable[[Any], dict[str, Any]]]]:
         pass
     else:
         table[StochasticDepth] = ("StochasticDepth", lambda m: {"p": m.p, "mode": m.mode})
+    try:
+        from torchvision.models.convnext import LayerNorm2d
+        from torchvision.ops.misc import Permute
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        pass
+    else:
+        table[Permute] = ("Permute", lambda m: {"dims": sample_permutation(m.dims)})
+        table[LayerNorm2d] = ("LayerNorm2d", lambda m: {
+            "eps": m.eps, "elementwise_affine": m.elementwise_affine,
+            "bias": getattr(m, "bias", None) is not None or not m.elementwise_affine})
     return table
 
 

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
+from ....graph.layers.shuffle import chunk_sizes
 from ..common import Unsupported, flatten_span
+from .layers import sample_permutation
 
 if TYPE_CHECKING:
     from .trace import FxImport
@@ -111,6 +113,15 @@ def _merge(type_name: str) -> Handler:
         if c.a.get("alpha", 1) != 1:
             raise Unsupported("", "with alpha")
         a, b = c.a["input"], c.a["other"]
+        unit = 0 if type_name == "Add" else 1
+        for const, x in ((a, b), (b, a)):  # ``out = 0; out += branch(x)`` (MobileOne)
+            if isinstance(const, (int, float)) and not isinstance(const, bool) \
+                    and const == unit and isinstance(x, fx.Node):
+                return c.tensor(x)
+        if type_name == "Mul":
+            scaled = _layer_scale(c, a, b)
+            if scaled is not None:
+                return scaled
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node) \
                 or c.imp.kind(a) != "tensor" or c.imp.kind(b) != "tensor":
             what = "adding" if type_name == "Add" else "multiplying by"
@@ -118,6 +129,35 @@ def _merge(type_name: str) -> Handler:
         ka, kb = c.tensor(a), c.tensor(b)
         return c.add(type_name, {}, [ka, kb])
     return convert
+
+
+def _layer_scale(c: Ctx, a: Any, b: Any) -> str | None:
+    """``self.layer_scale * x``, a parameter used directly in forward() (ConvNeXt's layer
+    scale), or a view of one (timm's ``x.mul(self.gamma.reshape(1, -1, 1, 1))``): a LayerScale
+    node whose parameter keeps the same key."""
+    for attr, x in ((a, b), (b, a)):
+        if isinstance(attr, fx.Node) and isinstance(x, fx.Node) \
+                and (attr.op == "get_attr" or param_view(attr) is not None):
+            return c.imp.layer_scale(attr, c.tensor(x))
+    return None
+
+
+def param_view(node: fx.Node) -> fx.Node | None:
+    """The parameter (its get_attr node) when ``node`` reshapes one (``self.gamma.view(...)``),
+    else None: the value it makes can only become a LayerScale's weight."""
+    is_reshape = node.op == "call_method" and node.target in _RESHAPES \
+        or node.op == "call_function" and node.target is torch.reshape
+    src = node.args[0] if is_reshape and node.args else None
+    return src if isinstance(src, fx.Node) and src.op == "get_attr" else None
+
+
+def _permute(c: Ctx) -> str:
+    x = c.tensor(c.a["input"])
+    dims = c.a.get("dims", c.a.get("*shape", []))
+    dims = [dims] if isinstance(dims, int) else dims
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = dims[0]
+    return c.add("Permute", {"dims": sample_permutation(dims)}, [x])
 
 
 def _cat(c: Ctx) -> str:
@@ -184,6 +224,10 @@ def _reshape(c: Ctx) -> str:
     if not keeps_batch:
         raise Unsupported("", f"to {c.imp.shape_text(c.node)}: the first size must be the batch "
                           "size (x.size(0), or -1 with the others fixed)")
+    groups = shuffle_groups(c.imp, c.node)
+    if groups is not None:
+        c.base = "channel_shuffle"
+        return c.add("ChannelShuffle", {"groups": groups}, [x])
     return _as_flatten(c, x, "a reshape")
 
 
@@ -253,6 +297,150 @@ def _identity(c: Ctx) -> str:
     return c.tensor(c.a["input"])
 
 
+# -- channel shuffle and chunk (ShuffleNet) ------------------------------------------------------
+_RESHAPES = frozenset({"view", "reshape"})
+
+
+def _sole_user(node: fx.Node) -> fx.Node | None:
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def _swaps_groups(node: fx.Node | None) -> bool:
+    """``torch.transpose(x, 1, 2)`` (or ``x.transpose(2, 1)``) of a 5-axis [N, g, C/g, H, W]."""
+    if node is None or not (node.op == "call_method" and node.target == "transpose"
+                            or node.op == "call_function" and node.target is torch.transpose):
+        return False
+    dims = list(node.args[1:]) + [node.kwargs[k] for k in ("dim0", "dim1") if k in node.kwargs]
+    return len(dims) == 2 and all(isinstance(d, int) for d in dims) \
+        and sorted(d % 5 for d in dims) == [1, 2]
+
+
+def shuffle_groups(imp: FxImport, node: fx.Node) -> int | None:
+    """The groups g when ``node`` views [C, H, W] as [g, C/g, H, W], and its only use swaps
+    those two axes and views the result back as [C, H, W] (torchvision's ``channel_shuffle``);
+    else None."""
+    src = node.args[0] if node.args else None
+    if not isinstance(src, fx.Node):
+        return None
+    before, split = imp.out_shape(src), imp.out_shape(node)
+    if before is None or split is None or len(before) != 3 or len(split) != 4 \
+            or split[0] * split[1] != before[0] or split[2:] != before[1:]:
+        return None
+    swap = _sole_user(node)
+    if not _swaps_groups(swap):
+        return None
+    back = _sole_user(swap)  # type: ignore[arg-type]
+    while back is not None and back.op == "call_method" and back.target == "contiguous":
+        back = _sole_user(back)
+    if back is None or imp.out_shape(back) != before or not (
+            back.op == "call_method" and back.target in _RESHAPES
+            or back.op == "call_function" and back.target is torch.reshape):
+        return None
+    return split[0]
+
+
+def _transpose(c: Ctx) -> str:
+    """Only the swap inside a channel shuffle, which the view before it became (_reshape)."""
+    src = c.a["input"]
+    if isinstance(src, fx.Node) and src.op in ("call_method", "call_function") \
+            and shuffle_groups(c.imp, src) is not None:
+        return c.tensor(src)
+    raise Unsupported("")
+
+
+def _channel_shuffle(c: Ctx) -> str:
+    return c.add("ChannelShuffle", {"groups": int(c.a["groups"])}, [c.tensor(c.a["input"])])
+
+
+_SPLITS = frozenset({"chunk", "split"})
+
+
+def _is_split(node: Any) -> bool:
+    """``x.chunk(n, dim)`` or ``x.split(size, dim)``, as a method or a torch function."""
+    return isinstance(node, fx.Node) and (
+        node.op == "call_method" and node.target in _SPLITS
+        or node.op == "call_function" and node.target in (torch.chunk, torch.split))
+
+
+def _split(c: Ctx) -> str:
+    """``x.chunk(n, dim=1)`` or ``x.split(size, dim=1)`` adds nothing itself: each piece taken
+    from it (``[i]``) becomes a Chunk or Slice layer (_getitem), so the split's value stands
+    for its input."""
+    x = c.tensor(c.a["input"])
+    if int(c.a["dim"]) % (len(c.shape(x)) + 1) != 1:
+        raise Unsupported("", "along an axis other than the channels (dim=1)")
+    if any(u.op != "call_function" or u.target is not operator.getitem
+           or not isinstance(u.args[1], int) for u in c.node.users):
+        raise Unsupported("", "other than one piece at a time (x.split(n, dim=1)[i])")
+    return x
+
+
+def _split_sizes(src: fx.Node, channels: int) -> tuple[list[int], int | None]:
+    """The sizes of a split's pieces, and the ``chunks`` that cuts the same pieces (None when
+    no chunk does: pieces of uneven sizes)."""
+    method = src.op == "call_method"
+    if src.target in ("chunk", torch.chunk):
+        names, defaults, _ = METHODS["chunk"] if method else FUNCTIONS[torch.chunk]
+        chunks = int(bind(src, names, defaults)["chunks"])
+        return chunk_sizes(channels, chunks), chunks
+    names, defaults, _ = METHODS["split"] if method else FUNCTIONS[torch.split]
+    bound = bind(src, names, defaults)
+    size = next(bound[k] for k in ("size", "split_size", "split_size_or_sections") if k in bound)
+    if isinstance(size, int):
+        sizes = [min(size, channels - start) for start in range(0, channels, size)]
+    else:
+        sizes = [int(s) for s in size]
+    even = chunk_sizes(channels, len(sizes)) == sizes
+    return sizes, len(sizes) if even else None
+
+
+def _getitem(c: Ctx) -> str:
+    """A piece of a split (``x.chunk(2, dim=1)[1]``, or unpacked ``x1, x2 = x.split(...)``):
+    a Chunk where torch.chunk cuts the same pieces, else a Slice; a run of channels
+    (``x[:, a:b]``) is a Slice. Other indexing of tensors has no layer."""
+    src = c.a["input"]
+    if not _is_split(src):
+        return _channel_slice(c)
+    x = c.tensor(src)  # the split's input (see _split)
+    sizes, chunks = _split_sizes(src, c.shape(x)[0])
+    index = int(c.a["index"])
+    if index < 0:
+        index += len(sizes)
+    c.base = re.sub(r"_\d+$", "", src.name) or "chunk"
+    if chunks is not None:
+        return c.add("Chunk", {"chunks": chunks, "index": index}, [x], suffix=f"_{index}")
+    start = sum(sizes[:index])
+    return c.add("Slice", {"start": start, "end": start + sizes[index]}, [x],
+                 suffix=f"_{index}")
+
+
+def _channel_slice(c: Ctx) -> str:
+    """``x[:, a:b]`` (trailing ``:`` or ``...`` allowed): a Slice, or nothing when it keeps
+    every channel."""
+    src, index = c.a["input"], c.a["index"]
+    if not isinstance(src, fx.Node) or c.imp.kind(src) != "tensor" \
+            or not isinstance(index, tuple) or len(index) < 2:
+        raise Unsupported("")
+    whole = slice(None)
+    rest = list(index[2:])
+    while rest and rest[-1] in (whole, Ellipsis):
+        rest.pop()
+    channels = index[1]
+    if index[0] != whole or rest or not isinstance(channels, slice) \
+            or not all(isinstance(v, (int, type(None)))
+                       for v in (channels.start, channels.stop, channels.step)):
+        raise Unsupported("", "other than a run of channels (x[:, a:b])")
+    x = c.tensor(src)
+    start, end, step = channels.indices(c.shape(x)[0])
+    if step != 1 or end <= start:
+        raise Unsupported("", "other than a run of channels (x[:, a:b])")
+    if (start, end) == (0, c.shape(x)[0]):
+        return x
+    c.base = "slice"
+    return c.add("Slice", {"start": start, "end": end}, [x])
+
+
 X = ["input"]
 _INPLACE = {"inplace": False}
 
@@ -301,6 +489,7 @@ def _function_table() -> dict[Any, tuple[list[str], dict[str, Any], Handler]]:
     put([torch.flatten], X + ["start_dim", "end_dim"], {"start_dim": 0, "end_dim": -1},
         _flatten)
     put([torch.reshape], X + ["shape"], {}, _reshape)
+    put([torch.permute], X + ["dims"], {}, _permute)
     put([torch.squeeze], X + ["dim"], {}, _squeeze)
     put([torch.mean], X + ["dim", "keepdim", "dtype"], {"keepdim": False}, _mean)
     put([F.adaptive_avg_pool2d, getattr(nnf, "adaptive_avg_pool2d", None)],
@@ -322,6 +511,12 @@ def _function_table() -> dict[Any, tuple[list[str], dict[str, Any], Handler]]:
     put([F.interpolate], X + ["size", "scale_factor", "mode", "align_corners",
                               "recompute_scale_factor", "antialias"], {"mode": "nearest"},
         _interpolate)
+    put([torch.chunk], X + ["chunks", "dim"], {"dim": 0}, _split)
+    put([torch.split], X + ["size", "dim"], {"dim": 0}, _split)
+    put([operator.getitem], X + ["index"], {}, _getitem)
+    put([torch.transpose], X + ["dim0", "dim1"], {}, _transpose)
+    put([F.channel_shuffle, torch.channel_shuffle, getattr(torch, "native_channel_shuffle", None)],
+        X + ["groups"], {}, _channel_shuffle)
     try:
         from torchvision.ops import stochastic_depth
     except ImportError:  # pragma: no cover
@@ -348,4 +543,8 @@ METHODS: dict[str, tuple[list[str], dict[str, Any], Handler]] = {
     "squeeze": (X + ["dim"], {}, _squeeze),
     "mean": (X + ["dim", "keepdim", "dtype"], {"keepdim": False}, _mean),
     "contiguous": (X + ["memory_format"], {}, _identity),
+    "permute": (X + ["*shape"], {}, _permute),
+    "chunk": (X + ["chunks", "dim"], {"dim": 0}, _split),
+    "split": (X + ["size", "dim"], {"dim": 0}, _split),
+    "transpose": (X + ["dim0", "dim1"], {}, _transpose),
 }

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import fx, nn
 
+from ....graph.presets.googlenet import TRANSFORM_INPUT
 from ..common import (
     INPUT_KEY,
     DraftGraph,
@@ -29,22 +30,37 @@ from ..common import (
     group_label,
     one_line,
 )
-from .layers import MODULES, PASS_MODULES, SOFTMAX
-from .ops import FUNCTIONS, METHODS, Ctx, Skip, bind
+from .layers import MODULES, PASS_MODULES, SOFTMAX, Entry
+from .ops import FUNCTIONS, METHODS, Ctx, Skip, bind, param_view
+from .timm_blocks import Composite, timm_tables
 
 # -- tracing -------------------------------------------------------------------------------------
 
 
+def layer_entry(module: nn.Module) -> Entry | None:
+    """The catalogue layer a module is (by its exact class: a subclass may compute otherwise),
+    or None."""
+    entry = MODULES.get(type(module))
+    return entry if entry is not None else timm_tables()[0].get(type(module))
+
+
+def composite_of(module: nn.Module) -> Composite | None:
+    """How a module that is several layers (timm's BatchNormAct2d) becomes them, or None."""
+    return timm_tables()[1].get(type(module))
+
+
 class _Tracer(fx.Tracer):
-    """Keeps the catalogue's layers whole (torchvision's StochasticDepth too) and records where
-    each operation was written, for the error message."""
+    """Keeps the catalogue's layers whole (torchvision's StochasticDepth too), and modules that
+    become several layers, and records where each operation was written, for the error
+    message."""
 
     def __init__(self) -> None:
         super().__init__()
         self.record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return type(m) in MODULES or super().is_leaf_module(m, module_qualified_name)
+        return layer_entry(m) is not None or composite_of(m) is not None \
+            or super().is_leaf_module(m, module_qualified_name)
 
 
 def _trace(module: nn.Module, source: str) -> fx.GraphModule:
@@ -141,6 +157,7 @@ class FxImport:
         self.notes: list[str] = []
         self.group_names: dict[str, str] = {}
         self.failed: set[fx.Node] = set()
+        self.scales: set[fx.Node] = set()  # parameters that became LayerScale nodes
 
     # -- facts about fx nodes ------------------------------------------------------------------
     def kind(self, node: fx.Node) -> str:
@@ -192,7 +209,7 @@ class FxImport:
         return " ".join(p for p in parts if p)
 
     # -- conversion ----------------------------------------------------------------------------
-    def run(self, aux: bool, transform: tuple[torch.Tensor, torch.Tensor] | None) -> None:
+    def run(self, aux: bool, transform: dict[str, Any] | None) -> None:
         graph = self.gm.graph
         outs = _outputs(self.gm)
         if any(not isinstance(o, fx.Node) for o in outs):
@@ -209,14 +226,14 @@ class FxImport:
             if node.op == "placeholder":
                 key = INPUT_KEY
                 if transform is not None:
-                    key = self.draft.add(
-                        "Conv2d", {"out_channels": 3, "kernel_size": 1, "groups": 3},
-                        [INPUT_KEY], path="transform_input", leaf="transform_input",
-                        state={"weight": transform[0], "bias": transform[1]}, frozen=True)
+                    key = self.draft.add("ChannelAffine", transform, [INPUT_KEY],
+                                         path="transform_input", leaf="transform_input")
                 self.env[node] = key
                 continue
             if node.op == "output":
                 continue
+            if node.op == "get_attr" or param_view(node) is not None:
+                continue  # a parameter used directly: its user may make it a LayerScale
             if any(n in self.failed for n in node.all_input_nodes):
                 # The cause is reported; an operation with no layer at all is reported too,
                 # so the user sees every one at once.
@@ -227,6 +244,7 @@ class FxImport:
             kind = self.kind(node)
             if kind == "value" and node.op in ("call_function", "call_method"):
                 continue  # sizes and shapes: read by the converters that take them
+            self.draft.origin = self.label(node)
             try:
                 key = self._convert(node, calls)
             except Skip:
@@ -237,6 +255,9 @@ class FxImport:
                 self.failed.add(node)
                 continue
             self.env[node] = key
+        for node in graph.nodes:
+            if node.op == "get_attr" and node in needed and node not in self.scales:
+                self.problems.add(self.label(node), self.where(node))
         if self.problems:
             raise ModelImportError(self.problems.message(self.source))
         for i, out in enumerate(outs):
@@ -269,7 +290,8 @@ class FxImport:
         another value."""
         if node.op == "call_module":
             module = self.gm.get_submodule(str(node.target))
-            return type(module) in MODULES or isinstance(module, PASS_MODULES)
+            return layer_entry(module) is not None or composite_of(module) is not None \
+                or isinstance(module, PASS_MODULES)
         if node.op == "call_function":
             return node.target in FUNCTIONS or node.target in (operator.getitem, getattr)
         if node.op == "call_method":
@@ -295,19 +317,16 @@ class FxImport:
         module = self.gm.get_submodule(path)
         inputs = [a for a in node.args]
         if isinstance(module, PASS_MODULES):
-            self._note_once("nn.Identity layers were left out (they pass their input on)")
+            self.note_once("nn.Identity layers were left out (they pass their input on)")
             if not inputs or not isinstance(inputs[0], fx.Node) or inputs[0] not in self.env:
                 raise Skip
             return self.env[inputs[0]]
-        entry = MODULES.get(type(module))
-        if entry is None:
+        composite = composite_of(module)
+        if composite is None and layer_entry(module) is None:
             raise Unsupported("")
         if len(inputs) != 1 or node.kwargs:
             raise Unsupported("", "called with more than one argument")
-        type_name, params_of = entry
-        params = params_of(module)
-        own_state = module.state_dict()
-        if own_state and n_calls > 1:
+        if module.state_dict() and n_calls > 1:
             raise Unsupported("layers with weights called more than once (shared weights; "
                               "each graph node has its own)")
         x = inputs[0]
@@ -315,16 +334,66 @@ class FxImport:
             raise Unsupported("", "called on a constant")
         if x not in self.env:
             raise Skip
-        if type_name in SOFTMAX and params["dim"] is None:
-            rank = len(self.draft.shape(self.env[x])) + 1
-            params["dim"] = 0 if rank in (0, 1, 3) else 1
-        trainable = [p.requires_grad for p in module.parameters()]
-        frozen = bool(trainable) and not any(trainable)
-        state = {k: v.detach().clone() for k, v in own_state.items()}
-        return self.draft.add(type_name, params, [self.env[x]], path=path,
-                              leaf=path.rpartition(".")[2], state=state, frozen=frozen)
+        if composite is not None:
+            return composite(self, path, module, self.env[x])
+        return self.add_module(module, path, self.env[x])
 
-    def _note_once(self, text: str) -> None:
+    def add_module(self, module: nn.Module, path: str, x: str) -> str:
+        """A catalogue layer (or nn.Identity, which adds nothing) at ``path`` with the module's
+        parameters and weights."""
+        if isinstance(module, PASS_MODULES):
+            return x
+        entry = layer_entry(module)
+        if entry is None:
+            cls = type(module)
+            raise Unsupported("", f"its {path.rpartition('.')[2]} is {cls.__module__}."
+                              f"{cls.__name__}, which has no layer")
+        type_name, params_of = entry
+        params = params_of(module)
+        if type_name in SOFTMAX and params["dim"] is None:
+            rank = len(self.draft.shape(x)) + 1
+            params["dim"] = 0 if rank in (0, 1, 3) else 1
+        return self.add_layer(type_name, params, [x], path, module)
+
+    def add_layer(self, type_name: str, params: dict[str, Any], inputs: list[str], path: str,
+                  owner: nn.Module | None = None, state: dict[str, torch.Tensor] | None = None
+                  ) -> str:
+        """A layer at ``path`` holding ``state``, by default all of ``owner``'s weights (frozen
+        when none of them trains)."""
+        if owner is not None and state is None:
+            state = owner.state_dict()
+        trainable = [p.requires_grad for p in owner.parameters()] if owner is not None else []
+        frozen = bool(trainable) and not any(trainable)
+        copied = {k: v.detach().clone() for k, v in (state or {}).items()}
+        return self.draft.add(type_name, params, inputs, path=path,
+                              leaf=path.rpartition(".")[2], state=copied, frozen=frozen)
+
+    def layer_scale(self, use: fx.Node, x: str) -> str:
+        """A per-channel parameter ([C, 1, 1], or [C] viewed as [1, C, 1, 1]) multiplying a
+        [C, H, W] value: a LayerScale node at the parameter's own path, so its key stays
+        (features.1.0.layer_scale); a viewed parameter is stored as [C, 1, 1]."""
+        attr = param_view(use) or use
+        path = str(attr.target)
+        try:
+            value = self.gm.get_parameter(path)
+        except AttributeError:
+            raise Unsupported("a parameter or buffer used directly in forward()",
+                              "a buffer, not a parameter") from None
+        shape = self.draft.shape(x)
+        seen = tuple(getattr(use.meta.get("tensor_meta"), "shape", value.shape))
+        if len(shape) != 3 or seen[-3:] != (shape[0], 1, 1) or any(d != 1 for d in seen[:-3]):
+            raise Unsupported("a parameter or buffer used directly in forward()",
+                              f"of shape {list(seen)} on {list(shape)}: only a "
+                              "[C, 1, 1] scale of a [C, H, W] map has a layer (LayerScale)")
+        if len(attr.users) > 1 or len(use.users) > 1:
+            raise Unsupported("layers with weights called more than once (shared weights; "
+                              "each graph node has its own)")
+        self.scales.add(attr)
+        return self.draft.add("LayerScale", {}, [x], path=path, leaf=path.rpartition(".")[2],
+                              state={"scale": value.detach().clone().reshape(shape[0], 1, 1)},
+                              frozen=not value.requires_grad)
+
+    def note_once(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
@@ -332,20 +401,16 @@ class FxImport:
 # -- the whole import ----------------------------------------------------------------------------
 
 
-def _transform_input(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _transform_input(module: nn.Module) -> dict[str, Any] | None:
     """torchvision GoogLeNet/Inception-v3 re-normalise the input (``transform_input``) with
-    per-channel constants: exactly a frozen depthwise 1×1 convolution."""
+    per-channel constants: the ChannelAffine parameters the presets use for it."""
     try:
         from torchvision.models import GoogLeNet, Inception3
     except ImportError:  # pragma: no cover
         return None
     if not isinstance(module, (GoogLeNet, Inception3)) or not module.transform_input:
         return None
-    std = torch.tensor([0.229, 0.224, 0.225])
-    mean = torch.tensor([0.485, 0.456, 0.406])
-    weight = (std / 0.5).reshape(3, 1, 1, 1)
-    bias = (mean - 0.5) / 0.5
-    return weight, bias
+    return dict(TRANSFORM_INPUT)
 
 
 def _state_paths(module: nn.Module) -> dict[str, int]:
@@ -411,8 +476,8 @@ def import_module(module: nn.Module, input_shape: Sequence[int], source: str = "
         if transform is not None:
             module.transform_input = False  # type: ignore[assignment]
             notes.append("transform_input (torchvision's re-normalisation of the input for its "
-                         "ported weights) became the frozen depthwise 1×1 convolution "
-                         "'transform_input' after the Input")
+                         "ported weights) became the ChannelAffine node 'transform_input' "
+                         "after the Input")
         module.eval()
         gm = _trace(module, source)
         aux = False
@@ -452,7 +517,10 @@ def import_module(module: nn.Module, input_shape: Sequence[int], source: str = "
                      f"{', '.join(unused[:6])}{' …' if len(unused) > 6 else ''}")
     graph, state = imp.draft.assemble(source=source, group_names=imp.group_names,
                                       metadata=metadata)
+    for nid, node in graph.nodes.items():
+        if node.type == "LayerScale":  # its parameter's key is the node id (layer_scale.py)
+            state[nid] = state.pop(f"{nid}.scale")
     notes.extend(imp.draft.notes)
-    return Imported(graph, state, source, notes)
+    return Imported(graph, state, source, notes, imp.draft.origins)
 
 

@@ -19,6 +19,9 @@ class Fusion:
     type: str
     input: str
     absorbed: set[int] = field(default_factory=set)
+    params: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    """The layer's weights (torch tensors), when the pattern holds them as constants."""
 
 
 class Patterns:

@@ -34,6 +34,7 @@ from .fold import FOLD, Folded, attributes, constant_value, fold, shape_of
 from .fuse import Fusion, Patterns
 from .op import Op, weight
 from .ops import HANDLERS
+from .regions import Regions, reads
 
 __all__ = ["from_onnx"]
 
@@ -72,17 +73,40 @@ def _opset(model: Any) -> int:
     return int(versions[0]) if versions else 1
 
 
+def _without_weights(model: Any) -> Any:
+    """The model with its large initializers as typed graph inputs instead: shape inference
+    serialises the whole model, which for AlexNet's 240 MB of weights took 8 of 13 seconds."""
+    from onnx import helper
+
+    graph = model.graph
+    small, large = [], []
+    for init in graph.initializer:
+        count = 1
+        for d in init.dims:
+            count *= d
+        (small if count <= 1024 else large).append(init)
+    listed = {i.name for i in graph.input}  # IR < 4 lists initializers as inputs too
+    inputs = [*graph.input, *(helper.make_tensor_value_info(i.name, i.data_type, list(i.dims))
+                              for i in large if i.name not in listed)]
+    light = helper.make_graph(graph.node, graph.name, inputs, graph.output, small,
+                              value_info=graph.value_info)
+    return helper.make_model(light, opset_imports=model.opset_import,
+                             ir_version=model.ir_version, functions=model.functions)
+
+
 def _inferred_shapes(model: Any) -> dict[str, tuple[int | None, ...]]:
     """Each value's shape as ONNX's shape inference sees it (None for unknown sizes), to check
     the layers against; empty when inference fails."""
     import onnx
 
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        # data_prop follows Shape → Reshape (GroupNorm's Reshape back to Shape(x)), without
+        # which every size after it is unknown.
+        inferred = onnx.shape_inference.infer_shapes(_without_weights(model), data_prop=True)
     except Exception:
         return {}
     shapes: dict[str, tuple[int | None, ...]] = {}
-    for info in [*inferred.graph.value_info, *inferred.graph.output]:
+    for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
         tensor = info.type.tensor_type
         if tensor.HasField("shape"):
             shapes[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None
@@ -228,7 +252,7 @@ class OnnxImport:
             if index is None or index in found:
                 continue
             found.add(index)
-            stack.extend(i for i in self.nodes[index].input if i)
+            stack.extend(reads(self.nodes[index]))
         return found
 
     # -- conversion ---------------------------------------------------------------------------
@@ -240,11 +264,15 @@ class OnnxImport:
         self._constants()
         producer = {out: i for i, n in enumerate(self.nodes) for out in n.output if out}
         needed = self._needed(producer)
-        self.uses.update(i for k in needed for i in self.nodes[k].input if i)
+        self.uses.update(i for k in needed for i in reads(self.nodes[k]))
         self.uses.update(o.name for o in self.graph.output)
         fusions = Patterns(self.nodes, producer, self.uses, self.consts).find(needed)
-        absorbed = {i for f in fusions.values() for i in f.absorbed}
         expected = _inferred_shapes(self.model)
+        taken = set(fusions) | {i for f in fusions.values() for i in f.absorbed}
+        fusions.update(Regions(self.nodes, producer, self.uses, self.consts, expected,
+                               self.model, self.batches[0])
+                       .find(needed, taken))
+        absorbed = {i for f in fusions.values() for i in f.absorbed}
         for index, node in enumerate(self.nodes):
             if index not in needed or index in absorbed or (
                     node.op_type == "Constant" and node.domain in _DEFAULT_DOMAINS):
@@ -313,7 +341,8 @@ class OnnxImport:
         op = Op(self, node)
         if fusion is not None:
             op.inputs = [fusion.input]
-            return op.add(fusion.type, {}, [op.tensor(0)])
+            return op.add(fusion.type, fusion.params, [op.tensor(0)],
+                          state=fusion.state or None)
         if node.domain not in _DEFAULT_DOMAINS:
             raise Unsupported("")
         inputs = [i for i in node.input if i]
