@@ -11,8 +11,10 @@ from torch import nn
 
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
-from .layer_scale import LayerScale
-from .weight_init import initialise
+from .modules.layer_scale import LayerScale
+from .modules.own_layers import BlurPool2d, BranchSoftmax, GlobalResponseNorm
+from .modules.std_conv import StdConv2d
+from .modules.weight_init import initialise
 
 
 class GraphBuildError(ValueError):
@@ -114,7 +116,9 @@ class Block(nn.Module):
 
 _OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat,
         "cnnstudio:ChannelAffine": ChannelAffine, "cnnstudio:Chunk": Chunk,
-        "cnnstudio:Slice": Slice, "cnnstudio:LayerScale": LayerScale}
+        "cnnstudio:Slice": Slice, "cnnstudio:LayerScale": LayerScale,
+        "cnnstudio:StdConv2d": StdConv2d, "cnnstudio:GlobalResponseNorm": GlobalResponseNorm,
+        "cnnstudio:BranchSoftmax": BranchSoftmax, "cnnstudio:BlurPool2d": BlurPool2d}
 
 # One step of the forward pass: (module or None, input slots, output slot, slots to free).
 Step = tuple[nn.Module | None, tuple[int, ...], int, tuple[int, ...]]
@@ -174,9 +178,11 @@ def _make(graph: Graph, report: Report, nid: str) -> nn.Module | None:
         return None
     rep = report.nodes[nid]
     kwargs = spec.torch_kwargs(rep._resolved or {}, rep.in_shapes)
-    if spec.torch_class in _OWN:
-        return _OWN[spec.torch_class](**kwargs)
-    module_name, _, class_name = spec.torch_class.rpartition(".")
+    path = spec.torch_class_for(kwargs)
+    assert path is not None
+    if path in _OWN:
+        return _OWN[path](**kwargs)
+    module_name, _, class_name = path.rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(**kwargs)
 

@@ -17,7 +17,7 @@ from cnnstudio.engine import to_module
 from cnnstudio.engine.export.exporter import export_model
 from cnnstudio.engine.importers.common import ModelImportError
 from cnnstudio.engine.importers.fx.trace import import_module
-from cnnstudio.engine.layer_scale import LayerScale
+from cnnstudio.engine.modules.layer_scale import LayerScale
 from cnnstudio.graph import Graph, analyze, presets
 from tests.engine.codegen.test_codegen import assert_same_model, generate
 

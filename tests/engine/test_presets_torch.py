@@ -65,7 +65,9 @@ def test_torchvision_presets_equal_torchvision(name: str) -> None:
 
     shape = small_input(name)
     ours = to_module(presets.build(name, input_shape=shape), seed=0)
-    theirs = getattr(torchvision.models, name)()
+    # init_weights: torchvision's own init (silences its warning about a future default)
+    kwargs = {"init_weights": True} if name in ("googlenet", "inception_v3") else {}
+    theirs = getattr(torchvision.models, name)(**kwargs)
     ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
     assert set(ours_sd) == set(theirs_sd)
     assert {k: v.shape for k, v in ours_sd.items()} == {k: v.shape for k, v in theirs_sd.items()}

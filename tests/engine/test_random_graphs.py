@@ -40,7 +40,8 @@ def layer(draw) -> tuple[str, dict[str, Any]]:
         "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm",
         "LayerNorm", "LocalResponseNorm", "Activation", "PReLU", "Softmax", "Flatten",
         "Linear", "BatchNorm1d", "Dropout", "Dropout2d", "ZeroPad2d", "Upsample", "Merge",
-        "Permute", "LayerNorm2d", "LayerScale",
+        "Permute", "LayerNorm2d", "LayerScale", "GlobalResponseNorm", "BranchSoftmax",
+        "BlurPool2d",
         "ChannelShuffle", "Chunk",
     ]))
     pair = st.one_of(small(1, 4), st.lists(small(1, 4), min_size=2, max_size=2))
@@ -51,7 +52,8 @@ def layer(draw) -> tuple[str, dict[str, Any]]:
              "groups": draw(small(1, 3)), "bias": draw(st.booleans()),
              "padding": draw(st.one_of(small(0, 3), st.just("same"), st.just("valid"))),
              "padding_mode": draw(st.sampled_from(["zeros", "reflect", "replicate",
-                                                   "circular"]))}
+                                                   "circular"])),
+             "weight_standardization": draw(st.sampled_from(["off", "standard", "scaled"]))}
         if p["padding"] == "same":
             p["stride"] = 1
     elif kind == "ConvTranspose2d":
@@ -113,6 +115,13 @@ def layer(draw) -> tuple[str, dict[str, Any]]:
         p = {"elementwise_affine": draw(st.booleans()), "bias": draw(st.booleans())}
     elif kind == "LayerScale":
         p = {"init_value": draw(st.sampled_from([1e-6, 0.5]))}
+    elif kind == "GlobalResponseNorm":
+        p = {"channels_last": draw(st.booleans())}
+    elif kind == "BranchSoftmax":
+        p = {"branches": draw(small(1, 3)), "groups": draw(small(1, 2))}
+    elif kind == "BlurPool2d":
+        p = {"filt_size": draw(small(2, 5)), "stride": draw(small(1, 3)),
+             "pad_mode": draw(st.sampled_from(["reflect", "constant", "replicate", "circular"]))}
     return kind, p
 
 
@@ -157,10 +166,11 @@ def run_in_torch(g: Graph) -> tuple[dict[str, tuple], str | None]:
                 if len(ins) < spec.min_inputs:
                     raise ValueError("too few inputs")
                 kwargs = spec.torch_kwargs(resolved, [tuple(t.shape[1:]) for t in ins])
-                if spec.torch_class in _OWN:
-                    module = _OWN[spec.torch_class](**kwargs)
+                path = spec.torch_class_for(kwargs)
+                if path in _OWN:
+                    module = _OWN[path](**kwargs)
                 else:
-                    mod_name, _, cls_name = spec.torch_class.rpartition(".")
+                    mod_name, _, cls_name = path.rpartition(".")
                     module = getattr(importlib.import_module(mod_name), cls_name)(**kwargs)
                 with torch.no_grad():
                     module.train()(*ins)  # some layers only fail in training

@@ -81,6 +81,8 @@ def _conv(p: dict[str, Any]) -> str:
         parts.append("op" + _scalar(p["output_padding"]))
     if p.get("groups", 1) != 1:
         parts.append(f"g{p['groups']}")
+    if p.get("weight_standardization", "off") != "off":
+        parts.append("WS" if p["weight_standardization"] == "standard" else "scaled WS")
     return " ".join(parts)
 
 
@@ -142,6 +144,11 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ZeroPad2d": lambda p: "pad " + _num(p.get("padding", 1)) if not isinstance(
         p.get("padding"), list) else "pad " + " ".join(map(_num, p["padding"])),
     "Upsample": _upsample,
+    "GlobalResponseNorm": lambda p: "GRN" + (" channels last" if p.get("channels_last") else ""),
+    "BranchSoftmax": lambda p: f"over {p.get('branches', 2)} branches" + (
+        f", {p['groups']} groups" if p.get("groups", 1) != 1 else ""),
+    "BlurPool2d": lambda p: f"{p.get('filt_size', 3)}×{p.get('filt_size', 3)} "
+                            f"/{p.get('stride', 2)}",
 }
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from ...graph import layers
 from .. import build
-from ..layer_scale import scale_parameter
+from ..modules.layer_scale import scale_parameter
+from ..modules.own_layers import BlurPool2d, BranchSoftmax, GlobalResponseNorm
+from ..modules.std_conv import StdConv2d
 from .text import Call, literal
 
 
@@ -22,7 +24,11 @@ class Code(str):
 _STD = frozenset({"collections", "math"})
 
 COPIED: dict[str, type] = {"cnnstudio:ChannelAffine": build.ChannelAffine,
-                           "cnnstudio:Chunk": build.Chunk, "cnnstudio:Slice": build.Slice}
+                           "cnnstudio:Chunk": build.Chunk, "cnnstudio:Slice": build.Slice,
+                           "cnnstudio:StdConv2d": StdConv2d,
+                           "cnnstudio:GlobalResponseNorm": GlobalResponseNorm,
+                           "cnnstudio:BranchSoftmax": BranchSoftmax,
+                           "cnnstudio:BlurPool2d": BlurPool2d}
 """The engine's own layer modules the file carries as source (inspect.getsource: one source
 for both), so that it builds them without CNN Studio."""
 
@@ -72,9 +78,10 @@ def _params(path: str) -> tuple[tuple[str, Any], ...]:
                  if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
-def class_ref(type_name: str, imports: Imports) -> str:
-    """How the file names the layer's class: ``nn.Conv2d``, or an imported name."""
-    path = layers.get(type_name).torch_class
+def class_ref(type_name: str, imports: Imports, path: str | None = None) -> str:
+    """How the file names the layer's class (``path``, by default the type's): ``nn.Conv2d``,
+    or an imported name."""
+    path = path or layers.get(type_name).torch_class
     if path in COPIED:
         if COPIED[path] not in imports.copied:
             imports.copied.append(COPIED[path])
@@ -91,8 +98,8 @@ def class_ref(type_name: str, imports: Imports) -> str:
 
 def layer_call(type_name: str, kwargs: dict[str, Any], imports: Imports) -> Call:
     """The constructor call of a layer; ``kwargs`` values are literals or ``Code``."""
-    path = layers.get(type_name).torch_class
-    call = Call(class_ref(type_name, imports))
+    path = layers.get(type_name).torch_class_for(kwargs)
+    call = Call(class_ref(type_name, imports, path))
     params = _params(path)  # type: ignore[arg-type]
     positional = True
     written = set()
@@ -122,8 +129,9 @@ def _is_default(value: Any, default: Any) -> bool:
 
 
 PARAMETERS: dict[str, Any] = {"cnnstudio:LayerScale": scale_parameter}
-"""Layers whose one parameter is the node itself (engine/layer_scale.py): the file makes it with
-the engine's function, copied as source, and assigns it where a module would go."""
+"""Layers whose one parameter is the node itself (engine/modules/layer_scale.py): the file
+makes it with the engine's function, copied as source, and assigns it where a module would
+go."""
 
 
 def parameter_layer(type_name: str | None) -> bool:

@@ -13,7 +13,7 @@ class), codegen_args (the classes' arguments), codegen_layers (a layer as a cons
 codegen_forward (``forward`` bodies), codegen_text (literals and line wrapping).
 
 Initialisation: the model's ``__init__`` ends by drawing the weights the graph's schemes
-(graph/init.py) ask for, with engine/weight_init.py's functions copied verbatim and the plan
+(graph/init.py) ask for, with engine/modules/weight_init.py's functions copied verbatim and the plan
 written as data, from ``torch.initial_seed()``: ``torch.manual_seed(s)`` and then
 ``build_model()`` give the weights of ``to_module(graph, s)``. Layers left on torch's default
 init match too where the file makes them in the order to_module does (the graph's order; true of
@@ -32,8 +32,8 @@ from typing import Any
 
 from ...graph import Graph, analyze
 from ...graph import init as inits
-from .. import weight_init
 from ..build import GraphBuildError
+from ..modules import weight_init
 from .args import FLAG, Arg, assign_args, same, slot_values
 from .blocks import MISSING, Group, class_name, find_groups, is_chain, numbered
 from .blocks import post_order as boxes_below

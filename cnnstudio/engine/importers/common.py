@@ -185,7 +185,8 @@ class DraftGraph:
                 for src in d.inputs:
                     graph.connect(id_of[src], nid)
                 for name, tensor in d.state.items():
-                    state[f"{nid}.{name}"] = tensor
+                    # A LayerScale's parameter is keyed by the node id itself (layer_scale.py).
+                    state[nid if d.type == "LayerScale" else f"{nid}.{name}"] = tensor
             if len(self.outputs) > 1:
                 for key, training_only in self.outputs:
                     src = id_of[key]

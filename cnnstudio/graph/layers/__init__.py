@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (each module registers its specs)
     activation,
     affine,
+    branches,
     conv,
     convnext,
     dense,

@@ -38,6 +38,30 @@ BIAS = Param(
 )
 
 
+STD_CONV = "cnnstudio:StdConv2d"
+"""The engine's Conv2d with weight standardisation (engine/modules/std_conv.py)."""
+
+WEIGHT_STANDARDIZATION = (
+    Param(
+        "weight_standardization", "choice", "off", choices=("off", "standard", "scaled"),
+        help="Standardise each filter's weights (zero mean, unit variance) before every use, "
+        "so the layer trains without BatchNorm after it: 'standard' as BiT's StdConv2d; "
+        "'scaled' also multiplies by a learned gain per filter and ws_gamma/√fan-in, as "
+        "NF-Nets' ScaledStdConv2d.",
+    ),
+    Param("ws_eps", "float", 1e-6, min=0,
+          help="Added to each filter's weight variance before the square root."),
+    Param("ws_gamma", "float", 1.0,
+          help="'scaled' only: the constant the gain is multiplied by, over √fan-in (NF-Nets "
+          "set it to the activation's gain, 1.7139 for ReLU)."),
+)
+
+
+def _gains(p: dict[str, Any], out_c: int) -> int:
+    """Scaled weight standardisation learns one gain per filter."""
+    return out_c if p["weight_standardization"] == "scaled" else 0
+
+
 def _groups_fit(c_in: int, out: int, groups: int) -> None:
     if c_in % groups:
         raise LayerError(
@@ -80,6 +104,7 @@ class Conv2d(LayerSpec):
             help="How the border is filled: zeros, a reflection, the edge value repeated, or "
             "wrapped around.",
         ),
+        *WEIGHT_STANDARDIZATION,
     )
     torch_class = "torch.nn.Conv2d"
 
@@ -120,7 +145,7 @@ class Conv2d(LayerSpec):
         ho = _conv_len(h, kh, sh, th, dh)
         wo = _conv_len(w, kw, sw, tw, dw)
         per_filter = (c // groups) * kh * kw
-        params = out_c * per_filter + (out_c if p["bias"] else 0)
+        params = out_c * per_filter + (out_c if p["bias"] else 0) + _gains(p, out_c)
         notes = None
         if th % 2 == 0 and tw % 2 == 0:  # 'same' padding covers everything anyway
             notes = unseen_note(unseen(h, ho, kh, sh, ph, dh), unseen(w, wo, kw, sw, pw, dw), h, w)
@@ -144,8 +169,9 @@ class Conv2d(LayerSpec):
                        f"{effective_kernel(kh, dh)}")
         groups = p["groups"]
         kernel = _kernel_text(kh, kw, c, groups)
-        params = (f"({kernel} + 1)·{out_c} = {out.params:,}" if p["bias"]
-                  else f"{kernel}·{out_c} = {out.params:,} (no bias)")
+        params = (f"({kernel} + 1)·{out_c}" if p["bias"] else f"{kernel}·{out_c}")
+        params += f" + {out_c} gains" if _gains(p, out_c) else ""
+        params += f" = {out.params:,}" + ("" if p["bias"] else " (no bias)")
         return {
             "output_shape": f"{size}{dilated}; channels = out_channels = {out_c} filters",
             "params": params,
@@ -155,7 +181,15 @@ class Conv2d(LayerSpec):
     def torch_kwargs(self, p: dict[str, Any], ins: list[Shape]) -> dict[str, Any]:
         kwargs = super().torch_kwargs(p, ins)
         kwargs["in_channels"] = ins[0][0]
+        if p["weight_standardization"] == "off":  # torch's own Conv2d, which has no such keys
+            for param in WEIGHT_STANDARDIZATION:
+                del kwargs[param.name]
+        elif p["weight_standardization"] == "standard":
+            del kwargs["ws_gamma"]
         return kwargs
+
+    def torch_class_for(self, kwargs: dict[str, Any]) -> str | None:
+        return STD_CONV if "weight_standardization" in kwargs else self.torch_class
 
 
 def _conv_len(n: int, k: int, s: int, total_pad: int, d: int) -> int:

@@ -1,5 +1,6 @@
 """ConvNeXt's layer types: axis permutation, LayerNorm over the channels of a feature map, and a
-learned per-channel scale (layer scale) whose parameter is the node itself."""
+learned per-channel scale (layer scale) whose parameter is the node itself, and ConvNeXt V2's
+Global Response Normalization."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from .norm import EPS
 from .registry import register
-from .spec import LayerError, LayerSpec, Out, Param, Shape, _shape, need_rank
+from .spec import WHOLE, LayerError, LayerSpec, Out, Param, Shape, _shape, need_rank
 
 
 @register
@@ -112,3 +113,37 @@ class LayerScale(LayerSpec):
 
     def torch_kwargs(self, p: dict[str, Any], ins: list[Shape]) -> dict[str, Any]:
         return {"num_channels": ins[0][0], **p}
+
+
+@register
+class GlobalResponseNorm(LayerSpec):
+    type = "GlobalResponseNorm"
+    category = "Normalization"
+    help = (
+        "ConvNeXt V2's GRN: each channel's L2 norm over all positions, divided by the mean of "
+        "those norms over the channels, rescales the map, x + β + γ·x·N(x), so channels "
+        "compete; γ and β (one per channel) start at 0, where the layer passes x on."
+    )
+    params = (
+        Param("eps", "float", 1e-6, min=0,
+              help="Added to the mean of the channel norms before dividing."),
+        Param("channels_last", "bool", False,
+              help="The map is [H, W, C] (ConvNeXt V2's block after Permute), not [C, H, W]."),
+    )
+    torch_class = "cnnstudio:GlobalResponseNorm"
+
+    def infer(self, p: dict[str, Any], ins: list[Shape]) -> Out:
+        shape = need_rank(ins, (3,), "it normalises feature maps")
+        c = shape[2] if p["channels_last"] else shape[0]
+        # Like the other norms, no MACs are counted; every output depends on every position.
+        return Out(shape, 2 * c, 0, 0, WHOLE)
+
+    def explain(self, p: dict[str, Any], ins: list[Shape], out: Out) -> dict[str, str]:
+        c = out.params // 2
+        return {"output_shape": f"each of the {c} channels rescaled by its global response; "
+                                f"the shape stays {_shape(out.shape)}",
+                "params": f"2·C = 2·{c} = {out.params:,} (γ and β per channel)"}
+
+    def torch_kwargs(self, p: dict[str, Any], ins: list[Shape]) -> dict[str, Any]:
+        c = ins[0][2] if p["channels_last"] else ins[0][0]
+        return {"num_channels": c, **p}

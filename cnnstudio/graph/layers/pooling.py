@@ -1,4 +1,4 @@
-"""Pooling: max, average, power-average (L2), and adaptive/global pooling."""
+"""Pooling: max, average, power-average (L2), adaptive/global pooling and blur pooling."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from .conv import KERNEL, _axes
 from .registry import register
-from .spec import WHOLE, LayerSpec, Out, Param, Shape, Window, need_rank, pair
-from .windows import pool_size, size_formula, unseen, unseen_note, window
+from .spec import WHOLE, LayerError, LayerSpec, Out, Param, Shape, Window, need_rank, pair
+from .windows import conv_size, pool_size, size_formula, unseen, unseen_note, window
 
 POOL_STRIDE = Param(
     "stride", "pair", None, min=1, nullable=True,
@@ -173,3 +173,56 @@ class AdaptiveMaxPool2d(_Adaptive):
     help = "Takes the maximum down to a fixed output size; output_size 1 is global max pooling."
     torch_class = "torch.nn.AdaptiveMaxPool2d"
 
+
+
+@register
+class BlurPool2d(LayerSpec):
+    type = "BlurPool2d"
+    category = "Pooling"
+    help = (
+        "Anti-aliased downsampling: blurs each channel with a fixed binomial filter (3: "
+        "[1, 2, 1]/4 in each direction) and keeps every stride-th value, so small shifts of "
+        "the input change the output less (Zhang 2019; timm's BlurPool2d)."
+    )
+    params = (
+        Param("filt_size", "int", 3, min=2,
+              help="The binomial filter's width (3 or 5; 2 is a 2×2 average)."),
+        Param("stride", "int", 2, min=1, help="Keep every stride-th value."),
+        Param("pad_mode", "choice", "reflect",
+              choices=("reflect", "constant", "replicate", "circular"),
+              help="How the border is padded before blurring: reflected (timm's default) or "
+                   "zeros ('constant')."),
+    )
+    torch_class = "cnnstudio:BlurPool2d"
+
+    def infer(self, p: dict[str, Any], ins: list[Shape]) -> Out:
+        c, h, w = need_rank(ins, (3,), "blur feature maps before Flatten")
+        k, s = p["filt_size"], p["stride"]
+        pad = blur_padding(k, s)
+        if p["pad_mode"] in ("reflect", "circular") and pad >= min(h, w) + (
+                p["pad_mode"] == "circular"):
+            raise LayerError(f"{p['pad_mode']} padding of {pad} needs an input larger than "
+                             f"{h}×{w}: use pad_mode 'constant' or 'replicate'")
+        ho, wo = conv_size(h, k, s, pad, 1), conv_size(w, k, s, pad, 1)
+        # The filter is a non-persistent buffer of C·k·k values: no weights to save.
+        return Out((c, ho, wo), 0, c * k * k, c * ho * wo * k * k,
+                   (window(k, s, pad), window(k, s, pad)))
+
+    def explain(self, p: dict[str, Any], ins: list[Shape], out: Out) -> dict[str, str]:
+        c, h, w = ins[0]
+        _, ho, wo = out.shape
+        k, s = p["filt_size"], p["stride"]
+        pad = blur_padding(k, s)
+        return {"output_shape": _axes(size_formula(h, k, s, pad, 1, ho),
+                                      size_formula(w, k, s, pad, 1, wo))
+                + f"; padding {pad} = ⌊(s − 1 + k − 1)/2⌋; channels unchanged = {c}",
+                "params": "0 (a fixed binomial filter)",
+                "macs": f"{c}·{ho}·{wo} outputs × {k}·{k} = {out.macs:,}"}
+
+    def torch_kwargs(self, p: dict[str, Any], ins: list[Shape]) -> dict[str, Any]:
+        return {"channels": ins[0][0], **p}
+
+
+def blur_padding(filt_size: int, stride: int) -> int:
+    """timm's get_padding(filt_size, stride): the same on all four sides."""
+    return (stride - 1 + filt_size - 1) // 2

@@ -247,6 +247,11 @@ class LayerSpec:
         """Constructor keyword arguments of ``torch_class``, input sizes filled in."""
         return {k: _tupled(v) for k, v in p.items()}
 
+    def torch_class_for(self, kwargs: dict[str, Any]) -> str | None:
+        """The class built with ``kwargs`` (torch_kwargs' result): ``torch_class``, unless an
+        option needs another (a Conv2d with weight standardisation)."""
+        return self.torch_class
+
 
 def _tupled(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v

@@ -122,6 +122,9 @@ def _merge(type_name: str) -> Handler:
             scaled = _layer_scale(c, a, b)
             if scaled is not None:
                 return scaled
+        for const, x in ((a, b), (b, a)):
+            if _is_number(const) and isinstance(x, fx.Node) and c.imp.kind(x) == "tensor":
+                return _by_constant(c, type_name, float(const), c.tensor(x))
         if not isinstance(a, fx.Node) or not isinstance(b, fx.Node) \
                 or c.imp.kind(a) != "tensor" or c.imp.kind(b) != "tensor":
             what = "adding" if type_name == "Add" else "multiplying by"
@@ -129,6 +132,18 @@ def _merge(type_name: str) -> Handler:
         ka, kb = c.tensor(a), c.tensor(b)
         return c.add(type_name, {}, [ka, kb])
     return convert
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _by_constant(c: Ctx, type_name: str, const: float, x: str) -> str:
+    """``x * 0.5`` or ``x + 1``, a number written in forward() (NF-ResNet's alpha and beta,
+    an activation's gain): a ChannelAffine with that one number for all channels."""
+    c.base = "scale" if type_name == "Mul" else "shift"
+    params = {"scale": const} if type_name == "Mul" else {"shift": const}
+    return c.add("ChannelAffine", params, [x])
 
 
 def _layer_scale(c: Ctx, a: Any, b: Any) -> str | None:
@@ -290,6 +305,16 @@ def _interpolate(c: Ctx) -> str:
     if c.a.get("recompute_scale_factor") or c.a.get("antialias"):
         raise Unsupported("", "with recompute_scale_factor or antialias")
     params = {k: c.a.get(k) for k in ("size", "scale_factor", "mode", "align_corners")}
+    size = params["size"]
+    if isinstance(size, fx.Node) or isinstance(size, (list, tuple)) \
+            and any(isinstance(s, fx.Node) for s in size):
+        # ``size=(y.shape[-2], y.shape[-1])`` (GhostNetV2): sizes the probe saw, fixed for this
+        # input size like everything the import computes.
+        if c.out_shape is None or len(c.out_shape) != 3:
+            raise Unsupported("", "to a size read at run time")
+        params["size"] = list(c.out_shape[1:])
+        c.imp.note_once("interpolations to a size read at run time became Upsample layers "
+                        "to the size fixed for this input size")
     return c.add("Upsample", params, [x])
 
 

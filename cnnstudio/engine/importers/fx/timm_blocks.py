@@ -6,6 +6,9 @@ ECA's channel attention (a Conv1d along the channels), subclasses of nn.Linear a
 and activation classes of its own. Traced through, these become functional calls reading
 parameters directly (no layer can hold them) or branch on the input's size; kept whole, each
 becomes the layers it computes, its weights at its own module path (``bn1.weight``).
+Weight-standardised convolutions become Conv2d's weight_standardization option, GRN and
+BlurPool2d layers of their own, and SKNet's and ResNeSt's attention over k branches a
+BranchSoftmax whose k chunks weigh the branches.
 
 The tables are built only once timm is imported (a model from timm has imported it): timm is an
 optional extra and never imported here.
@@ -90,6 +93,26 @@ def _conv_same(imp: FxImport, path: str, m: nn.Conv2d, x: str) -> str:
     return imp.add_layer("Conv2d", _entry(nn.Conv2d)[1](m), [x], path, m)
 
 
+def _std_conv(imp: FxImport, path: str, m: nn.Conv2d, x: str) -> str:
+    """StdConv2d / ScaledStdConv2d (and their 'SAME' variants): a Conv2d with the
+    weight_standardization option, its keys (weight, bias, gain) timm's. timm keeps only
+    gamma / √fan-in, so gamma is that times √fan-in."""
+    if m.padding_mode != "zeros":
+        raise Unsupported("", f"padding_mode={m.padding_mode!r} (timm's forward ignores it)")
+    if getattr(m, "same_pad", False):
+        pad = _same_pad(imp, x, m)
+        if any(pad):
+            x = imp.add_layer("ZeroPad2d", {"padding": pad}, [x], f"{path}_pad")
+            imp.note_once("timm's 'SAME' padding, computed at run time, became ZeroPad2d "
+                          "layers fixed for this input size")
+    params = _entry(nn.Conv2d)[1](m)
+    params.update(weight_standardization="standard", ws_eps=float(m.eps))
+    if isinstance(getattr(m, "gain", None), nn.Parameter):
+        gamma = float(m.scale) * m.weight[0].numel() ** 0.5
+        params.update(weight_standardization="scaled", ws_gamma=float(f"{gamma:.12g}"))
+    return imp.add_layer("Conv2d", params, [x], path, m)
+
+
 def _max_pool_same(imp: FxImport, path: str, m: Any, x: str) -> str:
     """MaxPool2dSame pads with -inf: MaxPool2d's own padding where it pads the start, and
     ceil_mode for the extra at the end (windows past the input see only it)."""
@@ -132,6 +155,78 @@ def _eca(imp: FxImport, path: str, m: Any, x: str) -> str:
     imp.note_once("ECA's Conv1d along the channels became a Conv2d with a k×1 kernel between "
                   "two Permutes (its weight has a trailing axis of 1)")
     return imp.add_layer("Mul", {}, [x, y], f"{path}.mul")
+
+
+def _apply(imp: FxImport, m: Any, path: str, x: str) -> str:
+    """A child module as its layers: timm's ConvNormAct (conv, bn, aa in turn), a module with a
+    rule of its own, or a catalogue layer."""
+    if type(m).__name__ == "ConvNormAct" and type(m).__module__.startswith("timm."):
+        return _chain(imp, m, path, ("conv", "bn", "aa"), x)
+    composite = _tables()[1].get(type(m))
+    if composite is not None:
+        return composite(imp, path, m, x)
+    return imp.add_module(m, path, x)
+
+
+def _chain(imp: FxImport, m: Any, path: str, names: tuple[str, ...], x: str) -> str:
+    """``m``'s children ``names`` applied in turn (those it lacks or holds as None skipped)."""
+    for name in names:
+        child = getattr(m, name, None)
+        if child is not None:
+            x = _apply(imp, child, f"{path}.{name}", x)
+    return x
+
+
+def _weighted_sum(imp: FxImport, path: str, branches: list[str], weights: str) -> str:
+    """Σᵢ branchᵢ · Chunk(k, i) of the k·C weights: attention over k branches."""
+    k = len(branches)
+    products = []
+    for i, branch in enumerate(branches):
+        w = imp.add_layer("Chunk", {"chunks": k, "index": i}, [weights], f"{path}.weight_{i}")
+        products.append(imp.add_layer("Mul", {}, [branch, w], f"{path}.mul_{i}"))
+    imp.note_once("attention over k branches (SKNet, ResNeSt) became BranchSoftmax, then "
+                  "Chunk, Mul and Add per branch")
+    return imp.add_layer("Add", {}, products, f"{path}.sum")
+
+
+def _pieces(imp: FxImport, path: str, x: str, k: int, name: str) -> list[str]:
+    """``x`` split into k equal channel pieces (Chunk nodes ``{name}_{i}``)."""
+    return [imp.add_layer("Chunk", {"chunks": k, "index": i}, [x], f"{path}.{name}_{i}")
+            for i in range(k)]
+
+
+def _selective_kernel(imp: FxImport, path: str, m: Any, x: str) -> str:
+    """SKNet's SelectiveKernel: k convolution paths (each on its share of the input channels
+    when split_input), their sum pooled into k·C attention scores, a BranchSoftmax over the
+    paths, and the paths summed with those weights."""
+    k = m.num_paths
+    inputs = _pieces(imp, path, x, k, "split") if m.split_input else [x] * k
+    paths = [_apply(imp, op, f"{path}.paths.{i}", inp)
+             for i, (op, inp) in enumerate(zip(m.paths, inputs))]
+    attn = m.attn
+    a = imp.add_layer("Add", {}, paths, f"{path}.attn.sum")
+    a = imp.add_layer("AdaptiveAvgPool2d", {"output_size": 1}, [a], f"{path}.attn.pool")
+    a = _chain(imp, attn, f"{path}.attn", ("fc_reduce", "bn", "act", "fc_select"), a)
+    a = imp.add_layer("BranchSoftmax", {"branches": k}, [a], f"{path}.attn.softmax")
+    return _weighted_sum(imp, path, paths, a)
+
+
+def _split_attn(imp: FxImport, path: str, m: Any, x: str) -> str:
+    """ResNeSt's SplitAttn: one grouped convolution makes radix branches (its channel pieces),
+    their sum is pooled into scores, RadixSoftmax (a BranchSoftmax with the cardinality as
+    groups; a Sigmoid for radix 1) weighs them, and the weighted branches are summed."""
+    x = _chain(imp, m, path, ("conv", "bn0", "drop", "act0"), x)
+    r = m.radix
+    branches = _pieces(imp, path, x, r, "radix") if r > 1 else [x]
+    a = imp.add_layer("Add", {}, branches, f"{path}.gap") if r > 1 else x
+    a = imp.add_layer("AdaptiveAvgPool2d", {"output_size": 1}, [a], f"{path}.pool")
+    a = _chain(imp, m, path, ("fc1", "bn1", "act1", "fc2"), a)
+    if r == 1:
+        a = imp.add_layer("Sigmoid", {}, [a], f"{path}.rsoftmax")
+        return imp.add_layer("Mul", {}, [x, a], f"{path}.mul")
+    params = {"branches": r, "groups": m.rsoftmax.cardinality}
+    a = imp.add_layer("BranchSoftmax", params, [a], f"{path}.rsoftmax")
+    return _weighted_sum(imp, path, branches, a)
 
 
 def _drop_path(imp: FxImport, path: str, m: Any, x: str) -> str:
@@ -188,6 +283,10 @@ def _tables() -> tuple[dict[type, Entry], dict[type, Composite]]:
         f"{norm}.LayerNorm2d": ("LayerNorm2d", _layer_norm_2d),
         f"{norm}.GroupNorm": ("GroupNorm", _group_norm),
         f"{norm}.GroupNorm1": ("GroupNorm", _group_norm),
+        "timm.layers.grn.GlobalResponseNorm": ("GlobalResponseNorm", lambda m: {
+            "eps": m.eps, "channels_last": m.channel_dim == -1}),
+        "timm.layers.blur_pool.BlurPool2d": ("BlurPool2d", lambda m: {
+            "filt_size": m.filt_size, "stride": m.stride, "pad_mode": m.pad_mode}),
     })
     layers.update(_activations([activations, activations_me]))
     norm_act = "timm.layers.norm_act"
@@ -199,9 +298,15 @@ def _tables() -> tuple[dict[type, Entry], dict[type, Composite]]:
         f"{norm_act}.LayerNormAct2d": _norm_act(("LayerNorm2d", _layer_norm_2d)),
         "timm.layers.conv2d_same.Conv2dSame": _conv_same,
         "timm.layers.pool2d_same.MaxPool2dSame": _max_pool_same,
+        "timm.layers.std_conv.StdConv2d": _std_conv,
+        "timm.layers.std_conv.StdConv2dSame": _std_conv,
+        "timm.layers.std_conv.ScaledStdConv2d": _std_conv,
+        "timm.layers.std_conv.ScaledStdConv2dSame": _std_conv,
         "timm.layers.eca.EcaModule": _eca,
         "timm.layers.eca.CecaModule": _eca,
         "timm.layers.drop.DropPath": _drop_path,
+        "timm.layers.selective_kernel.SelectiveKernel": _selective_kernel,
+        "timm.layers.split_attn.SplitAttn": _split_attn,
     })
     return layers, composites
 

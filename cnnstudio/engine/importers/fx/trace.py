@@ -517,9 +517,6 @@ def import_module(module: nn.Module, input_shape: Sequence[int], source: str = "
                      f"{', '.join(unused[:6])}{' …' if len(unused) > 6 else ''}")
     graph, state = imp.draft.assemble(source=source, group_names=imp.group_names,
                                       metadata=metadata)
-    for nid, node in graph.nodes.items():
-        if node.type == "LayerScale":  # its parameter's key is the node id (layer_scale.py)
-            state[nid] = state.pop(f"{nid}.scale")
     notes.extend(imp.draft.notes)
     return Imported(graph, state, source, notes, imp.draft.origins)
 

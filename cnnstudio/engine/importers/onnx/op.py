@@ -99,7 +99,9 @@ class Op:
                                   leaf=leaf + suffix, state=state)
 
 
-Handler = Callable[[Op], "str | Folded"]
+Handler = Callable[[Op], "str | Folded | list[str | None]"]
+"""A handler gives the layer computing the node's output, a constant, or (for operators with
+several outputs, Split) one layer per output, None for those nothing reads."""
 
 
 def same(a: float, b: float) -> bool:

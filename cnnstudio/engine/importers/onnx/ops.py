@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ....graph.layers.shuffle import chunk_sizes
 from ..common import Unsupported, flatten_span
 from . import layers as L
 from .op import Handler, Op, Shape, full_rank, pair, same, window
@@ -151,6 +152,90 @@ def _squeeze(op: Op) -> str:
     return _to_shape(op, x, dst, "to")
 
 
+def _transpose(op: Op) -> str:
+    """A reordering of the sample's axes (the batch axis stays first): a Permute."""
+    x = op.tensor()
+    rank = full_rank(op, x)
+    perm = op.ints("perm", list(range(rank - 1, -1, -1)))
+    if sorted(perm) != list(range(rank)) or perm[0] != 0:
+        raise Unsupported("", f"with perm {perm}: only orders that keep the batch axis first "
+                          "have a layer (Permute)")
+    if perm == list(range(rank)):
+        return x
+    return op.add("Permute", {"dims": [p - 1 for p in perm[1:]]}, [x])
+
+
+def _channel_piece(op: Op, x: str, start: int, end: int, suffix: str = "") -> str:
+    """Channels ``start`` to ``end`` of ``x``: nothing for all of them, a Chunk for one piece of
+    an even split (x.chunk(n, dim=1)[i] says the same in the numbers users think in), else a
+    Slice."""
+    channels = op.shape(x)[0]
+    if (start, end) == (0, channels):
+        return x
+    size = end - start
+    if size > 0 and channels % size == 0 and start % size == 0:
+        return op.add("Chunk", {"chunks": channels // size, "index": start // size}, [x],
+                      suffix=suffix)
+    return op.add("Slice", {"start": start, "end": end}, [x], suffix=suffix)
+
+
+def _slice(op: Op) -> str:
+    """``x[:, start:end]`` with constant bounds and step 1 on the channel axis."""
+    x = op.tensor()
+    rank = full_rank(op, x)
+    if op.imp.opset >= 10:
+        starts, ends = op.const(1), op.const(2)
+        axes, steps = op.const(3), op.const(4)
+    else:
+        starts, ends = np.asarray(op.ints("starts")), np.asarray(op.ints("ends"))
+        axes, steps = (np.asarray(op.ints("axes")) if "axes" in op.attrs else None), None
+    starts, ends = starts.reshape(-1), ends.reshape(-1)
+    axes = np.arange(len(starts)) if axes is None else axes.reshape(-1)
+    steps = np.ones(len(starts), np.int64) if steps is None else steps.reshape(-1)
+    shape = (0, *op.shape(x))
+    ranges = {}
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % rank
+        if int(step) != 1:
+            raise Unsupported("", f"with step {int(step)} (only step 1 has a layer)")
+        ranges[axis] = slice(int(start), int(end)).indices(shape[axis])[:2] if axis else None
+    others = {a: r for a, r in ranges.items() if a != 1 and r != (0, shape[a])}
+    if 1 not in ranges or others:
+        raise Unsupported("", "other than along the channels (axis 1; only that has a layer)")
+    start, end = ranges[1]
+    if end <= start:
+        raise Unsupported("", f"to an empty range {start}:{end}")
+    return _channel_piece(op, x, start, end)
+
+
+def _split(op: Op) -> list[str | None]:
+    """Pieces along the channels, one Chunk or Slice per output that is used."""
+    x = op.tensor()
+    outputs = list(op.node.output)
+    if int(op.attrs.get("axis", 0)) % full_rank(op, x) != 1:
+        raise Unsupported("", "other than along the channels (axis 1; only that has a layer)")
+    channels = op.shape(x)[0]
+    given = op.const(1) if op.imp.opset >= 13 else (
+        np.asarray(op.ints("split")) if "split" in op.attrs else None)
+    if given is not None and given.size:
+        sizes = [int(s) for s in given.reshape(-1)]
+    elif op.imp.opset >= 18 and "num_outputs" in op.attrs:
+        sizes = chunk_sizes(channels, int(op.attrs["num_outputs"]))
+    elif channels % len(outputs) == 0:
+        sizes = [channels // len(outputs)] * len(outputs)
+    else:
+        sizes = []
+    if len(sizes) != len(outputs) or sum(sizes) != channels or min(sizes) < 1:
+        raise Unsupported("", f"of {channels} channels into {len(outputs)} outputs of sizes "
+                          f"{sizes or 'unknown'}")
+    keys: list[str | None] = []
+    for i, (name, size) in enumerate(zip(outputs, sizes)):
+        start = sum(sizes[:i])
+        used = name and op.imp.uses.get(name)
+        keys.append(_channel_piece(op, x, start, start + size, f"_{i}") if used else None)
+    return keys
+
+
 def _pass(op: Op) -> str:
     return op.tensor()
 
@@ -251,7 +336,8 @@ HANDLERS: dict[str, Handler] = {
     "GlobalMaxPool": _global("AdaptiveMaxPool2d"),
     "ReduceMean": _reduce("AdaptiveAvgPool2d"), "ReduceMax": _reduce("AdaptiveMaxPool2d"),
     "Add": _merge("Add"), "Sum": _merge("Add"), "Mul": _merge("Mul"), "Concat": _concat,
-    "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze,
+    "Flatten": _flatten, "Reshape": _reshape, "Squeeze": _squeeze, "Transpose": _transpose,
+    "Slice": _slice, "Split": _split,
     "Identity": _pass, "Cast": _cast, "Dropout": _dropout, "Pad": _pad,
     "Resize": _resize, "Upsample": _resize,
 }

@@ -309,6 +309,8 @@ class OnnxImport:
             if not self._known(node, fusion):  # list it too: the user sees every one
                 self.problems.add(self._label(node), where)
             return
+        self.draft.origin = f"a pattern ending in {self._label(node)}" if fusion is not None \
+            else self._label(node)
         try:
             result = self._convert(node, fusion)
         except Unsupported as exc:
@@ -322,25 +324,28 @@ class OnnxImport:
             self.problems.add(self._label(node), where, f"cannot be read ({one_line(exc)})")
             self.failed.update(node.output)
             return
-        out = node.output[0]
         if isinstance(result, Folded):
-            self.consts[out] = result
+            self.consts[node.output[0]] = result
             return
-        want = expected.get(out)
-        have = self.draft.shape(result)
-        if want and len(want) == len(have) + 1 and all(d is not None for d in want[1:]) \
-                and tuple(want[1:]) != have:
-            self.problems.add(self._label(node), where,
-                              f"its layer gives [N, {', '.join(map(str, have))}] but the "
-                              f"file says [N, {', '.join(map(str, want[1:]))}]")
-            self.failed.update(node.output)
-            return
-        self.env[out] = result
+        results = result if isinstance(result, list) else [result]
+        outs = [(o, k) for o, k in zip(node.output, results) if o and k is not None]
+        for out, key in outs:
+            want = expected.get(out)
+            have = self.draft.shape(key)
+            if want and len(want) == len(have) + 1 and all(d is not None for d in want[1:]) \
+                    and tuple(want[1:]) != have:
+                self.problems.add(self._label(node), where,
+                                  f"its layer gives [N, {', '.join(map(str, have))}] but the "
+                                  f"file says [N, {', '.join(map(str, want[1:]))}]")
+                self.failed.update(node.output)
+                return
+        self.env.update(outs)
 
-    def _convert(self, node: Any, fusion: Fusion | None) -> str | Folded:
+    def _convert(self, node: Any, fusion: Fusion | None) -> str | Folded | list[str | None]:
         op = Op(self, node)
         if fusion is not None:
             op.inputs = [fusion.input]
+            self._check_fits(fusion, op.shape(op.tensor(0)))
             return op.add(fusion.type, fusion.params, [op.tensor(0)],
                           state=fusion.state or None)
         if node.domain not in _DEFAULT_DOMAINS:
@@ -356,11 +361,27 @@ class OnnxImport:
         handler = HANDLERS.get(node.op_type)
         if handler is None:
             raise Unsupported("")
+        result = handler(op)
+        if isinstance(result, list):
+            return result
         extra = [o for o in node.output[1:] if o and self.uses.get(o)]
         if extra:
             raise Unsupported("", f"with its extra output {extra[0]!r} used (only the first "
                               "output has a layer)")
-        return handler(op)
+        return result
+
+    def _check_fits(self, fusion: Fusion, shape: tuple[int, ...]) -> None:
+        """Refuse a pattern whose constants assume another input shape than the one it gets."""
+        needs = fusion.needs
+        if needs is None:
+            return
+        fits = len(needs) == len(shape) + 1 and (needs[0] is None or self.batches == (
+            needs[0], needs[0])) and all(n is None or n == d for n, d in zip(needs[1:], shape))
+        if not fits:
+            wanted = ", ".join("N" if i == 0 and n is None else "?" if n is None else str(n)
+                               for i, n in enumerate(needs))
+            raise Unsupported("", f"in a pattern for {fusion.type} on [{wanted}], not on "
+                              f"[N, {', '.join(map(str, shape))}]")
 
     # -- constants next to layers -------------------------------------------------------------
     def fold_constant(self, op: Op, type_name: str, consts: Sequence[int]) -> str:
@@ -376,9 +397,13 @@ class OnnxImport:
             return key
         if type_name == "Add" and self._fold_bias(key, x_name, c):
             return key
+        if type_name == "Mul" and _per_channel(c, self.draft.shape(key)):
+            return op.add("LayerScale", {}, [key], state={"scale": weight(
+                c.reshape(-1, 1, 1))})
         what = "adds" if type_name == "Add" else "multiplies by"
         raise Unsupported("", f"{what} a constant of shape {list(c.shape)} (no layer does; "
-                          "only a bias right after a Linear or Conv2d is folded in)")
+                          "only a bias right after a Linear or Conv2d is folded in, and a "
+                          "[C, 1, 1] scale of a [C, H, W] map is a LayerScale)")
 
     def _fold_bias(self, key: str, name: str, c: Any) -> bool:
         draft = self.draft.drafts.get(key)
@@ -408,6 +433,15 @@ class OnnxImport:
                 "folded weights) and no BatchNorm"]
 
 
+def _per_channel(c: Any, shape: tuple[int, ...]) -> bool:
+    """Whether constant ``c`` is one scale per channel of a [C, H, W] map ([C, 1, 1], with
+    leading 1s allowed): what ConvNeXt's ``layer_scale * x`` exports as."""
+    dims = tuple(int(d) for d in c.shape)
+    while len(dims) > 3 and dims[0] == 1:
+        dims = dims[1:]
+    return len(shape) == 3 and dims == (shape[0], 1, 1)
+
+
 def from_onnx(path: str | Path) -> Imported:
     """Import the ONNX model in ``path`` (its weights included) as a graph."""
     path = Path(path)
@@ -421,4 +455,4 @@ def from_onnx(path: str | Path) -> Imported:
     graph, state = imp.draft.assemble(source=source, group_names=imp.group_names,
                                       metadata=metadata)
     notes = imp.notes + imp.exporter_notes() + imp.draft.notes
-    return Imported(graph, state, source, notes)
+    return Imported(graph, state, source, notes, imp.draft.origins)

@@ -107,8 +107,11 @@ class Regions:
                 collected = self._collect(end, needed, taken)
                 if collected is None:
                     continue
-                spans[end] = set(collected[0])
-                fusion = self._region(end, *collected)
+                if len(collected[1]) > 1:
+                    fusion = self._cut(end, needed, taken, *collected)
+                else:
+                    spans[end] = set(collected[0])
+                    fusion = self._region(end, *collected)
                 if fusion is not None and not (fusion.absorbed & taken):
                     found[end] = fusion
                     taken |= fusion.absorbed | {end}
@@ -117,9 +120,12 @@ class Regions:
         return found
 
     # -- the region ending at one node ----------------------------------------------------------
-    def _collect(self, end: int, needed: set[int],
-                 taken: set[int]) -> tuple[list[int], set[str]] | None:
-        """The region's nodes (in file order) and the one graph value it reads, if one."""
+    def _collect(self, end: int, needed: set[int], taken: set[int],
+                 stop: str | None = None) -> tuple[list[int], set[str]] | None:
+        """The region's nodes (in file order) and the graph values it reads (``stop`` counted
+        as one, not followed). The sizes of a tensor (``Shape``) are not a value read: the
+        dynamo exporter's ``as_strided`` after a mean counts its indices from the batch
+        size."""
         members: set[int] = set()
         leaves: set[str] = set()
         stack = [end]
@@ -129,18 +135,50 @@ class Regions:
                 continue
             members.add(index)
             for value in reads(self.nodes[index]):
-                if value in self.consts:
+                if value in self.consts or self._sizes(value) is not None:
                     continue
                 source = self.producer.get(value)
                 node = self.nodes[source] if source is not None else None
-                if node is not None and source in needed and source not in taken \
-                        and node.op_type in REGION_OPS and node.domain in ("", "ai.onnx"):
+                if value != stop and node is not None and source in needed \
+                        and source not in taken and node.op_type in REGION_OPS \
+                        and node.domain in ("", "ai.onnx"):
                     stack.append(source)
                 else:
                     leaves.add(value)
-            if len(leaves) > 1 or len(members) > 200:
+            if len(members) > 200:
                 return None
         return sorted(members), leaves
+
+    def _cut(self, end: int, needed: set[int], taken: set[int], members: list[int],
+             leaves: set[str]) -> Fusion | None:
+        """A region that reads several graph values (it reached back past its input, through
+        a residual Add) tried again from each value all its paths pass through, the nearest
+        first: ConvNeXt's mean → as_strided is a pooling of the block's sum."""
+        inside = set(members)
+        users: dict[int, set[int]] = {i: set() for i in members}
+        readers: set[int] = set()
+        for i in members:
+            for value in reads(self.nodes[i]):
+                source = self.producer.get(value)
+                if value in leaves:
+                    readers.add(i)
+                elif source in inside:
+                    users[source].add(i)
+        passed: dict[int, set[int]] = {end: {end}}  # the members every path from end meets
+        for i in sorted(inside - {end}, reverse=True):
+            paths = [passed[u] for u in users[i] if u in passed]
+            if paths:
+                passed[i] = {i} | set.intersection(*paths)
+        common = set.intersection(*(passed.get(r, set()) for r in readers)) if readers \
+            else set()
+        for cut in sorted(common - {end}, reverse=True):
+            value = self.nodes[cut].output[0]
+            collected = self._collect(end, needed, taken, stop=value)
+            if collected is not None and collected[1] == {value}:
+                fusion = self._region(end, *collected)
+                if fusion is not None:
+                    return fusion
+        return None
 
     def _region(self, end: int, members: list[int], leaves: set[str]) -> Fusion | None:
         if len(members) < 2 or len(leaves) != 1:
@@ -252,6 +290,20 @@ class Regions:
         return float(str(np.float32(found.pop()))) if len(found) == 1 else None
 
     # -- running a region -----------------------------------------------------------------------
+    def _sizes(self, value: str) -> np.ndarray | None:
+        """What ``value`` holds if a ``Shape`` node computes it from a tensor whose sizes are
+        known (the batch taken as the probe's)."""
+        index = self.producer.get(value)
+        node = self.nodes[index] if index is not None else None
+        if node is None or node.op_type != "Shape" or node.domain not in ("", "ai.onnx"):
+            return None
+        shape = self.shapes.get(node.input[0])
+        if not shape or any(d is None for d in shape[1:]):
+            return None
+        attrs = attributes(node)
+        sizes = np.asarray([self.batch, *shape[1:]], dtype=np.int64)
+        return sizes[attrs.get("start", 0):attrs.get("end")]
+
     def _evaluate(self, members: list[int], x: str, out: str,
                   sample: np.ndarray) -> np.ndarray | None:
         import onnxruntime as ort
@@ -259,8 +311,10 @@ class Regions:
 
         nodes = [self.nodes[i] for i in members]
         used = {v for n in nodes for v in reads(n) if v in self.consts}
+        sizes = {v: self._sizes(v) for n in nodes for v in reads(n) if v not in self.consts}
         try:
             inits = [numpy_helper.from_array(self.consts[v].value, v) for v in sorted(used)]
+            inits += [numpy_helper.from_array(a, v) for v, a in sizes.items() if a is not None]
             graph = helper.make_graph(
                 nodes, "region",
                 [helper.make_tensor_value_info(x, TensorProto.FLOAT, list(sample.shape))],

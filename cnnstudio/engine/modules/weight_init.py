@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ..graph.init import Draw
+from ...graph.init import Draw
 
 
 def initialise(modules: dict[str, nn.Module], plan: dict[str, list[Draw]], seed: int) -> None:
