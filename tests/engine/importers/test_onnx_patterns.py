@@ -16,29 +16,16 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from cnnstudio.engine import to_module
 from cnnstudio.engine.export.exporter import export_model
 from cnnstudio.engine.importers.common import ModelImportError
 from cnnstudio.engine.importers.onnx.reader import from_onnx
 
-from .test_onnx_breadth import _breadth
+from .test_onnx_breadth import _breadth, _init, _save
 
 _RNG = np.random.default_rng(5)
-
-
-def _init(name: str, value: object) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.asarray(value), name)
-
-
-def _save(tmp_path: Path, nodes: list, inits: list, shape: list, opset: int = 17) -> Path:
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
-    return path
 
 
 def _imported_equal(path: Path, shape: tuple[int, ...]) -> tuple[list, dict[str, torch.Tensor]]:

@@ -4,6 +4,8 @@ timm models (random weights) that import whole."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -33,10 +35,9 @@ def _randomise(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def _same(model: nn.Module, shape: list[int]) -> dict[str, str]:
+def assert_imports_same(model: nn.Module, shape: list[int]) -> Any:
     """Import ``model``, check the graph computes what it computes with as many parameters,
-    and return the graph's node types by id."""
-    model = _randomise(model)
+    and return the import."""
     imported = from_module(model, shape)
     net = to_module(imported.graph).eval()
     net.load_state_dict(imported.state, strict=True)
@@ -46,6 +47,12 @@ def _same(model: nn.Module, shape: list[int]) -> dict[str, str]:
     scale = want.abs().max().clamp_min(1e-6)
     assert float((want - got).abs().max() / scale) <= 1e-4
     assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in model.parameters())
+    return imported
+
+
+def _same(model: nn.Module, shape: list[int]) -> dict[str, str]:
+    """The graph's node types by id, once ``model`` (randomised) imports the same."""
+    imported = assert_imports_same(_randomise(model), shape)
     return {nid: node.type for nid, node in imported.graph.nodes.items()}
 
 

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnstudio.engine.build import to_module
-from cnnstudio.engine.importers.modules import from_module
 from cnnstudio.graph import layers
+
+from .test_timm_modules import assert_imports_same
 
 timm = pytest.importorskip("timm", reason="timm is an optional extra: pip install -e '.[timm]'")
 from timm import layers as tl  # noqa: E402
@@ -40,18 +40,9 @@ def _randomise(model: nn.Module) -> nn.Module:
 
 
 def _same(model: nn.Module, shape: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Import ``model``, check that the graph computes what it computes with as many
-    parameters, and return the graph's nodes by id and the imported weights."""
-    model = _randomise(model)
-    imported = from_module(model, shape)
-    net = to_module(imported.graph).eval()
-    net.load_state_dict(imported.state, strict=True)
-    x = torch.randn(2, *shape)
-    with torch.no_grad():
-        want, got = model(x), net(x)
-    scale = want.abs().max().clamp_min(1e-6)
-    assert float((want - got).abs().max() / scale) <= 1e-4
-    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in model.parameters())
+    """The graph's nodes by id and the imported weights, once ``model`` (randomised) imports
+    the same."""
+    imported = assert_imports_same(_randomise(model), shape)
     return dict(imported.graph.nodes), imported.state
 
 
