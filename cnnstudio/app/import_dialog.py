@@ -45,7 +45,8 @@ KINDS = (("torchvision", "A torchvision model"), ("timm", "A timm model"),
 BY_NAME = ("torchvision", "timm")
 """The kinds chosen by a model's name (with a number of classes), not a file."""
 NOTES = {
-    "torchvision": "torchvision models come with random weights (nothing is downloaded).",
+    "torchvision": "torchvision models come with random weights here (nothing is downloaded); "
+                   "for ImageNet weights use File ▸ Fine-tune a pretrained network…",
     "timm": "timm models come with random weights; with Pretrained weights, timm's are "
             "downloaded from the Hugging Face Hub into its cache (HF_HOME) the first time. "
             "An empty input size is the one the model is made for.",
