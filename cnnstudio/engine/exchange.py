@@ -69,10 +69,13 @@ def model_to_export(graph: Graph, state: Mapping[str, torch.Tensor] | None,
 
 def imported_project(imported: Any, name: str, weights: WeightsInfo | None = None) -> Project:
     """A project holding an imported model: its graph, and its weights as the current ones
-    (with ``weights``: torchvision's pretrained ones, whose preprocessing the data takes)."""
+    (with ``weights``: torchvision's pretrained ones, whose preprocessing the data takes, as
+    it takes the preprocessing an import of pretrained timm weights carries)."""
     project = _with_weights(name, imported.graph, imported.state, IMPORTED_WEIGHTS)
+    expects = weights or getattr(imported, "preprocessing", None)  # timm's weights bring theirs
+    if expects is not None:
+        apply_preprocessing(project.dataset, expects, analyze(imported.graph).input_shape)
     if weights is not None:
-        apply_preprocessing(project.dataset, weights, analyze(imported.graph).input_shape)
         keep_category_names(project.dataset, weights, imported.graph)
     lines = [f"Imported from {imported.source}."] + list(imported.notes)
     project.description = "\n".join(lines)

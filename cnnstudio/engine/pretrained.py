@@ -302,7 +302,19 @@ def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], what: str) ->
     return fresh
 
 
-def apply_preprocessing(dataset: Any, info: WeightsInfo, input_shape: Any) -> None:
+@dataclass(frozen=True)
+class Preprocessing:
+    """What weights from elsewhere (timm's) expect of an image, in WeightsInfo's terms."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    resize: int | None
+    crop: int
+    interpolation: str
+
+
+def apply_preprocessing(dataset: Any, info: WeightsInfo | Preprocessing, input_shape: Any
+                        ) -> None:
     """Give a DatasetConfig the weights' preprocessing: their mean and std, the resize before
     the centre crop (scaled when the input is not the weights' crop size), the
     interpolation."""

@@ -37,6 +37,9 @@ class Imported:
     notes: list[str] = field(default_factory=list)
     origins: dict[str, str] = field(default_factory=dict)
     """Node id → what it was in the source (``torch.nn.Conv2d``, ``Tensor.chunk``, ``Conv``)."""
+    preprocessing: Any = None
+    """What pretrained weights expect of an image (mean, std, resize, crop, interpolation:
+    a ``pretrained.Preprocessing``), for the project's data settings; None without."""
 
 
 def translation(imported: Imported) -> list[tuple[str, str, int]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ...project.config import INTERPOLATIONS
 from .. import pretrained
 from ..pretrained import Cancelled, PretrainedError, Progress
 from .common import Imported, ModelImportError, one_line
@@ -295,4 +296,18 @@ def from_timm(name: str, *, pretrained: bool = False, num_classes: int | None = 
         input_shape = tuple(model.pretrained_cfg.get("input_size") or (3, 224, 224))
     imported = import_module(model, input_shape, f"timm {name}", metadata)
     imported.notes.extend(notes)
+    if pretrained:
+        imported.preprocessing = preprocessing(model.pretrained_cfg)
     return imported
+
+
+def preprocessing(cfg: dict[str, Any]) -> pretrained.Preprocessing:
+    """timm's pretrained_cfg as the data settings take it: the crop is the weights' input
+    size, resized first to crop / crop_pct (timm's eval transform)."""
+    crop = int((cfg.get("input_size") or (3, 224, 224))[-1])
+    pct = float(cfg.get("crop_pct") or 1.0)
+    interpolation = cfg.get("interpolation", "bilinear")
+    return pretrained.Preprocessing(
+        tuple(cfg.get("mean", (0.485, 0.456, 0.406))), tuple(cfg.get("std", (0.229, 0.224, 0.225))),
+        int(crop / pct) if pct < 1 else None, crop,
+        interpolation if interpolation in INTERPOLATIONS else "bilinear")

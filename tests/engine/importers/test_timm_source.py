@@ -164,6 +164,16 @@ def test_pretrained_weights_from_the_cache_are_timm_s_without_the_network(hub) -
     assert len(kept) == len(fresh.state) - 2  # all but the head's weight and bias
     for key, value in kept.items():
         assert torch.equal(value, imported.state[key]), key
+    # The weights' preprocessing becomes the project's data settings, as torchvision's do:
+    # resnet18.a1_in1k is made for 224 (crop_pct 0.95: resized to 235 first), bicubic.
+    project = engine.imported_project(imported, "r18")
+    data = project.dataset
+    assert (data.normalize, data.interpolation) == ("custom", "bicubic")
+    assert data.mean == pytest.approx([0.485, 0.456, 0.406])
+    assert data.std == pytest.approx([0.229, 0.224, 0.225])
+    assert data.resize == round(235 * SHAPE[-1] / 224)  # scaled to the imported input
+    assert engine.imported_project(engine.from_timm("resnet18", input_shape=SHAPE),
+                                   "r").dataset.normalize == "auto"  # random weights: none
 
 
 def test_a_download_reports_progress_and_lands_in_the_hub_cache(hub) -> None:
