@@ -1,4 +1,5 @@
-"""Screenshots of File ▸ Export model (after a verified ONNX export) and File ▸ Import model:
+"""Screenshots of File ▸ Export model (after a verified ONNX export) and File ▸ Import model
+(after Preview, which shows what the model becomes):
 
     xvfb-run -a -s "-screen 0 1920x1200x24" python docs/make_exchange_screenshots.py
 
@@ -46,8 +47,17 @@ def main() -> None:
         dialog.model.setCurrentText("resnet50")
         dialog.classes.setValue(10)
         dialog.show()
-        QTimer.singleShot(400, lambda: (dialog.grab().save(str(HERE / "import-dialog.png")),
-                                        dialog.reject(), app.quit()))
+        dialog.preview()
+
+        def previewed() -> None:
+            if dialog.task is not None:
+                QTimer.singleShot(200, previewed)
+                return
+            QTimer.singleShot(300, lambda: (
+                dialog.grab().save(str(HERE / "import-dialog.png")), dialog.reject(),
+                app.quit()))
+
+        QTimer.singleShot(200, previewed)
 
     QTimer.singleShot(500, exported)
     app.exec()
