@@ -8,18 +8,21 @@ imported with ``from_onnx``, built and compared with the original module.
     python benchmarks/onnx_breadth.py --max-params 200e6        # leave out the largest
 
 One row per (model, exporter): the input size used, whether the file imported, the largest
-absolute difference from the module, and why it failed. Each model runs at the small input
-the preset tests use (at most 64×64); the TorchScript exporter refuses adaptive pooling that
-does not divide its input, so when it cannot export a model at that size the row uses the
-preset's own input size instead (the row says so). BatchNorm statistics are calibrated on a
-random batch first: at torchvision's initial statistics deep networks return near-zero
-outputs (EfficientNet-B0: 4e-14) that any file would match; ConvNeXt's layer scales (1e-6 at
-first, which leaves each block's branch out of the output) are drawn from [0.2, 1). Outputs
-are equal at rtol 1e-4 and atol 1e-5 times the output's largest magnitude (at least 1): the
-exporters fold BatchNorm into the convolutions, which alone moves calibrated logits of
-magnitude 14 by up to 1e-4 (onnxruntime on the file itself, before any import). The last
-lines are ``onnx (ours): N/M equal`` and ``onnx (torchscript): N/M equal`` (to the module),
-each after a line counting the imports equal to what onnxruntime computes from the file.
+absolute difference from the module and that relative to its largest output, and why it failed.
+Each model runs at the small input the preset tests use (at most 64×64); the TorchScript
+exporter refuses adaptive pooling that does not divide its input, so when it cannot export a
+model at that size the row uses the preset's own input size instead (the row says so).
+BatchNorm statistics are calibrated on a random batch first: at torchvision's initial
+statistics deep networks return near-zero outputs (EfficientNet-B0: 4e-14) that any file would
+match; ConvNeXt's layer scales (1e-6 at first, which leaves each block's branch out of the
+output) are drawn from [0.2, 1). Outputs are equal when their largest difference is within 1e-4
+of the module's largest output magnitude, the tolerance issue 20 sets for timm
+(benchmarks/timm_import.py uses the same): the exporters fold BatchNorm into the convolutions
+in float32, which alone moves ResNet-50's calibrated logits (largest 2.2) by 1.3e-5 even when
+the rest runs in float64, and by 1.2e-4 in float32 (onnxruntime on the file itself, before any
+import). The last lines are ``onnx (ours): N/M equal`` and ``onnx (torchscript): N/M equal``
+(to the module), each after a line counting the imports equal to what onnxruntime computes from
+the file.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from cnnstudio.engine.export.exporter import export_model  # noqa: E402
 from cnnstudio.engine.importers.onnx.reader import from_onnx  # noqa: E402
 from cnnstudio.graph import analyze, presets  # noqa: E402
 
-RTOL, ATOL = 1e-4, 1e-5
+RELATIVE = 1e-4
 EXPORTERS = ("ours", "torchscript")
 Shape = tuple[int, ...]
 
@@ -59,6 +62,7 @@ class Row:
     shape: Shape
     imported: bool = False
     max_abs: float | None = None
+    relative: float | None = None
     reason: str = ""
     seconds: float = 0.0
     faithful: bool = False
@@ -72,8 +76,9 @@ class Row:
     def line(self) -> str:
         size = "x".join(map(str, self.shape[1:]))
         diff = "-" if self.max_abs is None else f"{self.max_abs:.2e}"
+        rel = "-" if self.relative is None else f"{self.relative:.1e}"
         return (f"{self.model:<20} {self.exporter:<12} {size:>8} "
-                f"{'yes' if self.imported else 'no':<4} {diff:>9} {self.seconds:6.1f}s  "
+                f"{'yes' if self.imported else 'no':<4} {diff:>9} {rel:>8} {self.seconds:6.1f}s  "
                 f"{self.reason or 'equal'}")
 
 
@@ -184,19 +189,32 @@ def check(path: Path, model: nn.Module, shape: Shape, row: Row) -> None:
         row.reason = f"output shape {list(got.shape)} != {list(want.shape)}"
         return
     row.max_abs = float((got - want).abs().max())
+    row.relative = row.max_abs / max(float(want.abs().max()), 1e-12)
     file_out = onnxruntime_out(path, x)
     row.faithful = close(got, file_out)
     if not close(got, want):
         file_diff = (file_out - want).abs()
-        beyond = "" if close(want + file_diff, want) else ", also beyond the tolerance"
+        beyond = "" if close(file_out, want) else ", also beyond the tolerance"
         row.reason = (f"outputs differ (onnxruntime on the file itself: "
                       f"{float(file_diff.max()):.2e}{beyond}; the import "
-                      f"{'equals' if row.faithful else 'differs from'} onnxruntime's)")
+                      f"{'equals' if row.faithful else 'differs from'} onnxruntime's; "
+                      f"float32 alone moves the module by {float32_error(model, x):.2e})")
+
+
+def float32_error(model: nn.Module, x: torch.Tensor) -> float:
+    """How far the module's own float32 output is from its float64 output: the noise floor no
+    file or import computed in float32 can be expected to beat."""
+    import copy
+
+    wide = copy.deepcopy(model).double()
+    with torch.no_grad():
+        return float((model(x).double() - wide(x.double())).abs().max())
 
 
 def close(got: torch.Tensor, want: torch.Tensor) -> bool:
-    scale = max(1.0, float(want.abs().max()))
-    return torch.allclose(got, want, rtol=RTOL, atol=ATOL * scale)
+    """Equal within ``RELATIVE`` of ``want``'s largest magnitude."""
+    scale = max(float(want.abs().max()), 1e-12)
+    return float((got - want).abs().max()) <= RELATIVE * scale
 
 
 def onnxruntime_out(path: Path, x: torch.Tensor) -> torch.Tensor:
@@ -257,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.WARNING)  # torch.onnx's progress lines would hide the table
     torch.set_grad_enabled(True)
     rows: list[Row] = []
-    print(f"{'model':<20} {'exporter':<12} {'input':>8} {'imp':<4} {'max abs':>9} "
+    print(f"{'model':<20} {'exporter':<12} {'input':>8} {'imp':<4} {'max abs':>9} {'relative':>8} "
           f"{'time':>7}  result")
     with tempfile.TemporaryDirectory(prefix="onnx-breadth-") as tmp:
         for name in chosen(args):
