@@ -1,10 +1,10 @@
-"""Dialogs: a new network from a preset, with the preset's options."""
+"""Dialogs: a new network from a preset (the gallery), with the preset's options."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -14,8 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -23,58 +21,62 @@ from PySide6.QtWidgets import (
 
 from ..graph import presets
 from ..graph.edits import parse_shape
+from .gallery import Gallery, human_name
+from .widgets import error_label, esc, show_problem
 
 
 class PresetDialog(QDialog):
-    """Choose a preset and its options; ``choice()`` → (name, options)."""
+    """Choose a preset in the gallery and set its options; ``choice()`` → (name, options)."""
 
     def __init__(self, parent: QWidget | None = None, selected: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New network from a preset")
-        self.resize(760, 520)
+        self.resize(_size_within(parent))
         layout = QHBoxLayout(self)
-        self.list = QListWidget()
-        self.list.setMinimumWidth(240)
-        for p in sorted(presets.all_presets(), key=lambda p: (p.family, p.name)):
-            item = QListWidgetItem(p.name)
-            item.setData(Qt.ItemDataRole.UserRole, p.name)
-            item.setToolTip(p.description)
-            self.list.addItem(item)
-        layout.addWidget(self.list)
+        self.gallery = Gallery(selected=selected)
+        layout.addWidget(self.gallery, 1)
         right = QVBoxLayout()
         self.about = QLabel()
         self.about.setWordWrap(True)
+        self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         right.addWidget(self.about)
+        options_title = QLabel("<b>Options</b>")
+        right.addWidget(options_title)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.form_host)
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #e74c3c")
+        self.problem = error_label()
         right.addWidget(self.problem)
         right.addStretch(1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         right.addWidget(self.buttons)
-        layout.addLayout(right, 1)
+        side = QWidget()
+        side.setLayout(right)
+        side.setFixedWidth(320)
+        layout.addWidget(side)
         self.editors: dict[str, tuple[QWidget, Any]] = {}
-        self.list.currentItemChanged.connect(self._show)
-        self.list.itemActivated.connect(lambda _item: self._accept())
-        names = [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
-        self.list.setCurrentRow(names.index(selected) if selected in names else
-                                names.index("resnet18") if "resnet18" in names else 0)
+        self.gallery.current_changed.connect(self._show)
+        self.gallery.activated.connect(lambda _name: self._accept())
+        self._show(self.gallery.current)
+        self.gallery.search.setFocus()
 
-    def _show(self, item: QListWidgetItem | None) -> None:
+    def _show(self, name: str) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
-        self.problem.clear()
-        if item is None:
+        show_problem(self.problem, None)
+        if not name:
             return
-        preset = presets.get(item.data(Qt.ItemDataRole.UserRole))
+        preset = presets.get(name)
         tv = " Same layout and weights as torchvision's model." if preset.torchvision else ""
-        self.about.setText(f"<b>{preset.name}</b><br>{preset.description}.{tv}")
+        self.about.setText(f"<h3 style='margin:0'>{esc(human_name(preset))}</h3>"
+                           f"<p style='margin:2px 0 8px 0'><code>{esc(preset.name)}</code></p>"
+                           f"<p>{esc(preset.description)}.{tv}</p>")
         for name, default in preset.options().items():
             editor: QWidget
             if isinstance(default, bool):
@@ -117,14 +119,21 @@ class PresetDialog(QDialog):
         return out
 
     def choice(self) -> tuple[str, dict[str, Any]]:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole), self.options()
+        return self.gallery.current, self.options()
 
     def _accept(self) -> None:
         try:
             name, options = self.choice()
             presets.build(name, **options)  # check now, so a bad option is said here
         except (ValueError, presets.PresetError) as exc:
-            self.problem.setText(str(exc))
+            show_problem(self.problem, str(exc))
             return
         self.accept()
+
+
+def _size_within(parent: QWidget | None) -> QSize:
+    """Most of the parent window (the gallery shows four columns of cards at 1440×900)."""
+    if parent is None:
+        return QSize(1180, 760)
+    return QSize(max(900, min(1320, int(parent.width() * 0.88))),
+                 max(600, min(900, int(parent.height() * 0.86))))

@@ -4,7 +4,16 @@ light/dark palette that follows the system."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QPixmapCache,
+)
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyleOption
 
 # Hue per layer category, shared by node headers, palette entries and table cells.
 CATEGORY_COLORS = {
@@ -70,10 +79,41 @@ def dark_palette() -> QPalette:
     return p
 
 
+DISABLED_ICON_OPACITY = 0.35  # of a disabled icon on a dark background
+
+
+class DimmedIcons(QProxyStyle):
+    """The application's style, with disabled icons faded towards a dark background: the
+    style's own disabled icon is a light grey there, as bright as an enabled one."""
+
+    def generatedIconPixmap(self, mode: QIcon.Mode, pixmap: QPixmap,  # noqa: N802 - Qt's
+                            option: QStyleOption) -> QPixmap:
+        generated = super().generatedIconPixmap(mode, pixmap, option)
+        window = option.palette.color(QPalette.ColorRole.Window) if option is not None else None
+        if mode != QIcon.Mode.Disabled or window is None or window.lightness() >= 128:
+            return generated
+        faded = QPixmap(generated.size())
+        faded.setDevicePixelRatio(generated.devicePixelRatio())
+        faded.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(faded)
+        painter.setOpacity(DISABLED_ICON_OPACITY)
+        painter.drawPixmap(0, 0, generated)
+        painter.end()
+        return faded
+
+
 def apply_theme(theme: str) -> None:
-    """``theme``: 'system', 'light' or 'dark'."""
-    app = QGuiApplication.instance()
-    if app is None:
+    """``theme``: 'system', 'light' or 'dark'. 'system' first puts back the platform's own
+    palette, so that the answer does not depend on the theme shown before."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
         return
-    dark = system_is_dark() if theme == "system" else theme == "dark"
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())  # type: ignore[attr-defined]
+    if not isinstance(app.style(), DimmedIcons):
+        app.setStyle(DimmedIcons(app.style().name()))
+    QPixmapCache.clear()  # icons' disabled pixmaps are cached as made for the old palette
+    if theme == "system":
+        app.setPalette(QPalette())  # nothing set: Qt fills every role from the platform
+        if system_is_dark() and not is_dark():  # a dark scheme the platform has no palette for
+            app.setPalette(dark_palette())
+        return
+    app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -25,6 +25,7 @@ from ..graph import GraphError, load_graph, presets, save_graph
 from ..graph.model import Graph
 from ..graph.table import si, size
 from ..project import Project, ProjectError, load_project, save_project
+from ..project.examples import is_example, untitled_copy
 from ..project.resume import interrupted_run
 from . import autosave, gc_guard, preferences
 from .canvas import GraphView
@@ -37,6 +38,7 @@ from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryT
 from .style import apply_theme
 from .training.ui import TrainingUi
 from .welcome import WelcomePage
+from .workspaces import Workspaces
 
 ICONS = Path(__file__).parent / "icons"
 PROJECT_FILTER = "CNN Studio projects (*.cnnproj)"
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.training.add_docks()
         self.docks["Inspector"].raise_()
         self.docks["Summary"].raise_()
+        self.workspaces = Workspaces(self)  # lays the docks out: Design, Train, Evaluate
 
         self._make_actions()
         self._make_menus()
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         doc.undo_stack.canRedoChanged.connect(self.refresh_edit_actions)
         self.palette_panel.add_requested.connect(self._add_layer)
         self.issues.node_activated.connect(self.view.center_on)
+        self.view.files_dropped.connect(self.open_dropped)
         self.view.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.welcome.new_blank.connect(self.new_blank)
         self.welcome.new_from_preset.connect(self.new_from_preset)
@@ -229,6 +233,8 @@ class MainWindow(QMainWindow):
         for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand"):
             view.addAction(self.act[key]) if key else view.addSeparator()
         view.addSeparator()
+        self.workspaces.fill_menu(view.addMenu("&Workspace"))
+        view.addAction(self.workspaces.reset_action)
         theme_menu = view.addMenu("&Theme")
         group = QActionGroup(self)
         for value, text in (("system", "Follow the system"), ("light", "Light"),
@@ -252,9 +258,12 @@ class MainWindow(QMainWindow):
                     "block", "arrange", None, "fit", "zoom_in", "zoom_out"):
             bar.addAction(self.act[key]) if key else bar.addSeparator()
         self.training.fill_toolbar(bar)
+        self.workspaces.fill_toolbar(bar)
 
     def _make_status_bar(self) -> None:
-        status = self.statusBar()
+        from .widgets import statusbar
+
+        status = statusbar.install(self)  # a long message ends in "…", whole in the tooltip
         self.validity = QLabel()
         self.totals = QLabel()
         status.addPermanentWidget(self.validity)
@@ -263,11 +272,22 @@ class MainWindow(QMainWindow):
     # -- state shown -------------------------------------------------------------------------
     def _update_title(self, *_args: Any) -> None:
         doc = self.document
+        if self.stack.currentWidget() is self.welcome:  # no project is shown: none is named
+            self.setWindowTitle("CNN Studio")
+            self.setWindowModified(False)
+            return
         name = doc.path.name if doc.path else doc.project.name
         self.setWindowTitle(f"{name}[*] — CNN Studio")
         self.setWindowModified(doc.dirty)
 
     def _update_totals(self, report: Any) -> None:
+        shown = self.stack.currentWidget() is not self.welcome
+        self.validity.setVisible(shown)
+        self.totals.setVisible(shown)
+        if not shown:  # the welcome page shows no network, so no network's totals
+            self.validity.clear()
+            self.totals.clear()
+            return
         errors, warnings = len(report.errors), len(report.warnings)
         if errors:
             self.validity.setText(f"<span style='color:#e74c3c'>● {errors} error"
@@ -302,11 +322,15 @@ class MainWindow(QMainWindow):
             for dock in self.docks.values():
                 dock.hide()
         self.stack.setCurrentWidget(self.welcome)
+        self._update_title()
+        self._update_totals(self.document.report)
 
     def show_canvas(self) -> None:
         if self.stack.currentWidget() is self.welcome:
             self._show_docks()
         self.stack.setCurrentWidget(self.view)  # the view opens at a readable start itself
+        self._update_title()
+        self._update_totals(self.document.report)
 
     def _show_docks(self) -> None:
         for name, visible in getattr(self, "_docks_shown", {}).items():
@@ -362,6 +386,7 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return False
             path = Path(chosen)
+        as_copy = as_copy or is_example(path)  # every route: examples are templates
         try:
             if path.suffix.lower() == ".json":
                 project = Project(name=path.stem, graph=load_graph(path))
@@ -369,6 +394,8 @@ class MainWindow(QMainWindow):
             else:
                 project = load_project(path)
                 target = None if as_copy else path
+                if as_copy:
+                    untitled_copy(project, path)
         except (GraphError, ProjectError, OSError) as exc:
             QMessageBox.warning(self, "Cannot open the file", str(exc))
             if self.stack.currentWidget() is self.welcome:
@@ -414,8 +441,10 @@ class MainWindow(QMainWindow):
 
     def save_as(self) -> bool:
         doc = self.document
-        suggestion = doc.path or \
-            self.default_folder() / f"{doc.project.name or 'network'}.cnnproj"
+        if doc.path is not None and not is_example(doc.path):
+            suggestion = doc.path
+        else:  # untitled or an example's copy: a new file among the user's documents
+            suggestion = self.documents_folder() / f"{doc.project.name or 'network'}.cnnproj"
         chosen, _ = QFileDialog.getSaveFileName(self, "Save the project", str(suggestion),
                                                 PROJECT_FILTER)
         if not chosen:
@@ -424,6 +453,11 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() != ".cnnproj":
             path = path.with_suffix(path.suffix + ".cnnproj") if path.suffix else \
                 path.with_suffix(".cnnproj")
+        if is_example(path):
+            QMessageBox.warning(self, "The project was not saved", f"{path.name} is an example "
+                                "that comes with CNN Studio; examples are templates and are "
+                                "never overwritten. Save As another name or in another folder.")
+            return False
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
@@ -495,11 +529,22 @@ class MainWindow(QMainWindow):
         return False
 
     def default_folder(self) -> Path:
-        """Where file dialogs start: the project's folder, else the last one opened."""
-        if self.document.path is not None:
+        """Where file dialogs start: the project's folder, else the last one opened, else the
+        user's documents; never the examples' folder, so nothing is saved among them."""
+        if self.document.path is not None and not is_example(self.document.path):
             return self.document.path.parent
-        recent = preferences.recent_files()
-        return Path(recent[0]).parent if recent else Path.home()
+        for recent in preferences.recent_files():
+            if not is_example(recent):
+                return Path(recent).parent
+        return self.documents_folder()
+
+    @staticmethod
+    def documents_folder() -> Path:
+        """The user's documents folder (the home folder where there is none): where a new
+        project is first saved."""
+        found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        folder = Path(found) if found else Path.home()
+        return folder if folder.is_dir() else Path.home()
 
     def _fill_recent(self) -> None:
         menu = self.recent_menu
@@ -594,9 +639,7 @@ class MainWindow(QMainWindow):
     def _find_layer(self) -> None:
         self.docks["Layers"].show()
         self.docks["Layers"].raise_()
-        focus = getattr(self.palette_panel, "focus_search", None)
-        if focus:
-            focus()
+        self.palette_panel.focus_search()
 
     def _about(self) -> None:
         from cnnstudio import __version__
@@ -619,41 +662,47 @@ class MainWindow(QMainWindow):
     def _restore_state(self) -> None:
         store = preferences.store()
         geometry = store.value("window/geometry")
-        state = store.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and self.restoreState(state):
-            return
-        # First start: the canvas gets most of the room.
-        self.resizeDocks([self.docks["Layers"], self.docks["Inspector"]], [230, 330],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Summary"]], [330], Qt.Orientation.Vertical)
+        self.workspaces.restore()  # the workspace left last, as it was left
 
     # -- files dropped on the window ---------------------------------------------------------
-    def _dropped(self, event: Any) -> tuple[list[str], list[str]]:
-        """(projects or graphs, images) among the local files of a drag."""
+    @staticmethod
+    def _files(event: Any) -> list[str]:
         data = event.mimeData()
-        files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data.hasUrls() \
+        return [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data.hasUrls() \
             else []
+
+    def _dropped(self, files: list[str]) -> tuple[list[str], list[str]]:
+        """(projects or graphs, images) among dropped local files."""
         projects = [f for f in files if f.lower().endswith((".cnnproj", ".json"))]
         return projects, self.training.dropped_images(files)
 
+    def open_dropped(self, files: list[str]) -> bool:
+        """Files dropped on the window or the canvas: a project or graph opens, images get
+        the model's predictions; anything else is refused with a word in the status bar."""
+        projects, images = self._dropped(files)
+        if projects:
+            self.open_file(Path(projects[0]))
+        elif images:
+            self.training.predict_images(images)
+        else:
+            self.statusBar().showMessage(
+                "Drop a project (.cnnproj), a graph (.json) or images to predict", 6000)
+            return False
+        return True
+
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        if any(self._dropped(event)):
+        if any(self._dropped(self._files(event))):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        if any(self._dropped(event)):
+        if any(self._dropped(self._files(event))):
             event.acceptProposedAction()
 
     def dropEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        projects, images = self._dropped(event)
-        if projects:
+        if self.open_dropped(self._files(event)):
             event.acceptProposedAction()
-            self.open_file(Path(projects[0]))
-        elif images:
-            event.acceptProposedAction()
-            self.training.predict_images(images)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if not self.training.may_leave("close the window") or not self.maybe_save():
@@ -663,6 +712,6 @@ class MainWindow(QMainWindow):
             self._show_docks()  # remember the panels as the user left them
         store = preferences.store()
         store.setValue("window/geometry", self.saveGeometry())
-        store.setValue("window/state", self.saveState())
+        self.workspaces.save()
         self.autosaver.clear()
         event.accept()

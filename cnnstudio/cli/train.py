@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import engine
+from ..project.examples import is_example
 from .common import CliError, add_recipe_option, apply_recipe, positive_int
 from .progress import Bar, duration
 
@@ -125,6 +126,10 @@ def load_for_training(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.out or args.project)
+    if is_example(out):  # the run would be written into a template every user starts from
+        raise CliError(f"{out} is an example project that comes with CNN Studio and is never "
+                       "written; pass --out NEW.cnnproj to save the trained copy there")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args)
     if args.resume:
@@ -137,7 +142,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     project = load_for_training(args)
 
     dist = engine.setup_from_env(project.training.device)
-    out = Path(args.out or args.project)
     session = engine.Session(project, out, resume=args.resume,
                              resume_epochs=args.epochs if args.resume else None,
                              from_current=args.from_current,

@@ -510,12 +510,13 @@ def _graph_checks(graph: Graph, report: Report, order: list[str]) -> None:
             report.issues.append(Issue(
                 None, "the model has no layers yet: add layers after the Input and link them",
                 "error"))
-        if len(report.output_ids) > 1:
-            for nid in report.output_ids:
-                reports[nid].warnings.append(
-                    f"the model has {len(report.output_ids)} loose ends "
-                    f"({', '.join(report.output_ids[:4])}), so it returns them all: mark the "
-                    "real outputs with Output nodes, or delete the unused branches")
+        if len(report.output_ids) > 1:  # one warning for the model, not one per loose end
+            ends = report.output_ids
+            named = ", ".join(ends[:6]) + (f" and {len(ends) - 6} more" if len(ends) > 6 else "")
+            report.issues.append(Issue(
+                None, f"the model has {len(ends)} loose ends ({named}), so it returns them all: "
+                "mark the real outputs with Output nodes, or delete the unused branches",
+                "warning"))
 
     consumers = graph.output_map()
     spatial_after: dict[str, int] = {}

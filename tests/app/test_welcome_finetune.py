@@ -45,7 +45,7 @@ def test_the_buttons_fit_at_1280_by_800(window, qtbot, theme) -> None:
         for i, box in enumerate(boxes):  # side by side, none over another
             assert not any(box.intersects(other) for other in boxes[i + 1:])
         assert page.examples.height() > 200 and page.recent.height() > 200
-        # long descriptions wrap inside the list, and the lists follow a live theme switch
+        # long descriptions wrap inside the cards, and the lists follow a live theme switch
         qtbot.waitUntil(lambda: page.examples.horizontalScrollBar().maximum() == 0)
         base = QApplication.palette().color(QPalette.ColorRole.Base)
 
@@ -53,6 +53,9 @@ def test_the_buttons_fit_at_1280_by_800(window, qtbot, theme) -> None:
             shot = view.viewport().grab().toImage()
             return shot.pixelColor(shot.width() - 3, shot.height() - 3)
 
-        qtbot.waitUntil(lambda: corner(page.examples) == corner(page.recent) == base)
+        # the example cards lie on the window's colour, the recent files on the list's
+        behind_cards = QApplication.palette().color(QPalette.ColorRole.Window)
+        qtbot.waitUntil(lambda: corner(page.recent) == base
+                        and corner(page.examples) == behind_cards)
     finally:
         apply_theme("light")

@@ -22,11 +22,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
 
 def test_starts_on_the_welcome_page_with_examples(window) -> None:
     assert window.stack.currentWidget() is window.welcome
-    texts = [window.welcome.examples.item(i).text()
-             for i in range(window.welcome.examples.count())]
+    texts = [card.title.text() for card in window.welcome.example_cards]
     assert texts[0].startswith("LeNet-5 on handwritten digits")  # offline examples first
     assert any("ResNet-18 on CIFAR-10" in t for t in texts)
-    assert window.windowTitle() == "Untitled[*] — CNN Studio"
+    assert window.windowTitle() == "CNN Studio"  # no project yet: no name, no totals
+    assert not window.totals.isVisible()
 
 
 def test_new_from_preset_shows_it_validated(window) -> None:

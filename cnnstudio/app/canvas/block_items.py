@@ -10,7 +10,16 @@ from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from . import labels
-from .items import _BOX_FLAGS, _MOVED, LOD_TEXT, BadgeItem, draw_snowflake, elide, lod_of
+from .items import (
+    _BOX_FLAGS,
+    _MOVED,
+    LOD_TEXT,
+    BadgeItem,
+    draw_chip,
+    draw_snowflake,
+    elide,
+    lod_of,
+)
 from .theme import BOX_H, BOX_W, FRAME_TITLE, HEADER_H, PORT_R, Theme
 
 
@@ -28,7 +37,7 @@ class BoxItem(QGraphicsItem):
         self.setFlags(_BOX_FLAGS)
         self.setZValue(10)
         self._rect = QRectF(-BOX_W / 2, -BOX_H / 2, BOX_W, BOX_H)
-        self.title = self.sub = ""
+        self.title = self.sub = self.name = ""
         self.lines = ("", "", "")
         self.errors: list[str] = []
         self.badge = BadgeItem(self)
@@ -40,11 +49,14 @@ class BoxItem(QGraphicsItem):
         return box_key(self.group_id)
 
     def set_group(self, name: str, layers_count: int, blocks_count: int) -> None:
+        """``blocks_count``: the blocks directly inside it (a ResNet stage: its residual
+        blocks, 3-4-6-3 in ResNet-50), ``layers_count``: all its layers."""
+        self.name = name
         self.title = elide(name, self.theme.bold, BOX_W - 40)
-        inner = f" · {blocks_count} block{'s' if blocks_count != 1 else ''}" \
+        inner = f"{blocks_count} block{'s' if blocks_count != 1 else ''} · " \
             if blocks_count else ""
-        self.sub = f"{self.group_id} — {layers_count} layer" \
-                   f"{'s' if layers_count != 1 else ''}{inner}"
+        self.sub = f"{self.group_id} — {inner}{layers_count} layer" \
+                   f"{'s' if layers_count != 1 else ''}"
         self.sub = elide(self.sub, self.theme.font, BOX_W - 14)
         self.setToolTip(f"<b>{name}</b> ({self.group_id}), a collapsed block of "
                         f"{layers_count} layers.<br>Double-click to open it.")
@@ -88,6 +100,10 @@ class BoxItem(QGraphicsItem):
     def out_pos(self) -> QPointF:
         return self.scenePos() + QPointF(0, BOX_H / 2)
 
+    def box_rect(self) -> QRectF:
+        """The box itself, in item coordinates (without ports and shadows)."""
+        return QRectF(self._rect)
+
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect.adjusted(-3, -PORT_R - 3, 9, PORT_R + 3)
 
@@ -105,10 +121,8 @@ class BoxItem(QGraphicsItem):
         selected = self.isSelected()
         border = theme.selection if selected else theme.error if self.errors else theme.block
         width = 2.4 if selected or self.errors else 1.2
-        if lod < LOD_TEXT:
-            painter.setPen(QPen(border, max(width, 1.5 / max(lod, 0.01))))
-            painter.setBrush(theme.block)
-            painter.drawRect(r)
+        if lod < theme.detail_zoom:
+            draw_chip(painter, r, theme.block, border, width, lod)
             return
         # A stack of cards: the block holds several layers.
         painter.setPen(QPen(theme.block, 1.0))
@@ -195,7 +209,7 @@ class FrameItem(QGraphicsItem):
                             Qt.PenStyle.DashLine if lod >= LOD_TEXT else Qt.PenStyle.SolidLine))
         painter.setBrush(theme.frame_fill(self.depth))
         painter.drawRoundedRect(self.rect, 10, 10)
-        if lod < 0.2:
+        if lod < theme.title_zoom:  # too small to read: the view labels the block instead
             return
         painter.setFont(theme.title)
         painter.setPen(theme.frame_title)

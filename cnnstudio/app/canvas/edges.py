@@ -17,7 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
-from .items import LOD_LABEL, LOD_TEXT, lod_of
+from .items import LOD_TEXT, lod_of
 from .theme import NODE_H, PORT_R, Theme
 
 
@@ -111,6 +111,10 @@ class EdgeItem(QGraphicsItem):
             self._label_rect.adjusted(-1, -1, 1, 1))
         self.update()
 
+    def label_rect(self) -> QRectF:
+        """Where the shape label sits (scene coordinates; empty without a label)."""
+        return QRectF(self._label_rect)
+
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._bounds
 
@@ -138,7 +142,7 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
         painter.drawPolygon(arrow)
-        if self.label and lod >= LOD_LABEL:
+        if self.label and lod >= theme.detail_zoom:
             painter.setBrush(theme.label_bg)
             painter.setPen(QPen(color, 0.8))
             painter.drawRoundedRect(self._label_rect, 7, 7)

@@ -24,8 +24,22 @@ _MOVED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _BOX_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable
               | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
-LOD_TEXT = 0.45  # below this zoom, nodes are drawn as coloured boxes without text
-LOD_LABEL = 0.6  # below this zoom, edges carry no shape label
+LOD_TEXT = 0.45  # below this zoom, links carry no arrow heads
+COUNT_GAP = 4.0  # between a node's shape and its parameter count
+
+
+def detailed(painter: QPainter, option: QStyleOptionGraphicsItem, theme: Theme) -> bool:
+    """Whether the text inside boxes is readable at this zoom; else a box is a chip whose
+    label the view draws at a constant size (semantic zoom, GraphView.drawForeground)."""
+    return lod_of(painter, option) >= theme.detail_zoom
+
+
+def draw_chip(painter: QPainter, rect: QRectF, color: QColor, border: QColor,
+              width: float, lod: float) -> None:
+    """A box drawn without text: its colour and outline, a constant width on screen."""
+    painter.setPen(QPen(border, max(width, 1.2) / max(lod, 0.01)))
+    painter.setBrush(color)
+    painter.drawRoundedRect(rect, 8, 8)
 
 
 def elide(text: str, font: QFont, width: float) -> str:
@@ -112,9 +126,9 @@ class PortItem(QGraphicsItem):
         return path
 
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
-        if lod_of(painter, option) < LOD_TEXT and self.state is None:
-            return
         theme: Theme = self.scene().theme
+        if self.state is None and not detailed(painter, option, theme):
+            return
         colors = {"ok": theme.ok, "warn": theme.warning, "bad": theme.error}
         fill = colors.get(self.state or "", theme.port if self.connected else theme.port_fill)
         painter.setPen(QPen(colors.get(self.state or "", theme.port), 1.4))
@@ -155,7 +169,7 @@ class NodeItem(QGraphicsItem):
         self.setZValue(10)
         self._rect = QRectF(-NODE_W / 2, -NODE_H / 2, NODE_W, NODE_H)
         self.help = spec.help
-        self.title = self.ident = self.params_text = ""
+        self.title = self.ident = self.params_text = self.name = ""
         self.shape_str = self.count_str = ""
         self.errors: list[str] = []
         self.warnings: list[str] = []
@@ -174,6 +188,7 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node, theme: Theme) -> None:
         """Texts that follow the node itself (type, name, id, parameters, frozen)."""
         self.node_id = node.id
+        self.name = node.name or ""
         title = node.type if not node.name else f"{node.type} · {node.name}"
         self.title = elide(title, theme.bold, NODE_W - 44)
         self.ident = elide(node.id, theme.font, NODE_W - 14)
@@ -236,6 +251,10 @@ class NodeItem(QGraphicsItem):
     def out_pos(self) -> QPointF:
         return self.scenePos() + QPointF(0, NODE_H / 2)
 
+    def box_rect(self) -> QRectF:
+        """The box itself, in item coordinates (without ports and shadows)."""
+        return QRectF(self._rect)
+
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect.adjusted(-3, -3, 3, 3)
 
@@ -254,10 +273,8 @@ class NodeItem(QGraphicsItem):
         border = (theme.selection if selected else theme.error if self.errors
                   else theme.node_border)
         width = 2.4 if selected or self.errors else 1.0
-        if lod < LOD_TEXT:
-            painter.setPen(QPen(border, max(width, 1.5 / max(lod, 0.01))))
-            painter.setBrush(self.color)
-            painter.drawRect(r)
+        if lod < theme.detail_zoom:
+            draw_chip(painter, r, self.color, border, width, lod)
             return
         painter.setPen(QPen(border, width))
         painter.setBrush(theme.node_body)
@@ -284,13 +301,27 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QRectF(body.x(), body.y() + line, body.width(), line),
                          Qt.AlignmentFlag.AlignVCenter, self.params_text)
         third = QRectF(body.x(), body.y() + 2 * line, body.width(), line)
+        # The count on the right, the shape in what is left: huge numbers never overlap.
+        count_w = QFontMetricsF(theme.small).horizontalAdvance(self.count_str) + COUNT_GAP \
+            if self.count_str else 0.0
         painter.setPen(theme.error if self.errors else theme.text)
         painter.setFont(theme.bold)
-        painter.drawText(third, Qt.AlignmentFlag.AlignVCenter, self.shape_str)
+        painter.drawText(third.adjusted(0, 0, -count_w, 0), Qt.AlignmentFlag.AlignVCenter,
+                         elide(self.shape_str, theme.bold, third.width() - count_w))
         painter.setFont(theme.small)
         painter.setPen(theme.text_dim)
         painter.drawText(third, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          self.count_str)
+
+    def text_fits(self, theme: Theme) -> bool:
+        """Whether every line of text fits its room in the box (no overlap, no clipping)."""
+        room = NODE_W - 14
+        shape_w = QFontMetricsF(theme.bold).horizontalAdvance(self.shape_str)
+        count_w = QFontMetricsF(theme.small).horizontalAdvance(self.count_str) + COUNT_GAP \
+            if self.count_str else 0.0
+        return (QFontMetricsF(theme.bold).horizontalAdvance(self.title) <= NODE_W - 44
+                and QFontMetricsF(theme.font).horizontalAdvance(self.params_text) <= room
+                and shape_w + count_w <= room)
 
     def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802
         self.scene().node_activated.emit(self.node_id)

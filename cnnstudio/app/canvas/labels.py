@@ -12,16 +12,25 @@ def count(n: int | float) -> str:
     """1234 → '1.2k', 23_500_000 → '23.5M'."""
     n = float(n)
     for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= limit:
+        if abs(n) >= limit * 0.9995:  # 999,999,999 is '1.0G', not '1000M'
             value = n / limit
             return f"{value:.0f}{suffix}" if value >= 100 else f"{value:.1f}{suffix}"
     return f"{n:.0f}"
 
 
+BIG = 100_000  # from here on a size is written with an SI suffix (999999999 → '1.0G')
+
+
+def size(n: Any) -> str:
+    """A size as written on a box: exact while short, with an SI suffix when huge."""
+    return count(n) if isinstance(n, int) and abs(n) >= BIG else str(n)
+
+
 def shape_text(shape: Any) -> str:
     if shape is None:
         return "?"
-    return "[" + ", ".join(str(s) for s in shape) + "]"
+    sep = "," if any(isinstance(s, int) and abs(s) >= BIG for s in shape) else ", "  # room
+    return "[" + sep.join(size(s) for s in shape) + "]"
 
 
 def _pair(value: Any, sep: str = "×") -> str:
@@ -44,7 +53,7 @@ def _scalar(value: Any) -> str:
 def _num(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
-    return str(v)
+    return size(v)
 
 
 def _is(value: Any, default: Any) -> bool:
@@ -75,7 +84,7 @@ def _window(p: dict[str, Any], kernel_first: bool = True) -> list[str]:
 
 
 def _conv(p: dict[str, Any]) -> str:
-    head = f"{p.get('out_channels', '?')},"
+    head = f"{_num(p.get('out_channels', '?'))},"
     parts = [head, *_window(p)]
     if not _is(p.get("output_padding", 0), 0):
         parts.append("op" + _scalar(p["output_padding"]))
@@ -117,7 +126,7 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "LPPool2d": lambda p: f"L{_num(p.get('norm_type', 2.0))} " + _pool(p),
     "AdaptiveAvgPool2d": lambda p: "→ " + _pair(p.get("output_size", 1)),
     "AdaptiveMaxPool2d": lambda p: "→ " + _pair(p.get("output_size", 1)),
-    "Linear": lambda p: str(p.get("out_features", "?")) + ("" if p.get("bias", True)
+    "Linear": lambda p: _num(p.get("out_features", "?")) + ("" if p.get("bias", True)
                                                            else " no bias"),
     "Dropout": lambda p: f"p={_num(p.get('p', 0.5))}",
     "Dropout2d": lambda p: f"p={_num(p.get('p', 0.5))}",

@@ -1,11 +1,14 @@
-"""The overview in the view's bottom-right corner: the whole graph as coloured boxes and the
-visible rectangle; a click or a drag there moves the view."""
+"""The overview in a corner of the view: the whole graph as coloured boxes and the visible
+rectangle; a click or a drag there moves the view. It never covers the graph: it sits in the
+first corner (bottom right, bottom left, top right, top left) with no box, link label or chip
+label under it, and steps aside (hides) while every corner has some; a translucent map over
+boxes would still hide their text, and moving it is cheaper than shrinking the view."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -28,6 +31,7 @@ class Minimap(QWidget):
         self._offset = QPointF()
         self.wanted = True
         self._whole: QRectF | None = None
+        self._occupied: list[QRectF] | None = None
         view.graph_scene.contents_moved.connect(self.invalidate)
         view.horizontalScrollBar().valueChanged.connect(self.follow)
         view.verticalScrollBar().valueChanged.connect(self.follow)
@@ -44,17 +48,48 @@ class Minimap(QWidget):
         if self._whole is None:
             self._whole = view.graph_scene.units_rect()
         whole = self._whole
-        self.setVisible(self.wanted and not seen.contains(whole))
+        corner = self.free_corner() if self.wanted and not seen.contains(whole) else None
+        if corner is not None:
+            self.move(corner)
+        self.setVisible(corner is not None)
         self.update()
 
     def invalidate(self) -> None:
         self._pixmap = None
         self._whole = None
+        self._occupied = None
         self.follow()
 
     def reposition(self) -> None:
+        self.follow()
+
+    def corners(self) -> list[QPoint]:
+        """Where the map may sit, in the view's coordinates, the usual place first."""
         geo = self.view.viewport().geometry()
-        self.move(geo.right() - self.width() - 8, geo.bottom() - self.height() - 8)
+        left, top = geo.left() + 8, geo.top() + 8
+        right, bottom = geo.right() - self.width() - 8, geo.bottom() - self.height() - 8
+        return [QPoint(right, bottom), QPoint(left, bottom), QPoint(right, top),
+                QPoint(left, top)]
+
+    def covered(self) -> list[QRectF]:
+        """What must stay visible, in viewport coordinates: boxes, link and chip labels."""
+        view = self.view
+        if self._occupied is None:
+            self._occupied = [r for r, _ in view.graph_scene.unit_rects()]
+            self._occupied += view.graph_scene.link_label_rects()
+        rects = self._occupied + [c.rect for c in view.chip_labels().values()]
+        return [view.mapFromScene(r).boundingRect().toRectF() for r in rects]
+
+    def free_corner(self) -> QPoint | None:
+        """The first corner where the map covers nothing, or None."""
+        port = self.view.viewport()
+        covered = self.covered()
+        for corner in self.corners():
+            place = QRectF(port.mapFrom(self.view, corner).toPointF(),
+                           QSizeF(self.size())).adjusted(-4, -4, 4, 4)
+            if not any(place.intersects(r) for r in covered):
+                return corner
+        return None
 
     # -- mapping between the scene and the minimap ---------------------------------------------
     def _layout(self) -> None:

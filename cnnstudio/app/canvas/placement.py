@@ -239,8 +239,8 @@ class Placement(Links):
                 if box is None:
                     box = self.boxes[gid] = BoxItem(gid, self.theme)
                     self.addItem(box)  # type: ignore[attr-defined]
-                nested = sum(1 for g in graph.groups if g != gid and gid in ancestry(graph, g))
-                box.set_group(graph.groups[gid].name or gid, len(self.members[gid]), nested)
+                inner = sum(1 for g in graph.groups.values() if g.parent == gid)
+                box.set_group(graph.groups[gid].name or gid, len(self.members[gid]), inner)
             for nid, item in self.nodes.items():
                 visible = nid not in self.unit_of
                 if item.isVisible() != visible:

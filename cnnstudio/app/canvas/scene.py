@@ -374,6 +374,11 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
                         self.theme.block))
         return out
 
+    def link_label_rects(self) -> list[QRectF]:
+        """Where the links' shape labels sit (scene coordinates)."""
+        return [r for r in (e.label_rect() for e in self.edges.values() if e.isVisible())
+                if not r.isEmpty()]
+
     def units_rect(self) -> QRectF:
         rect = QRectF()
         for r, _ in self.unit_rects():

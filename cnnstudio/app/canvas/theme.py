@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QFontInfo, QGuiApplication, QPalette
 
 from .. import style
 
@@ -15,6 +15,12 @@ PORT_R = 5.0
 FRAME_PAD = 12.0
 FRAME_TITLE = 18.0
 BLOCK_COLOR = "#5c6bc0"
+READABLE_PX = 9.0  # the smallest text height (pixels on screen) the canvas ever draws
+
+
+def text_px(font: QFont) -> float:
+    """The height of a font's em in pixels at zoom 1."""
+    return float(QFontInfo(font).pixelSize())
 
 
 class Theme:
@@ -45,7 +51,7 @@ class Theme:
         self.block = QColor(BLOCK_COLOR)
         self.frame_title = QColor("#aab2ff") if self.dark else QColor("#3f4aa0")
         self.font = QFont()
-        self.font.setPointSizeF(8.5)
+        self.font.setPointSizeF(9.0)  # 12 px: readable (READABLE_PX) from zoom 0.75
         self.bold = QFont(self.font)
         self.bold.setBold(True)
         self.small = QFont(self.font)
@@ -53,6 +59,15 @@ class Theme:
         self.title = QFont(self.font)
         self.title.setPointSizeF(10.0)
         self.title.setBold(True)
+        # Labels of chips (semantic zoom): a constant size on screen, whatever the zoom.
+        self.chip = QFont(self.font)
+        self.chip.setPixelSize(12)
+        self.chip_bold = QFont(self.chip)
+        self.chip_bold.setBold(True)
+        # Below this zoom the text inside a box would be under READABLE_PX: boxes become
+        # chips and the view draws their labels at a constant size (GraphView.drawForeground).
+        self.detail_zoom = READABLE_PX / text_px(self.font)
+        self.title_zoom = READABLE_PX / text_px(self.title)
 
     def frame_fill(self, depth: int) -> QColor:
         c = QColor(self.block)

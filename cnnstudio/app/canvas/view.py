@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QAction, QFontMetricsF, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QMenu
 
 from ...graph import layers
 from ..document import Document
+from ..mime import LAYER_MIME
+from . import chips
 from .block_items import BoxItem, FrameItem
 from .edges import EdgeItem
 from .items import BadgeItem, NodeItem, PortItem
@@ -22,8 +24,17 @@ MIN_ZOOM, MAX_ZOOM = 0.03, 3.0
 READABLE_ZOOM = 0.75  # a newly opened graph is shown at least this large (its top first)
 
 
+def dropped_files(event: Any) -> list[str]:
+    """The local files a drag carries (none for a layer from the palette)."""
+    data = event.mimeData()
+    if data.hasFormat(LAYER_MIME) or not data.hasUrls():
+        return []
+    return [u.toLocalFile() for u in data.urls() if u.isLocalFile()]
+
+
 class GraphView(QGraphicsView):
     status_message = Signal(str)
+    files_dropped = Signal(list)  # local files dropped on the canvas (the window opens them)
 
     def __init__(self, document: Document, parent: Any = None) -> None:
         self.doc = document
@@ -43,8 +54,12 @@ class GraphView(QGraphicsView):
         self._pan: QPointF | None = None
         self._space = False
         self._open_pending = True
+        self._chips: tuple[float, dict[str, chips.Chip]] | None = None
         self.graph_scene.status_message.connect(self.status_message)
+        self.graph_scene.contents_moved.connect(self.forget_chips)
         document.reset.connect(self._on_reset)
+        document.analysis_ready.connect(self.forget_chips)
+        document.graph_changed.connect(self.forget_chips)
 
     # -- zoom and scroll -----------------------------------------------------------------------
     def zoom(self) -> float:
@@ -154,6 +169,7 @@ class GraphView(QGraphicsView):
     def changeEvent(self, event: Any) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange:
             self.graph_scene.refresh_theme()
+            self.forget_chips()
             self.minimap.invalidate()
         super().changeEvent(event)
 
@@ -185,6 +201,63 @@ class GraphView(QGraphicsView):
         painter.setPen(QPen(theme.grid, 1))
         painter.drawLines(lines)
         painter.restore()
+
+    # -- semantic zoom: labels at a constant size where boxes are too small for text -------
+    def forget_chips(self, *_: Any) -> None:
+        self._chips = None
+
+    def chip_labels(self) -> dict[str, chips.Chip]:
+        """The labels drawn at this zoom (none where the boxes' own text is readable)."""
+        z = self.zoom()
+        if z >= self.graph_scene.theme.detail_zoom:
+            return {}
+        if self._chips is None or abs(self._chips[0] - z) > 1e-9:
+            self._chips = (z, chips.plan(self.graph_scene, z))
+        return self._chips[1]
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        shown = [c for c in self.chip_labels().values() if c.rect.intersects(rect)]
+        if not shown:
+            return
+        theme = self.graph_scene.theme
+        world = painter.worldTransform()
+        painter.save()
+        painter.resetTransform()  # constant size on screen, whatever the zoom
+        line_h = max(QFontMetricsF(theme.chip_bold).height(),
+                     QFontMetricsF(theme.chip).height())
+        for chip in shown:
+            box = world.mapRect(chip.rect)
+            painter.setPen(QPen(theme.node_border, 1))
+            painter.setBrush(theme.label_bg)
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(theme.text)
+            for i, text in enumerate(chip.lines):
+                painter.setFont(theme.chip_bold if i == 0 else theme.chip)
+                painter.drawText(QRectF(box.x() + chips.PAD_X, box.y() + chips.PAD_Y + i * line_h,
+                                        box.width() - 2 * chips.PAD_X + 1, line_h),
+                                 Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+
+    # -- files dropped on the canvas go to the window; layers from the palette to the scene ------
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if dropped_files(event):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if dropped_files(event):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        files = dropped_files(event)
+        if files:
+            event.acceptProposedAction()
+            self.files_dropped.emit(files)
+        else:
+            super().dropEvent(event)
 
     # -- mouse and keys ------------------------------------------------------------------------
     @staticmethod
@@ -339,8 +412,8 @@ class GraphView(QGraphicsView):
             problem = doc.connect(src, nid) if nid is not None else None
         if nid is not None:
             self.center_on(nid)
-            if problem:
-                self.status_message.emit(f"Added {nid}, not linked: {problem}")
+            self.status_message.emit(f"Added {nid}, not linked: {problem}" if problem
+                                     else f"Added {nid}, linked from {src}")
         return nid
 
     # -- context menus -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class InitEditor(QGroupBox):
         self.node_id = node_id
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock
         self.combo = ComboBox()
         if node_id is not None:
             self.combo.addItem("Graph default", _GRAPH_DEFAULT)

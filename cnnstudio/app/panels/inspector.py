@@ -217,6 +217,8 @@ class NodePage(QWidget):
             pform = QFormLayout(pbox)
             pform.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             pform.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+            # A narrow dock puts a long name above its field instead of clipping the row.
+            pform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
             for param in spec.params:
                 row = _ParamRow(self, param)
                 self.rows[param.name] = row
@@ -239,6 +241,7 @@ class NodePage(QWidget):
             name = QLabel(title)
             value = QLabel()
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)  # "75.01 K (75,008) trainable …" in a narrow dock
             font = value.font()
             font.setBold(True)
             value.setFont(font)
@@ -535,8 +538,8 @@ class Inspector(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self.stack)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll.setWidget(self.stack)  # narrower than its least: scrolls, never clipped
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll)

@@ -221,6 +221,13 @@ class Palette(QWidget):
                                             or current.parent() is None):
             self.tree.setCurrentItem(first)
 
+    def focus_search(self) -> None:
+        """Put the cursor in the search box with its text selected, so typing replaces the
+        last search (Edit ▸ Find a layer, Ctrl+K)."""
+        self.show()
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt's name
         from PySide6.QtCore import QEvent
 

@@ -406,13 +406,13 @@ class ReceptiveFieldView(QWidget):
     def _drop_image(self) -> None:
         self.canvas.image = None
         self._image_key = None
+        self.status.hide()  # its "Sample: …" line went with the image
         self.sample_button.setText("Show a sample image")
         self.canvas.update()
 
     def _toggle_sample(self) -> None:
         if self.canvas.image is not None:
             self._drop_image()
-            self.status.hide()
             return
         self.load_sample()
 

@@ -41,9 +41,11 @@ from ...graph.analysis import OPTIMIZER_LABELS, MemoryEstimate, Report, memory_o
 from ...graph.table import rf_text, shape_text, si, size
 from ..style import ERROR_COLOR, WARNING_COLOR
 from ..widgets import ComboBox, SpinBox, category_icon, muted_label
+from ..workspaces import scrolled
 
 COLUMNS = ("Layer (id)", "Type", "Output shape", "Params", "Receptive field", "MACs")
 ID, TYPE, SHAPE, PARAMS, RF, MACS = range(len(COLUMNS))
+NUMERIC_COLUMNS = (SHAPE, PARAMS, RF, MACS)
 NODE_ID_ROLE = Qt.ItemDataRole.UserRole
 DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
 INDENT = 12
@@ -313,13 +315,17 @@ class SummaryTable(QWidget):
         mlay.addLayout(grid)
         mlay.addWidget(self.memory_note)
 
-        layout = QVBoxLayout(self)
+        content = QWidget()  # scrolls in a short dock rather than holding the dock tall
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.view, 1)
         self.totals.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.totals)
         layout.addWidget(mem)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scrolled(content))
         self.estimate: MemoryEstimate | None = None
 
         document.analysis_ready.connect(self._on_analysis)
@@ -349,24 +355,35 @@ class SummaryTable(QWidget):
 
     def _on_analysis(self, report: Report) -> None:
         reset = self.model.update(report, self.document.graph)
+        self._fit_columns(reset)
         if reset:
-            self._fit_columns()
             self._on_selection(self.document.selection(), scroll=False)
         self._update_totals(report)
         self._update_memory()
 
-    def _fit_columns(self) -> None:
+    def _fit_columns(self, reset: bool = True) -> None:
+        """Size the columns to their content. New rows: every column (the text ones from a
+        sample, at most 260 px). New numbers: the numeric columns grow to their widest cell,
+        every row measured (short strings), so no number is ever cut ("48.6…")."""
         if not self.model.rows:
             return
         fm = self.view.fontMetrics()
         header = self.view.horizontalHeader()
-        sample = self.model.rows[:: max(1, len(self.model.rows) // 200)]  # cheap on 500 rows
+        rows = self.model.rows
+        sample = rows[:: max(1, len(rows) // 200)]  # cheap on 500 rows
         for col in range(len(COLUMNS)):
+            numeric = col in NUMERIC_COLUMNS
+            if not (reset or numeric):
+                continue
             widest = max(fm.horizontalAdvance(r.cells[col]) + (r.depth * INDENT if col == ID
-                                                               else 0) for r in sample)
-            widest = max(widest, fm.horizontalAdvance(COLUMNS[col]))
-            extra = 30 if col == TYPE else 18
-            header.resizeSection(col, min(widest + extra, 260))
+                                                               else 0)
+                         for r in (rows if numeric else sample))
+            widest = max(widest, header.fontMetrics().horizontalAdvance(COLUMNS[col]))
+            width = widest + (30 if col == TYPE else 18)
+            if not numeric:
+                width = min(width, 260)
+            if reset or header.sectionSize(col) < width:
+                header.resizeSection(col, width)
 
     def _update_totals(self, report: Report) -> None:
         total, trainable = report.total_params, report.trainable_params

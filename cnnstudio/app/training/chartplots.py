@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -36,6 +36,7 @@ PLOTS = (("loss", "Loss"), ("acc", "Accuracy (%)"), ("lr", "Learning rate"),
 # Per plot: the batch buffer column, the epoch keys drawn (train-like, val-like), a scale.
 SERIES = {"loss": (2, "train_loss", "val_loss", 1.0), "acc": (3, "train_acc", "val_acc", 100.0),
           "lr": (4, "lr", None, 1.0), "speed": (5, "samples_per_s", None, 1.0)}
+BOTTOM_ROW = ("lr", "speed")
 AXIS_WIDTH = 56  # the same left axis width in every plot keeps their x axes aligned
 SHRINK = 0.4  # a y range is narrowed once the data fill less than this share of it
 
@@ -110,7 +111,8 @@ class ChartPlots(pg.GraphicsLayoutWidget):
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.showGrid(x=True, y=True, alpha=0.15)
-        plot.setLabel("bottom", "epoch")
+        if name in BOTTOM_ROW:  # the x axes are linked: one "epoch" per column is enough
+            plot.setLabel("bottom", "epoch")
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         for item in (plot.getAxis("bottom"), plot.titleLabel):  # they rarely change: blit
             item.setCacheMode(item.CacheMode.DeviceCoordinateCache)
@@ -135,7 +137,7 @@ class ChartPlots(pg.GraphicsLayoutWidget):
                            color="#f0f0f0")
         text.setZValue(30)
         text.setVisible(False)
-        plot.addItem(text, ignoreBounds=True)
+        self.scene().addItem(text)  # not in the plot: a plot clips it at its edges
         self.hover_text[name] = text
 
     def _add_curves(self, name: str) -> None:
@@ -272,9 +274,16 @@ class ChartPlots(pg.GraphicsLayoutWidget):
         if text:
             item = self.hover_text[name]
             item.setText(text)
-            (x0, x1), (_, y1) = self.plots[name].vb.viewRange()
-            item.setAnchor((0, 0) if x < (x0 + x1) / 2 else (1, 0))
-            item.setPos(x, y1)
+            vb = self.plots[name].vb
+            (x0, x1), (_, y1) = vb.viewRange()
+            at = vb.mapViewToScene(QPointF(x, y1))
+            size = item.boundingRect().size()
+            left = at.x() + 6 if x < (x0 + x1) / 2 else at.x() - 6 - size.width()
+            # inside the widget, even where the plot is smaller than the text
+            shown = self.mapToScene(self.viewport().rect()).boundingRect()
+            left = max(shown.left(), min(left, shown.right() - size.width()))
+            top = max(shown.top(), min(at.y(), shown.bottom() - size.height()))
+            item.setPos(left, top)
 
     def hide_cross(self) -> None:
         for item in (*self.cross.values(), *self.hover_text.values()):

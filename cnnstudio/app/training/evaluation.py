@@ -13,7 +13,6 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -33,6 +32,7 @@ from . import evalsource as src
 from .evalwidgets import (
     CellFrame,
     ConfusionModel,
+    ConfusionTable,
     ImageStrip,
     PerClassTable,
     RocPlot,
@@ -109,20 +109,18 @@ class EvaluationView(QWidget):
 
     def _results(self) -> QWidget:
         self.matrix_model = ConfusionModel(self)
-        self.matrix = QTableView()
+        self.matrix = ConfusionTable()
         self.matrix.setModel(self.matrix_model)
         self.matrix.setSelectionMode(QTableView.SelectionMode.NoSelection)
         self.frame = CellFrame(self.matrix)
         self.matrix.setItemDelegate(self.frame)
         self.matrix.clicked.connect(lambda i: self.show_cell(i.row(), i.column()))
-        for header in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
-            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-            header.setHighlightSections(True)
         caption = muted_label("Rows: true class · columns: predicted class · click a cell "
                               "for its images", wrap=False)
         self.cell_label = QLabel("Press Evaluate to fill the confusion matrix.")
         self.strip = ImageStrip(48)
         self.strip.setMaximumHeight(150)
+        self.strip.hide()  # until a cell is clicked: the matrix has the room
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -183,7 +181,7 @@ class EvaluationView(QWidget):
         auc = f" · macro AUC {m['macro_auc']:.3f}" if m.get("macro_auc") is not None else ""
         self._set_message(f"{len(pred)} {m['split']} images, {result.source.label}: {top} · "
                           f"macro F1 {m['macro']['f1']:.3f}{auc}")
-        self._show_matrix(m["confusion"], pred.classes)
+        self.show_matrix(m["confusion"], pred.classes)
         self.per_class.show_metrics(m)
         self.roc.show_roc(m["roc"], pred.classes)
         self._show_mistakes()
@@ -192,6 +190,7 @@ class EvaluationView(QWidget):
             self.show_cell(*self._cell)
         else:
             self.strip.clear()
+            self.strip.hide()
         self.pages.setCurrentIndex(1)
         self.evaluated.emit(pred)
 
@@ -204,23 +203,17 @@ class EvaluationView(QWidget):
         box.setCurrentIndex(max(0, box.findData(current)))
         box.blockSignals(False)
 
-    def _show_matrix(self, counts: list[list[int]], classes: list[str]) -> None:
+    def show_matrix(self, counts: list[list[int]], classes: list[str]) -> None:
+        """Show a confusion matrix (rows: true classes), sized to the room it has."""
         pal = self.palette()
         self.matrix_model.set_matrix(counts, classes, pal.color(QPalette.ColorRole.Base),
                                      pal.color(QPalette.ColorRole.Text))
-        k = len(classes)
-        width = max(len(str(c)) for c in classes) if classes else 1
-        cell = 44 if k <= 12 else 32 if k <= 30 else 22
-        self.matrix.horizontalHeader().setDefaultSectionSize(max(cell, min(7 * width + 10, 90)))
-        self.matrix.verticalHeader().setDefaultSectionSize(max(20, cell * 3 // 5))
         self.frame.cell = None
         # give the matrix the room it needs (up to half the view), the tabs the rest
-        m = self.matrix
-        need = m.verticalHeader().sizeHint().width() + 8 + \
-            k * m.horizontalHeader().defaultSectionSize() + m.verticalScrollBar().sizeHint().width()
         total = sum(self.splitter.sizes()) or self.width()
-        left = min(need, total // 2)
+        left = min(self.matrix.wanted_width(), total // 2)
         self.splitter.setSizes([left, max(1, total - left)])
+        self.matrix.fit_cells()
 
     def confusion_counts(self) -> list[list[int]]:
         """The counts the matrix shows, read back from its cells."""
@@ -240,6 +233,7 @@ class EvaluationView(QWidget):
         shown = indices[:STRIP_MAX]
         images = src.images_of(self.cache.data, pred.split, shown)
         conf = pred.confidence
+        self.strip.show()
         self.strip.set_images(images, [f"#{i}" for i in shown], shown,
                               [f"image #{i} of the {src.SPLIT_LABELS.get(pred.split)} split: "
                                f"p = {float(conf[i]):.3f}" for i in shown])

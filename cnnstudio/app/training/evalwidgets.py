@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -121,6 +122,61 @@ class ConfusionModel(QAbstractTableModel):
             which = "predicted" if orientation == Qt.Orientation.Horizontal else "true"
             return f"{which} class {self.classes[section]}"
         return None
+
+
+class ConfusionTable(QTableView):
+    """The confusion matrix with its cells sized to the room it has: every class in view as
+    long as a cell still shows its count in the view's font; scroll bars only below that."""
+
+    WIDE = 44  # a cell's wanted width (wide: a count and a class name)
+    MAX_WIDE, MAX_TALL = 90, 44
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            header.setHighlightSections(True)
+
+    def _classes(self) -> int:
+        model = self.model()
+        return model.rowCount() if model is not None else 0
+
+    def cell_limits(self) -> tuple[int, int, int]:
+        """(least width, wanted width, least height) of a cell: the least shows the largest
+        count in the view's font, the wanted a class name too (up to ``MAX_WIDE``)."""
+        model, fm = self.model(), self.fontMetrics()
+        k = self._classes()
+        counts = [str(model.data(model.index(r, c))) for r in range(k) for c in range(k)] \
+            if k <= 30 else [str(int(getattr(model, "counts", np.zeros(1)).max()))]
+        names = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(k)]
+        least_w = max((fm.horizontalAdvance(t) for t in counts), default=0) + 12
+        name_w = max((fm.horizontalAdvance(t) for t in names), default=0) + 12
+        wide = max(least_w, self.WIDE if k <= 12 else 32 if k <= 30 else 22,
+                   min(name_w, self.MAX_WIDE))
+        return least_w, wide, fm.height() + 4
+
+    def wanted_width(self) -> int:
+        """The width that shows every column at its wanted size."""
+        wide = self.cell_limits()[1]
+        return self.verticalHeader().sizeHint().width() + 2 * self.frameWidth() + \
+            self._classes() * wide + self.verticalScrollBar().sizeHint().width()
+
+    def fit_cells(self) -> None:
+        """Size the cells to fill the view (up to ``MAX_*``), down to the least a count needs
+        where the view is small (it scrolls then)."""
+        k = self._classes()
+        if not k:
+            return
+        least_w, _wide, least_h = self.cell_limits()
+        room = self.maximumViewportSize()  # the viewport without its scroll bars
+        self.horizontalHeader().setDefaultSectionSize(
+            max(least_w, min(room.width() // k, self.MAX_WIDE)))
+        self.verticalHeader().setDefaultSectionSize(
+            max(least_h, min(room.height() // k, self.MAX_TALL)))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.fit_cells()
 
 
 class CellFrame(QStyledItemDelegate):

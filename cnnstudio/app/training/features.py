@@ -12,7 +12,7 @@ import copy
 from math import prod
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,6 +33,7 @@ from .pixelview import PixelView
 RF_COLOR = "#ff2d55"
 UNIT_COLOR = "#ffffff"
 SPLIT_NAMES = {"val": "validation", "train": "training"}
+UNIT_PROMPT = "Click a map to see the receptive field of one unit."
 
 
 def _compute(req: dict[str, Any]) -> tuple[Any, str | None]:
@@ -109,7 +110,7 @@ class FeatureMapsView(QWidget):
         self.captions = {k: QLabel() for k in ("probe", "grid", "filters", "cam", "unit")}
         for label in self.captions.values():
             label.setWordWrap(True)
-        self.captions["unit"].setText("Click a map to see the receptive field of one unit.")
+        self.captions["unit"].setText(UNIT_PROMPT)
         cells = QGridLayout()  # probe over Grad-CAM | the maps over the filters
         places = ((self.captions["probe"], 0, 0, 1), (self.probe_view, 1, 0, 1),
                   (self.captions["unit"], 2, 0, 1), (self.captions["cam"], 3, 0, 1),
@@ -175,6 +176,14 @@ class FeatureMapsView(QWidget):
         super().showEvent(event)
         if self._stale:
             self.schedule()
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """The gaps between maps and filters are painted in the window colour: a new theme
+        paints them again (the look itself needs no new model pass)."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange) \
+                and self.look is not None:
+            self._show((self.look, self.note.text() or None))
 
     # -- the probe ------------------------------------------------------------------------------
     def _load_data(self) -> None:
@@ -357,6 +366,7 @@ class FeatureMapsView(QWidget):
         look, label = self.look, self.captions["unit"]
         self.probe_view.rects, self.grid.rects, self.region = [], [], None
         if look is None or self.unit is None or look.node is None:
+            label.setText(UNIT_PROMPT)  # no unit now (a new probe image): no old unit's field
             self.probe_view.update()
             return
         c, row, col = self.unit

@@ -106,19 +106,23 @@ def check_memory(report: Any, training: TrainConfig, info: DeviceInfo | None
     key = memory_optimizer(opt.name, opt.momentum, opt.nesterov)
     need = report.training_memory(batch, key).total
     where = "on the GPU" if info is not None and info.kind in ("cuda", "mps") else "in RAM"
-    if info is None or info.free is None:
-        return True, f"Training needs about {size(need)} (estimate, float32).", None
-    usable = int(info.free * HEADROOM)
+    if info is not None and info.free is not None:
+        room, room_text = info.free, f"{size(info.free)} free {where}"
+    else:  # no reading of what is free: what there is at all still bounds it
+        room = info.total if info is not None and info.total else system_memory()[0]
+        room_text = f"{size(room or 0)} of {'GPU memory' if 'GPU' in where else 'RAM'} in all"
+        if room is None or need <= room * HEADROOM:
+            return True, f"Training needs about {size(need)} (estimate, float32).", None
+    usable = int(room * HEADROOM)
     if need <= usable:
-        return True, (f"Training needs about {size(need)} of the {size(info.free)} free {where} "
+        return True, (f"Training needs about {size(need)} of the {room_text} "
                       "(estimate, float32)."), None
     fixed = report.training_memory(0, key).total
     per_sample = max(1, report.training_memory(1, key).total - fixed)
     most = (usable - fixed) // per_sample
     suggested = 1 << (int(most).bit_length() - 1) if most >= 1 else None
     message = (f"Batch {batch} needs about {size(need)}, more than fits in the "
-               f"{size(info.free)} free {where} (planning {size(usable)}, leaving room for "
-               "the framework).")
+               f"{room_text} (planning {size(usable)}, leaving room for the framework).")
     message += (f" Batch {suggested} fits." if suggested else
                 " Even batch 1 does not fit: make the network or its input smaller.")
     return False, message, suggested

@@ -98,6 +98,8 @@ class TrainingUi(QObject):
 
     # -- panels --------------------------------------------------------------------------------
     def add_docks(self) -> None:
+        from ..workspaces import scrolled
+
         w, c, d = self.window, self.controller, self.document
 
         def settings() -> QWidget:
@@ -134,7 +136,7 @@ class TrainingUi(QObject):
                                      ("Runs", runs, bottom)):
             panel = LazyPanel(factory)
             self.panels[title] = panel
-            w.add_dock(title, panel, area)
+            w.add_dock(title, scrolled(panel), area)  # a panel's minimum never starves the canvas
             w.docks[title].visibilityChanged.connect(panel.shown)
         w.tabifyDockWidget(w.docks["History"], w.docks["Training"])
         last = w.docks["Problems"]
@@ -235,6 +237,7 @@ class TrainingUi(QObject):
             return False
         self.document.store_view_state()
         self.controller.train(resume=resume, from_current=from_current)
+        w.workspaces.switch("train")  # the charts large, the network still in view
         self.show_panel("Charts")
         return True
 
@@ -250,7 +253,9 @@ class TrainingUi(QObject):
         use = box.addButton(f"Use batch {suggested}", QMessageBox.ButtonRole.AcceptRole) \
             if suggested else None
         anyway = box.addButton("Train anyway", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(use if use is not None else cancel)  # Enter: never "anyway"
+        box.setEscapeButton(cancel)
         box.exec()
         if use is not None and box.clickedButton() is use:
             self._set_batch(suggested)

@@ -88,6 +88,9 @@ class ExportResult:
     """What the exporter printed, logged and warned (deprecations included)."""
     warnings: list[str] = field(default_factory=list)
     """Doubts about how much the verification proves (an output that ignores the input)."""
+    rounding: float | None = None
+    """Set when the file differed by more than rtol but within the model's own float32
+    rounding (``float32_rounding``): that rounding, relative like ``max_rel``."""
 
     def summary(self) -> str:
         spec = FORMATS[self.format]
@@ -95,6 +98,9 @@ class ExportResult:
         files = ", ".join(p.name for p in self.paths)
         sizes = " and ".join(str(b) for b in self.batches)
         note = f" ({self.warnings[0]})" if self.warnings else ""
+        if self.rounding is not None:
+            note = (f" (within float32 rounding: the model's own float32 output is "
+                    f"{self.rounding:.2g} from its float64 output){note}")
         return (f"{label} → {files}: verified at batch {sizes} with {spec.checked_with}, "
                 f"max abs diff {self.max_abs:.2g}, max rel {self.max_rel:.2g}{note}")
 
@@ -156,7 +162,12 @@ def export_model(model: nn.Module, input_shape: Sequence[int], fmt: str, path: s
                 rows.append((batch, diffs(expected[batch], got)))
             max_abs = max(d.max_abs for _, found in rows for d in found)
             max_rel = max(d.max_rel for _, found in rows for d in found)
+            rounding = None
             if not max_rel <= rtol:
+                rounding = float32_rounding(work, inputs, expected, shape)
+                if not max_rel <= ROUNDING_FACTOR * rounding:
+                    rounding = None
+            if not max_rel <= rtol and rounding is None:
                 worst = max(rows, key=lambda row: max(d.max_rel for d in row[1]))[0]
                 raise ExportError(
                     f"the {spec.label} file does not match the model: max rel diff "
@@ -166,7 +177,32 @@ def export_model(model: nn.Module, input_shape: Sequence[int], fmt: str, path: s
     report(1.0, "done")
     return ExportResult(fmt, final, max_abs, max_rel, batches, time.perf_counter() - started,
                         opset if fmt == "onnx" else None, "\n".join(log),
-                        doubts(expected[batches[-1]]))
+                        doubts(expected[batches[-1]]), rounding)
+
+
+ROUNDING_FACTOR = 4.0
+"""How many times the model's own float32 rounding a file may differ by. A file computed in
+float32 cannot be expected to be nearer the float32 model than that model is to its own
+float64 evaluation; deep networks (ResNet-152 with calibrated statistics: 8e-4 relative) go
+beyond rtol 1e-4 on rounding alone, and a correct ONNX file of one was 1.2 times the model's
+rounding from it (benchmarks/onnx_breadth.py). A real mismatch is of the order of the outputs
+and stays refused."""
+
+
+def float32_rounding(model: nn.Module, inputs: dict[int, torch.Tensor],
+                     expected: dict[int, Any], shape: tuple[int, ...]) -> float:
+    """How far ``model``'s float32 outputs (``expected``) are from a float64 copy's on the same
+    inputs, relative like ``diffs``; 0.0 for a model not in float32, or when the float64 copy
+    cannot be made or run (memory, an operation without float64)."""
+    if any(p.dtype != torch.float32 for p in model.parameters() if p.is_floating_point()):
+        return 0.0
+    try:
+        wide = copy.deepcopy(model).double()
+        found = [d.max_rel for b, x in inputs.items()
+                 for d in diffs(_run(wide, x.double(), shape), expected[b])]
+    except Exception:  # noqa: BLE001 - no measure of the rounding: the plain rtol decides
+        return 0.0
+    return max(found, default=0.0)
 
 
 # -- checks ----------------------------------------------------------------------------------

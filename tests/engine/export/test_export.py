@@ -27,6 +27,7 @@ from cnnstudio.engine.export.exporter import (
     ExportError,
     compare,
     export_model,
+    float32_rounding,
     format_for_path,
 )
 from cnnstudio.engine.export.verify import sample_input
@@ -247,6 +248,28 @@ def test_a_mismatch_below_the_tolerance_passes_with_its_numbers(small, tmp_path,
     result = export_model(model, shape, "pth", tmp_path / "m.pth", graph=graph)
     assert result.max_abs == pytest.approx(1e-6, rel=0.05)  # float32 rounding of the sum
     assert 0 < result.max_rel <= 1e-4
+
+
+def test_a_difference_within_float32_rounding_passes_and_says_so(small, tmp_path,
+                                                                  monkeypatch) -> None:
+    """Deep float32 networks differ from their own float64 evaluation by more than rtol; a
+    file as near as 4× that is accepted, and the summary says why."""
+    model, shape, graph = small
+    inputs = {b: sample_input(shape, b) for b in (1, 3)}
+    with torch.no_grad():
+        expected = {b: model(x) for b, x in inputs.items()}
+    rounding = float32_rounding(model, inputs, expected, tuple(shape))
+    assert 0 < rounding < 1e-5
+    scale = min(float(out.abs().max()) for out in expected.values())
+    _perturbing("pth", monkeypatch, scale=2 * rounding * scale)
+    result = export_model(model, shape, "pth", tmp_path / "m.pth", graph=graph,
+                          rtol=rounding / 2)
+    assert rounding / 2 < result.max_rel <= 4 * rounding
+    assert result.rounding == pytest.approx(rounding)
+    assert "within float32 rounding" in result.summary()
+    _perturbing("pth", monkeypatch, scale=10 * rounding * scale)  # beyond: refused
+    with pytest.raises(ExportError, match="does not match the model"):
+        export_model(model, shape, "pth", tmp_path / "n.pth", graph=graph, rtol=rounding / 2)
 
 
 def test_an_existing_file_survives_a_failed_export(small, tmp_path, monkeypatch) -> None:
