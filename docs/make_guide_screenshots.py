@@ -2,7 +2,7 @@
 
     xvfb-run -a -s "-screen 0 1920x1200x24" python docs/make_guide_screenshots.py
 
-Writes docs/images/guide-*.png: the LeNet-5 example in the window, the preset dialog, layers
+Writes docs/images/guide-*.png: the LeNet-5 example in the window, the preset gallery, layers
 added from the palette, a network with an error (canvas, Problems panel and the warning that
 stops training), collapsed blocks, the Inspector and the Receptive field panel, a frozen
 selection, the window during a training run (LeNet-5 on the built-in digits, a few seconds on
@@ -68,12 +68,9 @@ def main() -> None:
     from cnnstudio.project import load_project, save_project
 
     window = MainWindow()
-    window.resize(1600, 1000)
+    window.resize(1440, 900)  # the default window; the workspaces lay the panels out
     window.show()
     pump(400)
-    from PySide6.QtCore import Qt
-
-    window.resizeDocks([window.docks["Summary"]], [250], Qt.Orientation.Vertical)
     doc = window.document
 
     def clean() -> None:
@@ -93,10 +90,11 @@ def main() -> None:
     save(window.docks["Receptive field"], "receptive-field")
     window.docks["Inspector"].raise_()
 
-    # 2. The preset dialog.
+    # 2. The preset gallery, its cards' figures measured in the background.
     dialog = PresetDialog(window, selected="vgg16")
     dialog.show()
-    pump(500)
+    dialog.gallery.wait()
+    pump(900)
     save(dialog, "preset-dialog")
     dialog.reject()
 
@@ -148,7 +146,8 @@ def main() -> None:
 
     # 4. A training run in the window (LeNet-5, built-in digits).
     # Thirty epochs instead of the example's five: the picture is taken mid-run, and on a
-    # fast machine five are over before the loop below sees the fifth begin.
+    # fast machine five are over before the loop below sees the fifth begin. The run is then
+    # stopped (Shift+F5), as a busy machine takes minutes for the thirty.
     window.open_file(EXAMPLE, as_copy=True)
     doc.project.training.epochs = 30
     window.training.train()
@@ -164,7 +163,8 @@ def main() -> None:
         pump(100)
     pump(300)
     save(window, "training-run")
-    while window.training.controller.running and time.monotonic() - t0 < 300:
+    run.stop()
+    while run.running and time.monotonic() - t0 < 300:
         pump(300)
     window.docks["Runs"].raise_()
     pump(800)

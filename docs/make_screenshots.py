@@ -24,7 +24,7 @@ def main() -> None:
     from cnnstudio.app.window import MainWindow
 
     window = MainWindow()
-    window.resize(1600, 1000)
+    window.resize(1440, 900)  # the default window; the Design workspace lays the panels out
     window.show()
     shots = [
         ("welcome", lambda: None),

@@ -62,3 +62,14 @@ def theme() -> str:
 
 def set_theme(value: str) -> None:
     store().setValue("theme", value)
+
+
+def tensorboard_folder() -> str | None:
+    """Where runs trained in the window write TensorBoard logs (None: they do not). A
+    preference, not a project setting: the folder is about this machine."""
+    value = store().value("tensorboard", "")
+    return value if isinstance(value, str) and value else None
+
+
+def set_tensorboard_folder(folder: str | None) -> None:
+    store().setValue("tensorboard", folder or "")

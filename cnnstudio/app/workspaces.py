@@ -61,8 +61,7 @@ WORKSPACES = (
     Workspace("design", "&Design", "Ctrl+1", "the canvas large, the layers, inspector, "
               "summary and problems beside it",
               (Group("left", ("Layers",), 0.135),
-               Group("right", ("Inspector", "Receptive field", "History", "Training"),
-                     0.1875, 0.6),
+               Group("right", ("Inspector", "Receptive field", "History"), 0.1875, 0.6),
                Group("right", ("Summary", "Problems"), 0.1875, 0.4))),
     Workspace("train", "&Train", "Ctrl+2", "the training charts large, the settings beside "
               "them, the network above",
@@ -104,6 +103,9 @@ class Scroller(QScrollArea):
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         width = max(least.width(), room.width() - (bar if least.height() > room.height()
                                                    else 0))
+        layout = widget.layout()
+        if layout is not None and layout.hasHeightForWidth():  # wrapped text grows taller
+            least.setHeight(max(least.height(), layout.totalMinimumHeightForWidth(width)))
         height = max(least.height(), room.height() - (bar if least.width() > room.width()
                                                        else 0))
         if widget.size() != QSize(width, height):

@@ -33,6 +33,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
     t.add_argument("--out", metavar="PROJECT", help="save to this project file instead")
     t.add_argument("--log-json", metavar="FILE", help="write one JSON object per line")
+    t.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to "
+                   "DIR/run-<id> (needs the tensorboard package)")
     t.add_argument("--resume", action="store_true",
                    help="continue the project's interrupted run exactly where it stopped "
                    "(with --epochs: to a new total)")
@@ -43,6 +45,9 @@ def add_parser(sub: Any) -> None:
                    help="on out-of-memory, retry with the batch size that fits")
     t.add_argument("--nproc", type=positive_int, default=1, metavar="N",
                    help="train on N processes (DistributedDataParallel through torchrun)")
+    t.add_argument("--repeat", type=positive_int, metavar="N",
+                   help="train the same settings N times with seeds S, S+1, ... (S: --seed or "
+                   "the project's), each a run, and print their mean ± std and 95%% interval")
     t.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -104,11 +109,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, name) is not None}
 
 
-def load_for_training(args: argparse.Namespace):
+def load_for_training(args: argparse.Namespace, path: Path | None = None):
+    """The project to train (``path``, by default PROJECT) with the options applied."""
     from ..project import ConfigError, ProjectError, TrainConfig, load_project
     from ..project.options import with_options
 
-    path = Path(args.project)
+    path = Path(args.project) if path is None else path
     if not path.is_file():
         raise CliError(f"{args.project}: no such project file")
     try:
@@ -126,10 +132,16 @@ def load_for_training(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..engine.training import tblog
+
     out = Path(args.out or args.project)
     if is_example(out):  # the run would be written into a template every user starts from
         raise CliError(f"{out} is an example project that comes with CNN Studio and is never "
                        "written; pass --out NEW.cnnproj to save the trained copy there")
+    if args.tensorboard and (problem := tblog.missing()):  # before any training
+        raise CliError(problem)
+    if args.repeat is not None:
+        return _repeat(args, out)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args)
     if args.resume:
@@ -139,7 +151,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if changed:
             raise CliError(f"--resume continues the run with its own settings; only --epochs "
                            f"may change (not {', '.join(changed)})")
-    project = load_for_training(args)
+    return _train_once(args, load_for_training(args), out)
+
+
+def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str = "w") -> int:
+    """One run of ``project`` saved to ``out``; the exit status."""
+    from ..engine.training import tblog
 
     dist = engine.setup_from_env(project.training.device)
     session = engine.Session(project, out, resume=args.resume,
@@ -149,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                              base_dir=Path(args.project).resolve().parent)
     main = dist is None or dist.main
     bar = Bar() if main and not args.quiet else None
-    log = _open_log(args.log_json) if main else None
+    log = _open_log(args.log_json, log_mode) if main else None
     interrupted = {"count": 0}
 
     def on_interrupt(signum: int, frame: Any) -> None:
@@ -165,7 +182,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = _Report(bar, log, out, project.training.epochs, project.training.batch_size)
     status = 1 if main else 0  # other ranks see no Finished event, only a Failed one
     try:
-        for event in session.events():
+        tb = tblog.TensorBoardLog(args.tensorboard, project, session=session) \
+            if main and args.tensorboard else None
+        for event in tblog.logged(session.events(), tb):
             if main:
                 status = report.show(event, status)
             elif isinstance(event, engine.Failed):
@@ -266,11 +285,48 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any]:
             "macro_auc": evaluation.get("macro_auc")}
 
 
-def _open_log(path: str | None) -> TextIO | None:
+def _repeat(args: argparse.Namespace, out: Path) -> int:
+    """--repeat N: N runs of the same settings with successive seeds, each saved to ``out``
+    before the next starts from it; then the statistics of the N runs."""
+    from ..project.config import SEED_MAX
+    from ..project.stats import METRICS, describe, groups
+
+    refused = ["--resume"] * args.resume + ["--continue"] * args.from_current + \
+        ["--nproc"] * (args.nproc > 1)
+    if refused:
+        raise CliError(f"--repeat trains new runs from scratch; it cannot be combined with "
+                       f"{', '.join(refused)}")
+    project = load_for_training(args)
+    first = project.training.seed
+    if first + args.repeat - 1 > SEED_MAX:
+        raise CliError(f"--repeat {args.repeat} from seed {first} passes the largest seed "
+                       f"{SEED_MAX}")
+    ids: list[int] = []
+    for i in range(args.repeat):
+        if i:  # the runs so far are in ``out``; the settings are the same options again
+            project = load_for_training(args, out)
+        project.training.seed = first + i
+        print(f"repeat {i + 1}/{args.repeat}: seed {first + i}", flush=True)
+        status = _train_once(args, project, out, "a" if i else "w")
+        ids.append(project.runs[-1].id)
+        if status != 0:
+            return status
+    made = [r for r in project.runs if r.id in ids]
+    found = groups(made)
+    if len(found) != 1 or len(found[0].runs) != len(ids):
+        print(f"runs {', '.join(map(str, ids))}: not all finished, so no statistics")
+        return 0
+    print(f"runs {', '.join(map(str, ids))} (seeds {first}–{first + args.repeat - 1}):")
+    for metric in ("best_val_acc", "final_val_acc"):
+        print(f"  {METRICS[metric][0]}: {describe(found[0].summary(metric), metric)}")
+    return 0
+
+
+def _open_log(path: str | None, mode: str = "w") -> TextIO | None:
     if path is None:
         return None
     try:
-        return open(path, "w", buffering=1, encoding="utf-8")
+        return open(path, mode, buffering=1, encoding="utf-8")
     except OSError as exc:
         raise CliError(f"--log-json {path}: cannot write ({exc.strerror or exc})") from None
 

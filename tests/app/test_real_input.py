@@ -341,7 +341,8 @@ def test_build_train_and_export_with_real_input(desktop: Desktop, tmp_path: Path
         linear]["params"].get("out_features") == 10 and s["model"]["ok"] and s)
     assert sorted(snap["model"]["edges"]) == sorted([[source, flatten], [flatten, linear]])
 
-    # One epoch, typed in the Training panel (a tab beside the inspector until it is shown).
+    # One epoch, typed in the Training panel: its tab where it is tabbed, else Ctrl+2 (the
+    # Train workspace, where the settings are beside the charts).
     def epochs_field(s: Snapshot) -> Any:
         found = app.field(s, "Epochs", "Training")
         if found is None:
@@ -349,6 +350,8 @@ def test_build_train_and_export_with_real_input(desktop: Desktop, tmp_path: Path
                        None)
             if tab is not None:
                 app.click(centre(tab["rect"]))
+            else:
+                app.xdo("key", "ctrl+2")
         return rect_of(found)
 
     app.type_into("the Training panel's Epochs field", epochs_field, "1")

@@ -17,7 +17,6 @@ from cnnstudio.app.training.rundata import (
     chosen_weights,
     epoch_rows,
     final_val_loss,
-    flatten,
     run_label,
     settings_diff,
 )
@@ -25,6 +24,7 @@ from cnnstudio.app.training.runs import COLUMNS, RunsPanel
 from cnnstudio.engine.training.trainer import EpochEnd, Finished
 from cnnstudio.project import EpochRecord, Project, Run, load_project
 from cnnstudio.project.model import graph_hash
+from cnnstudio.project.stats import flatten
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
 

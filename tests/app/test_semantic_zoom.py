@@ -159,3 +159,16 @@ def test_a_double_clicked_layer_says_it_is_linked(window):
     message = window.statusBar().currentMessage()
     assert message == "Added conv2d1, linked from input"
     assert ("input", "conv2d1") in {(e.src, e.dst) for e in window.document.graph.edges()}
+
+
+def test_a_zoom_a_hair_under_the_threshold_is_not_labelled_twice(window):
+    """Zooming back by steps lands on 0.7499999… for 0.75: the boxes draw their own text
+    there, so the view must not label them again at a constant size."""
+    window.new_from_preset("lenet5")
+    view = window.view
+    view.set_zoom(READABLE_PX / text_px(view.graph_scene.theme.font) * (1 - 1e-15))
+    settle()
+    assert view.chip_labels() == {}
+    view.set_zoom(view.graph_scene.theme.detail_zoom * 0.9)  # truly below: labelled
+    settle()
+    assert view.chip_labels()

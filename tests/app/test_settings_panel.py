@@ -9,7 +9,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 
 from cnnstudio.app import workers
 from cnnstudio.app.document import Document
@@ -436,3 +436,26 @@ def test_the_panel_imports_torch_only_once_shown() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.split() == ["False", "random_resized_crop"], out.stderr
+
+
+def test_fields_below_the_preview_stay_put_when_it_arrives(qtbot):
+    """The preview grid is drawn on a job after the panel shows; its room is kept from the
+    start, so what lies below it does not jump under the user's pointer (a real-input test
+    clicked a section header meant for the Epochs field)."""
+    _, panel, _ = make_panel(qtbot)
+    panel.resize(300, 2000)
+    aug = panel.augment
+    qtbot.waitUntil(lambda: aug.status.text() == "Drawing the preview…" or aug.grid is not None,
+                    timeout=10_000)
+    assert aug.grid is None, "the preview arrived before the test could look"
+    qtbot.wait(50)  # the layout settles (posted events)
+
+    def below() -> int:  # where the editor's last line sits within it
+        QCoreApplication.processEvents()
+        return aug.status.mapTo(aug, aug.status.rect().topLeft()).y()
+
+    before = below()
+    qtbot.waitUntil(lambda: aug.grid is not None, timeout=60_000)
+    qtbot.wait(50)
+    after = below()
+    assert abs(after - before) <= 24, (before, after)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QScrollArea, QWidget
 
 from cnnstudio.app.window import MainWindow
 from cnnstudio.app.workspaces import WORKSPACES
@@ -72,6 +72,12 @@ def test_the_inspector_fits_its_narrow_design_column(window) -> None:
         scroll = window.inspector.scroll
         assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
         assert not scroll.horizontalScrollBar().isVisible()
+    # The Summary below it: totals and memory estimate reflow, one pair a row.
+    scroll = window.summary.findChild(QScrollArea)
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    assert not scroll.horizontalScrollBar().isVisible()
+    # The Inspector's tabs fit: the training settings wait in the Train workspace.
+    assert not window.docks["Training"].isVisible()
 
 
 def test_train_gives_the_charts_45_percent_and_shows_the_network(window) -> None:

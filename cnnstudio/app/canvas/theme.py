@@ -66,7 +66,9 @@ class Theme:
         self.chip_bold.setBold(True)
         # Below this zoom the text inside a box would be under READABLE_PX: boxes become
         # chips and the view draws their labels at a constant size (GraphView.drawForeground).
-        self.detail_zoom = READABLE_PX / text_px(self.font)
+        # Less a hair: zooming back by steps lands on 0.7499999… for 0.75, which must count
+        # as readable in the items and the view alike (labels were drawn twice).
+        self.detail_zoom = READABLE_PX / text_px(self.font) - 1e-6
         self.title_zoom = READABLE_PX / text_px(self.title)
 
     def frame_fill(self, depth: int) -> QColor:

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import (
@@ -25,7 +26,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QStyle,
@@ -276,6 +276,7 @@ class SummaryTable(QWidget):
         self.batch.setAccelerated(True)
         self.batch.setToolTip("Samples per training step")
         self.optimizer = ComboBox()
+        self.optimizer.setMinimumContentsLength(8)  # "SGD + momentum": fits a narrow column
         for key, label in OPTIMIZER_LABELS.items():
             self.optimizer.addItem(label, key)
         self.optimizer.setToolTip("The optimizer's state per weight: none for plain SGD, one "
@@ -283,20 +284,16 @@ class SummaryTable(QWidget):
         self._defaults_from_project()
         self.batch.valueChanged.connect(self._update_memory)
         self.optimizer.currentIndexChanged.connect(self._update_memory)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Batch"))
-        controls.addWidget(self.batch)
-        controls.addWidget(QLabel("Optimizer"))
-        controls.addWidget(self.optimizer)
-        controls.addStretch(1)
+        self.memory_grid = QGridLayout()  # laid out by _reflow: two pairs a row, or one
+        self.memory_grid.setHorizontalSpacing(12)
+        self.memory_grid.setVerticalSpacing(1)
+        self.memory_cells: list[tuple[QWidget, QWidget]] = [
+            (QLabel("Batch"), self.batch), (QLabel("Optimizer"), self.optimizer)]
         self.memory_labels: dict[str, QLabel] = {}
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(12)
-        grid.setVerticalSpacing(1)
         items = (("weights", "Weights"), ("gradients", "Gradients"),
                  ("optimizer_state", "Optimizer state"), ("buffers", "Buffers"),
                  ("activations", "Activations"), ("total", "Total"))
-        for i, (key, title) in enumerate(items):
+        for key, title in items:
             name = QLabel(title)
             value = QLabel()
             value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -305,14 +302,13 @@ class SummaryTable(QWidget):
                 font.setBold(True)
                 value.setFont(font)
                 name.setFont(font)
-            grid.addWidget(name, i % 3, 2 * (i // 3))
-            grid.addWidget(value, i % 3, 2 * (i // 3) + 1)
+            self.memory_cells.append((name, value))
             self.memory_labels[key] = value
-        grid.setColumnStretch(4, 1)
+        self._pairs_per_row = 0
+        self._reflow(2)
         self.memory_note = muted_label()
         mlay = QVBoxLayout(mem)
-        mlay.addLayout(controls)
-        mlay.addLayout(grid)
+        mlay.addLayout(self.memory_grid)
         mlay.addWidget(self.memory_note)
 
         content = QWidget()  # scrolls in a short dock rather than holding the dock tall
@@ -325,13 +321,42 @@ class SummaryTable(QWidget):
         layout.addWidget(mem)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scrolled(content))
+        self.scroller = scrolled(content)
+        outer.addWidget(self.scroller)
         self.estimate: MemoryEstimate | None = None
 
         document.analysis_ready.connect(self._on_analysis)
         document.selection_changed.connect(self._on_selection)
         document.reset.connect(self._on_reset)
         self._on_analysis(document.report)
+
+    # -- layout ----------------------------------------------------------------------------------
+    NARROW = 420
+    """Below this width (the Design workspace's right column) the memory estimate puts one
+    label-value pair a row instead of two, so nothing is cut or scrolled sideways."""
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._reflow(1 if self.width() < self.NARROW else 2)
+
+    def _reflow(self, pairs: int) -> None:
+        if pairs == self._pairs_per_row:
+            return
+        self._pairs_per_row = pairs
+        grid = self.memory_grid
+        for name, value in self.memory_cells:
+            grid.removeWidget(name)
+            grid.removeWidget(value)
+        for column in range(grid.columnCount()):
+            grid.setColumnStretch(column, 0)
+        for i, (name, value) in enumerate(self.memory_cells):
+            row, pair = divmod(i, pairs)
+            grid.addWidget(name, row, 2 * pair)
+            grid.addWidget(value, row, 2 * pair + 1)
+        grid.setColumnStretch(2 * pairs, 1)
+        if hasattr(self, "scroller"):  # its least height changed: the scroll area re-fits
+            self.memory_grid.activate()
+            QTimer.singleShot(0, self.scroller, self.scroller.fit)  # not once it is gone
 
     # -- analysis --------------------------------------------------------------------------------
     def _on_reset(self) -> None:

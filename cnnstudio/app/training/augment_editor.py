@@ -37,6 +37,9 @@ from .settings_forms import GridView, shrinkable
 DEBOUNCE_MS = 300
 PREVIEW_COUNT = 16
 PREVIEW_SIDE = 64  # pixels a tile is enlarged to, about
+PREVIEW_GRID_SIDE = 4 * PREVIEW_SIDE
+"""About the side of the square grid of PREVIEW_COUNT tiles, kept free while it is drawn (the
+Training panel's fields below it must not move under the pointer when it arrives)."""
 
 STEP_LABELS = {
     "random_crop": "Random crop", "random_resized_crop": "Random resized crop",
@@ -302,6 +305,8 @@ class AugmentEditor(QWidget):
             return
         self.status.setStyleSheet("")
         self.status.setText("Drawing the preview…")
+        if self.preview.pixmap().isNull():  # the first: its room now, not when it arrives
+            self.preview.reserve(PREVIEW_GRID_SIDE)
         seed, augmented = self.seed, bool(dataset.get("augment"))
         self.jobs.start(lambda: make_preview(dataset, shape, seed, base),
                         lambda grid: self._show(grid, augmented), self._failed)
@@ -318,5 +323,6 @@ class AugmentEditor(QWidget):
             message = "not downloaded yet: use “Download now” under Data to see a preview"
         self.grid = None
         self.preview.clear()
+        self.preview.reserve(0)
         self.status.setStyleSheet(f"color: {ERROR_COLOR};")
         self.status.setText(message)

@@ -92,6 +92,7 @@ class ChartPlots(pg.GraphicsLayoutWidget):
         self.cross: dict[str, pg.InfiniteLine] = {}
         self.hover_text: dict[str, pg.TextItem] = {}
         self.overlays: dict[str, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
+        self.bands: dict[str, list[Any]] = {}  # configuration → its band's items (acc plot)
         self.anchors: dict[str, pg.PlotDataItem] = {}
         """Per plot, two invisible points at the nice bounds of its data: the plot's own
         autorange (and the user's "View all") then covers them, and stays put between steps."""
@@ -245,6 +246,33 @@ class ChartPlots(pg.GraphicsLayoutWidget):
                 if name == "loss" and series == (val_key if has_val else train_key):
                     self.legend.addItem(curve, label)
         self.overlays[key] = items
+
+    def add_band(self, key: str, curve: Any, color: str, label: str) -> None:
+        """A configuration's mean validation accuracy over its seeds (a stats.Curve), with its
+        95 % interval as a shaded band; epochs with one run have no width."""
+        self.remove_band(key)
+        plot = self.plots["acc"]
+        x = np.asarray(curve.epochs, dtype=np.float64)
+        mean = 100 * np.asarray(curve.mean, dtype=np.float64)
+        low, high = (np.where(np.isnan(v), mean, 100 * v)
+                     for v in (np.asarray(curve.low), np.asarray(curve.high)))
+        edges = [plot.plot(x, v, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine))
+                 for v in (low, high)]
+        fill = QColor(color)
+        fill.setAlpha(45)
+        band = pg.FillBetweenItem(edges[0], edges[1], brush=pg.mkBrush(fill))
+        plot.addItem(band)
+        line = plot.plot(x, mean, pen=pg.mkPen(color, width=2), symbol="s", symbolSize=4,
+                         symbolPen=None, symbolBrush=color)
+        self.legend.addItem(line, label)
+        self.bands[key] = [*edges, band, line]
+
+    def remove_band(self, key: str) -> None:
+        items = self.bands.pop(key, [])
+        if items:
+            self.legend.removeItem(items[-1])
+        for item in items:
+            self.plots["acc"].removeItem(item)
 
     def remove_overlay(self, key: str) -> None:
         for plot, curve in self.overlays.pop(key, []):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...project import stats
 from ..widgets import DoubleSpinBox, muted_label
 from .chartplots import OVERLAY_COLORS, SERIES, ChartPlots, RunPicker
 from .rundata import (
@@ -31,6 +33,7 @@ from .rundata import (
     epoch_arrays,
     epoch_rows,
     run_label,
+    run_summary,
     values_near,
     write_csv,
 )
@@ -75,6 +78,8 @@ class TrainingCharts(QWidget):
         self._timer.timeout.connect(self._redraw)
         self._build()
         document.reset.connect(self._on_reset)
+        document.reset.connect(self.draw_bands)
+        controller.finished.connect(lambda _event: self.draw_bands())
         controller.started.connect(self._on_started)
         controller.batch.connect(self._on_batch)
         controller.epoch.connect(self._on_epoch)
@@ -98,8 +103,14 @@ class TrainingCharts(QWidget):
         self.csv_button.setToolTip("Every series shown: per epoch for each run, per batch "
                                    "for this one")
         self.csv_button.clicked.connect(self._ask_csv)
+        self.band_box = QCheckBox("Seed bands")
+        self.band_box.setToolTip("For each configuration trained with several seeds (Runs ▸ "
+                                 "Repeat with seeds…): its mean validation accuracy with the "
+                                 "95 % confidence interval as a band")
+        self.band_box.toggled.connect(lambda _on: self.draw_bands())
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.band_box)
         top.addWidget(QLabel("Smoothing"))
         for w in (self.smooth_box, self.png_button, self.csv_button):
             top.addWidget(w)
@@ -177,6 +188,22 @@ class TrainingCharts(QWidget):
         for key in self.overlays:
             last += [r.epoch for r in self.picker.run(key).epochs]
         self.view.fit_x(max(last))
+
+    def draw_bands(self) -> None:
+        """The seed bands of the configurations with two or more finished runs (none when
+        "Seed bands" is off)."""
+        for key in list(self.view.bands):
+            self.view.remove_band(key)
+        if not self.band_box.isChecked():
+            return
+        repeated = [g for g in stats.groups(self.document.project.runs) if len(g.runs) >= 2]
+        for i, group in enumerate(repeated):
+            color = OVERLAY_COLORS[-1 - i % len(OVERLAY_COLORS)]
+            self.view.add_band(f"g:{group.ids[0]}", group.curve("val_acc"), color,
+                               f"{run_summary(group.runs[0])} · {len(group.runs)} seeds")
+        if self.band_box.isChecked() and not repeated:
+            self.message.setText("No configuration has two finished runs yet: Runs ▸ Repeat "
+                                 "with seeds… trains more.")
 
     # -- events (they only store; the timer draws) -----------------------------------------
     def _on_reset(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ... import engine
-from .. import engine_loader, gc_guard, workers
+from .. import engine_loader, gc_guard, preferences, workers
 
 SNAPSHOT_SECONDS = 15.0
 IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", "stopping"
@@ -77,8 +77,9 @@ class TrainingController(QObject):
         session, snapshot_now = self.session, threading.Event()
         self._snapshot_now = snapshot_now
         self._set_state(PREPARING)
+        folder = preferences.tensorboard_folder()
         self._job = workers.run_in_background(
-            lambda: self._stream(session, snapshot_now), on_done=self._run_ended,
+            lambda: self._stream(session, snapshot_now, folder), on_done=self._run_ended,
             on_error=self._run_crashed, parent=self, kind=workers.TRAINING,
             name="cnnstudio-training")
         return True
@@ -129,10 +130,17 @@ class TrainingController(QObject):
     def _keep_failure(self, event: Any) -> None:
         self.last_failure = event
 
-    def _stream(self, session: Any, snapshot_now: threading.Event) -> None:
-        """On the run's thread: the session's events as signals, and copies of the weights."""
+    def _stream(self, session: Any, snapshot_now: threading.Event,
+                tensorboard: str | None = None) -> None:
+        """On the run's thread: the session's events as signals, and copies of the weights
+        (and TensorBoard logs under the folder ``tensorboard``, the user's preference)."""
+        from ...engine.training import tblog
+
+        log = None
+        if tensorboard and tblog.missing() is None:  # the settings say when it is missing
+            log = tblog.TensorBoardLog(tensorboard, session.project, session=session)
         last = time.monotonic()
-        for event in session.events():
+        for event in tblog.logged(session.events(), log):
             kind = event.event
             if kind == "batch_end":
                 self.batch.emit(event)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ...project import stats
+
 EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s")
 CSV_COLUMNS = ("run", "series", "epoch", "step", *EPOCH_KEYS)
 BATCH_KEYS = ("loss", "acc", "lr", "samples_per_s")
@@ -141,30 +143,10 @@ def chosen_weights(run: Any) -> tuple[str | None, str]:
     return None, ""
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one level with dotted keys: {'optimizer.lr': 0.01, ...}."""
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def run_settings(run: Any) -> dict[str, Any]:
-    """What a run was trained with, flat: training settings, dataset settings, graph."""
-    dataset = run.dataset.get("config", {}) if isinstance(run.dataset, Mapping) else {}
-    out = flatten(run.training or {}, "training.")
-    out.update(flatten(dataset or {}, "dataset."))
-    out["graph.revision"] = run.graph_revision
-    out["graph.hash"] = run.graph_hash
-    return out
-
-
 def settings_diff(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
     """The settings that differ between two runs: (key, value in a, value in b), sorted;
-    a key only one run has shows None on the other side."""
-    left, right = run_settings(a), run_settings(b)
+    a key only one run has shows None on the other side (project/stats.settings flattens)."""
+    left, right = stats.settings(a), stats.settings(b)
     keys = sorted(set(left) | set(right))
     return [(k, left.get(k), right.get(k)) for k in keys if left.get(k) != right.get(k)]
 

@@ -1,20 +1,26 @@
 """The project's runs as a table (settings, graph revision, seed, results), with "Use these
 weights" to make a run's weights the project's current ones and "Compare" to set two runs side
-by side: the settings that differ and their curves overlaid."""
+by side: the settings that differ and their curves overlaid. Above it, the configurations: runs
+that differ only by seed, with the mean ± std and 95 % interval of their best validation
+accuracy; "Repeat with seeds…" queues runs of a run's configuration with the next seeds, and
+comparing runs of two configurations says whether the difference is more than noise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QPushButton,
     QSplitter,
@@ -24,9 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...project import stats
+from ...project.options import section_class
+from ...project.runs_csv import write_runs_csv
 from ..style import ERROR_COLOR, OK_COLOR, WARNING_COLOR
 from ..widgets import color_icon, muted_label
 from .chartplots import OVERLAY_COLORS, style_legend, style_plot
+from .controller import IDLE, STOPPING
 from .rundata import (
     best_val_acc,
     chosen_weights,
@@ -39,6 +49,9 @@ from .rundata import (
 
 COLUMNS = ("Run", "Status", "Started", "Epochs", "Best val acc", "Final val loss", "Device",
            "Seed", "Graph", "Settings")
+GROUP_COLUMNS = ("Configuration", "Runs", "Seeds", "Differs by")
+REPEATS = 3
+"""The seeds "Repeat with seeds…" offers: three runs give a first interval."""
 SOON_MS = 100
 DURING_RUN_MS = 1000
 """A run's epochs refresh the table at most once a second: on the GUI thread, which shares the
@@ -77,11 +90,26 @@ class RunsPanel(QWidget):
     weights_chosen = Signal(str)
     run_activated = Signal(object)  # a Run double-clicked: show its charts
 
-    def __init__(self, document: Any, controller: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, document: Any, controller: Any, parent: QWidget | None = None, *,
+                 start: Callable[[], bool] | None = None) -> None:
         super().__init__(parent)
         self.document, self.controller = document, controller
         self.compare_dialog: CompareDialog | None = None
+        self.queue = RepeatQueue(document, controller, start or controller.train, self)
+        self.queue.changed.connect(self._update_buttons)
         self._runs: list[Any] = []  # the table's rows
+        self.groups: list[stats.Group] = []  # the groups table's rows
+        self.group_table = QTableWidget(0, len(GROUP_COLUMNS))
+        self.group_table.setHorizontalHeaderLabels(GROUP_COLUMNS)
+        self.group_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.group_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.group_table.verticalHeader().setVisible(False)
+        self.group_table.setToolTip("Finished runs that differ only by seed; select one to "
+                                    "select its runs, two to compare them")
+        group_header = self.group_table.horizontalHeader()
+        group_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        group_header.setStretchLastSection(True)
+        self.group_table.itemSelectionChanged.connect(self._select_groups)
         self._graph_hash = ""
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -99,13 +127,30 @@ class RunsPanel(QWidget):
         self.use_button.clicked.connect(self.use_weights)
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(self.compare)
+        self.repeat_button = QPushButton("Repeat with seeds…")
+        self.repeat_button.clicked.connect(lambda: self.repeat())
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip("Every run of the project as a CSV row: its settings, seed "
+                                   "and results (the same file as `cnnstudio runs --csv`)")
+        self.csv_button.clicked.connect(lambda: self.export_csv())
         self.message = muted_label()
+        self.message.setWordWrap(True)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.use_button)
-        buttons.addWidget(self.compare_button)
+        for button in (self.use_button, self.compare_button, self.repeat_button,
+                       self.csv_button):
+            buttons.addWidget(button)
         buttons.addWidget(self.message, 1)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.group_table)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
         self._timer = QTimer(self)  # many signals, one refresh
         self._timer.setSingleShot(True)
@@ -159,11 +204,46 @@ class RunsPanel(QWidget):
                 if run.id in keep:
                     self._add_row(row)
         self.table.blockSignals(False)
+        self._fill_groups(project)
         self._update_buttons()
         if not self._runs:
             self.message.setText("No runs yet: train the project and its runs appear here.")
         elif self.message.text().startswith("No runs yet"):
             self.message.setText("Select a run to use its weights, or two to compare them.")
+
+    def _fill_groups(self, project: Any) -> None:
+        """One row per configuration; rebuilt only when the groups' rows change (an epoch of
+        a running run changes none: it is counted once finished)."""
+        found = stats.groups(project.runs)
+        keys = stats.varying(found)
+        rows = [(stats.group_line(g), ", ".join(map(str, g.ids)), ", ".join(map(str, g.seeds)),
+                 ", ".join(f"{k.split('.', 1)[-1]} {format_value(g.config.get(k))}"
+                           for k in keys) or "—") for g in found]
+        table = self.group_table
+        old = [tuple(table.item(r, c).text() for c in range(len(GROUP_COLUMNS)))
+               for r in range(table.rowCount())]
+        self.groups = found
+        if old == rows:
+            return
+        table.blockSignals(True)
+        table.clearSelection()
+        table.setRowCount(len(rows))
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                table.setItem(r, c, _cell(value, value if c else self._group_tip(found[r])))
+        table.blockSignals(False)
+
+    @staticmethod
+    def _group_tip(group: stats.Group) -> str:
+        return "\n".join(f"{stats.METRICS[m][0]}: {stats.describe(group.summary(m), m)}"
+                         for m in stats.METRICS)
+
+    def _select_groups(self) -> None:
+        """Selecting configurations selects their runs (Compare and Repeat act on those)."""
+        rows = {i.row() for i in self.group_table.selectionModel().selectedRows()}
+        ids = [i for r in sorted(rows) if r < len(self.groups) for i in self.groups[r].ids]
+        if ids:
+            self.select_runs(ids)
 
     def _update_cells(self, project: Any) -> bool:
         """Same runs in the same rows (an epoch of a run ended): replace only the cells whose
@@ -250,10 +330,50 @@ class RunsPanel(QWidget):
                 "weights (the best epoch's when the run kept them, else its last)")
         else:
             self.use_button.setToolTip(problem)
-        self.compare_button.setEnabled(len(runs) == 2)
-        self.compare_button.setToolTip("Two runs side by side: the settings that differ and "
-                                       "their curves" if len(runs) == 2
-                                       else "Select two runs (Ctrl+click) to compare them.")
+        pair = self._compare_pair(runs)
+        self.compare_button.setEnabled(pair is not None)
+        self.compare_button.setToolTip(
+            "Side by side: the settings that differ, the results and their curves; runs of "
+            "two configurations: the difference with its 95 % interval" if pair is not None
+            else "Select two runs or two configurations (Ctrl+click) to compare them.")
+        problem = self._repeat_problem(runs)
+        self.repeat_button.setEnabled(problem is None)
+        self.repeat_button.setToolTip(
+            problem or f"Train run {runs[0].id}'s configuration again with the next seeds, one "
+            "run after another (Stop ends the queue): the spread of the results shows how "
+            "much of a difference is noise")
+        self.csv_button.setEnabled(bool(self.document.project.runs))
+
+    def _compare_pair(self, runs: list[Any]) -> tuple[Any, Any] | None:
+        """The two runs Compare sets side by side: the two selected, or the newest of each of
+        two selected configurations (a run stands for its configuration's runs)."""
+        if len(runs) == 2:
+            older, newer = sorted(runs, key=lambda r: r.id)
+            return older, newer
+        chosen: list[stats.Group] = []
+        for run in runs:
+            group = stats.group_of(run, self.groups)
+            if group is None:
+                return None
+            if not any(g is group for g in chosen):
+                chosen.append(group)
+        if len(chosen) != 2:
+            return None
+        older, newer = sorted((max(g.runs, key=lambda r: r.id) for g in chosen),
+                              key=lambda r: r.id)
+        return older, newer
+
+    def _repeat_problem(self, runs: list[Any]) -> str | None:
+        """Why "Repeat with seeds…" cannot apply to the selection (None: it can)."""
+        if self.controller.running or self.queue.pending:
+            return "Training is running: repeat when it has ended."
+        if not runs or len({stats.config_key(r) for r in runs}) != 1:
+            return "Select a run (or runs of one configuration) to repeat its configuration."
+        run = runs[0]
+        if run.graph_hash != self._graph_hash:
+            return (f"Run {run.id} trained another version of the network (revision "
+                    f"{run.graph_revision}): it cannot be repeated on the graph as it is now.")
+        return None
 
     def use_weights(self) -> bool:
         runs = self.selected_runs()
@@ -270,27 +390,146 @@ class RunsPanel(QWidget):
         return True
 
     def compare(self) -> CompareDialog | None:
-        runs = self.selected_runs()
-        if len(runs) != 2:
-            self.message.setText("Select two runs (Ctrl+click) to compare them.")
+        pair = self._compare_pair(self.selected_runs())
+        if pair is None:
+            self.message.setText("Select two runs or two configurations (Ctrl+click) to "
+                                 "compare them.")
             return None
-        older, newer = sorted(runs, key=lambda r: r.id)
+        older, newer = pair
         if self.compare_dialog is not None:
             self.compare_dialog.close()
-        self.compare_dialog = CompareDialog(older, newer, self)
+        groups = (stats.group_of(older, self.groups), stats.group_of(newer, self.groups))
+        self.compare_dialog = CompareDialog(older, newer, self, groups=groups)
         self.compare_dialog.show()
         return self.compare_dialog
 
 
-class CompareDialog(QDialog):
-    """Two runs side by side: the settings that differ, the results, the curves."""
+    def repeat(self, n: int | None = None) -> bool:
+        """Queue ``n`` runs (asked when None) of the selected run's configuration with the
+        seeds after the highest that configuration has used."""
+        runs = self.selected_runs()
+        problem = self._repeat_problem(runs)
+        if problem is not None:
+            self.message.setText(problem)
+            return False
+        run = runs[0]
+        if n is None:
+            n, ok = QInputDialog.getInt(
+                self, "Repeat with seeds", f"Runs of run {run.id}'s configuration, each with "
+                "the next seed:", REPEATS, 1, 100)
+            if not ok:
+                return False
+        key = stats.config_key(run)
+        first = max(r.seed for r in self.document.project.runs
+                    if stats.config_key(r) == key) + 1
+        seeds = list(range(first, first + n))
+        problem = self.queue.start(run, seeds)
+        if problem is not None:
+            self.message.setText(problem)
+            return False
+        self.message.setText(f"Training run {run.id}'s configuration with seed"
+                             f"{'s' * (n > 1)} {_seeds(seeds)}, one run after another; Stop "
+                             "ends the queue.")
+        return True
 
-    def __init__(self, a: Any, b: Any, parent: QWidget | None = None) -> None:
+    def export_csv(self, path: str | None = None) -> bool:
+        """Every run of the project as a CSV row (asks where when ``path`` is None)."""
+        project = self.document.project
+        if not project.runs:
+            self.message.setText("No runs to export yet.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export the runs as CSV",
+                                                  f"{project.name}-runs.csv",
+                                                  "CSV files (*.csv)")
+            if not path:
+                return False
+        try:
+            count = write_runs_csv(project.runs, path)
+        except OSError as exc:
+            self.message.setText(f"Cannot write {path}: {exc.strerror or exc}")
+            return False
+        self.message.setText(f"Wrote {count} run{'s' * (count != 1)} to {path}.")
+        return True
+
+
+def _seeds(seeds: list[int]) -> str:
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+
+
+class RepeatQueue(QObject):
+    """Runs of one configuration with given seeds, one after another: the next starts when
+    the last has ended; Stop, a failure or a refused start ends the queue. The configuration
+    and each seed are set as settings changes (undoable steps), so each run is an ordinary
+    run of the project."""
+
+    changed = Signal()
+
+    def __init__(self, document: Any, controller: Any, start: Callable[[], bool],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document, self.controller, self.start_run = document, controller, start
+        self.pending: list[int] = []
+        controller.state_changed.connect(self._state_changed)
+        controller.failed.connect(lambda _event: self.cancel())
+
+    def start(self, run: Any, seeds: list[int]) -> str | None:
+        """Set ``run``'s configuration and train it with each seed; why not (None: started)."""
+        if self.controller.running or not seeds:
+            return "Training is running: repeat when it has ended."
+        dataset = run.dataset.get("config", {}) if isinstance(run.dataset, dict) else {}
+        for section, values in (("training", run.training), ("dataset", dataset)):
+            known = set(section_class(section)().to_dict())
+            changes = {k: v for k, v in values.items() if k in known and k != "seed"}
+            problem = self.document.change_settings(section, changes,
+                                                    f"Settings of run {run.id}")
+            if problem is not None:
+                return problem
+        self.pending = list(seeds)
+        self._next()
+        return None
+
+    def cancel(self) -> None:
+        if self.pending:
+            self.pending = []
+            self.changed.emit()
+
+    def _state_changed(self, state: str) -> None:
+        if state == STOPPING:
+            self.cancel()
+        elif state == IDLE and self.pending:  # after every slot has heard that it ended
+            QTimer.singleShot(0, self._next)
+
+    def _next(self) -> None:
+        if not self.pending or self.controller.running:
+            return
+        seed = self.pending.pop(0)
+        problem = self.document.change_settings("training", {"seed": seed}, f"Seed {seed}")
+        if problem is not None or not self.start_run():
+            self.pending = []
+        self.changed.emit()
+
+
+class CompareDialog(QDialog):
+    """Two runs side by side: the settings that differ, the results, the curves; for runs of
+    two configurations (``groups``) also the difference of their results with its 95 %
+    interval and whether it is more than noise."""
+
+    def __init__(self, a: Any, b: Any, parent: QWidget | None = None, *,
+                 groups: tuple[Any, Any] = (None, None)) -> None:
         super().__init__(parent)
         self.a, self.b = a, b
         self.setWindowTitle(f"Run {a.id} versus run {b.id}")
-        self.diff = settings_diff(a, b)
-        self.settings = self._table(["Setting", f"Run {a.id}", f"Run {b.id}"],
+        ga, gb = groups
+        self.comparison = stats.compare(ga, gb) \
+            if ga is not None and gb is not None and ga is not gb else None
+        self.diff = self.comparison.differing if self.comparison else settings_diff(a, b)
+        self.statistics = QLabel(self._statistics(ga, gb))
+        self.statistics.setWordWrap(True)
+        self.statistics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        names = [f"A: run {a.id}", f"B: run {b.id}"] if self.comparison else \
+            [f"Run {a.id}", f"Run {b.id}"]
+        self.settings = self._table(["Setting", *names],
                                     [(k, format_value(x), format_value(y))
                                      for k, x, y in self.diff]
                                     or [("(the same settings)", "", "")])
@@ -298,6 +537,7 @@ class CompareDialog(QDialog):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.statistics)
         left_layout.addWidget(QLabel("<b>Settings that differ</b>"))
         left_layout.addWidget(self.settings, 1)
         left_layout.addWidget(QLabel("<b>Results</b>"))
@@ -345,6 +585,28 @@ class CompareDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
         self.resize(1100, 620)
+
+    def _statistics(self, ga: Any, gb: Any) -> str:
+        """In words: each side's configuration with its spread, and the verdict."""
+        a, b = self.a, self.b
+        if ga is None or gb is None:
+            which = a if ga is None else b
+            return (f"Run {which.id} did not finish ({which.status}): only finished runs count "
+                    "in a configuration's statistics.")
+        if ga is gb:
+            return (f"Runs {a.id} and {b.id} have the same configuration: they differ only by "
+                    f"seed. Its {len(ga.runs)} runs: best val acc "
+                    f"{stats.describe(ga.summary())}.")
+        c = self.comparison
+        assert c is not None
+
+        def side(name: str, run: Any, group: Any) -> str:
+            n = len(group.runs)
+            return (f"<b>{name}</b>: run {run.id}'s configuration, {n} run{'s' * (n != 1)} "
+                    f"(seeds {', '.join(map(str, group.seeds))}), best val acc "
+                    f"{stats.describe(c.a if name == 'A' else c.b)}")
+
+        return (f"{side('A', a, ga)}<br>{side('B', b, gb)}<br><b>{c.verdict()}</b>")
 
     def _results(self) -> list[tuple[str, str, str]]:
         def row(name: str, fn: Any) -> tuple[str, str, str]:

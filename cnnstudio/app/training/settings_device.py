@@ -12,13 +12,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ... import engine
 from ...graph.analysis import memory_optimizer
 from ...project import TrainConfig
+from .. import preferences
 from ..style import ERROR_COLOR, WARNING_COLOR
 from ..workers import Jobs
 from .settings_forms import FieldForm
@@ -160,6 +171,8 @@ class DeviceGroup(QWidget):
         box.addWidget(self.line)
         box.addWidget(self.switches)
         box.addLayout(row)
+        self.tensorboard = TensorBoardRow()
+        box.addWidget(self.tensorboard)
         self._cuda_switches(False)
 
     def sync(self, values: dict[str, Any]) -> None:
@@ -201,3 +214,92 @@ class DeviceGroup(QWidget):
         self.use_batch.setVisible(self.suggested is not None)
         if self.suggested is not None:
             self.use_batch.setText(f"Use batch {self.suggested}")
+
+
+def tensorboard_problem() -> str | None:
+    """Why runs cannot write TensorBoard logs here (imports torch: run it in a job)."""
+    from ...engine.training import tblog
+
+    return tblog.missing()
+
+
+class TensorBoardRow(QWidget):
+    """"TensorBoard logs: FOLDER [Folder…] [Off]": where runs trained in this window write
+    TensorBoard event files (``FOLDER/run-<id>``). A preference of this machine, not a project
+    setting, so it stays the same from project to project and is never shared with a file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problem: str | None = None
+        self.known = False
+        """Whether the package was looked for (``problem`` is the answer)."""
+        self.jobs = Jobs(self)
+        self._checked = False
+        self.text = ""
+        """What ``where`` says in full (it elides a long folder in the middle)."""
+        self.where = QLabel()
+        self.where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.choose = QPushButton("Folder…")
+        self.choose.setToolTip("Choose the folder TensorBoard logs of runs go to")
+        self.choose.clicked.connect(self.pick)
+        self.off = QPushButton("Off")
+        self.off.setToolTip("Write no TensorBoard logs")
+        self.off.clicked.connect(lambda: self.set_folder(None))
+        top = QHBoxLayout()  # the folder on a line of its own: a narrow panel keeps it legible
+        top.addWidget(QLabel("TensorBoard logs:"), 1)
+        top.addWidget(self.choose)
+        top.addWidget(self.off)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addLayout(top)
+        box.addWidget(self.where)
+        self.show_folder()
+
+    def pick(self) -> None:
+        start = preferences.tensorboard_folder() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder for TensorBoard logs", start)
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str | None) -> None:
+        preferences.set_tensorboard_folder(folder)
+        self.show_folder()
+
+    def show_folder(self) -> None:
+        folder = preferences.tensorboard_folder()
+        if self.problem:
+            text, tip = f"off: {self.problem}", self.problem
+        elif folder:
+            text = folder
+            tip = (f"Each run writes {folder}/run-<id>; see them with "
+                   f"`tensorboard --logdir {folder}`")
+        else:
+            text, tip = "off", "Runs write no TensorBoard logs"
+        self.text = text
+        self._elide()
+        self.where.setToolTip(tip)
+        self.where.setStyleSheet(f"color: {WARNING_COLOR};" if self.problem and folder else "")
+        self.choose.setEnabled(not self.problem)
+        self.off.setEnabled(folder is not None)
+
+    def _elide(self) -> None:
+        """A folder shortened in the middle to fit; the message of a missing package whole."""
+        self.where.setWordWrap(bool(self.problem))
+        self.where.setText(self.text if self.problem else self.where.fontMetrics().elidedText(
+            self.text, Qt.TextElideMode.ElideMiddle, max(self.where.width(), 40)))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Whether the package is there is asked once shown, in a job (it imports torch)."""
+        super().showEvent(event)
+        if not self._checked:
+            self._checked = True
+            self.jobs.start(tensorboard_problem, self._set_problem, lambda _m: None)
+
+    def _set_problem(self, problem: str | None) -> None:
+        self.problem, self.known = problem, True
+        self.show_folder()

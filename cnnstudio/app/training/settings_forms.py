@@ -273,6 +273,9 @@ class GridView(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self._pixmap = QPixmap()
+        self._reserved = 0
+        """While empty, the side of a square kept free for a pixmap on its way (0: none), so
+        the panel below does not jump when it arrives."""
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
@@ -288,8 +291,15 @@ class GridView(QWidget):
     def clear(self) -> None:
         self.setPixmap(QPixmap())
 
+    def reserve(self, side: int) -> None:
+        """Keep a ``side``-pixel square while empty (0: shrink to nothing)."""
+        self._reserved = side
+        self.updateGeometry()
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return self._pixmap.size() if not self._pixmap.isNull() else QSize(64, 16)
+        if self._pixmap.isNull():
+            return QSize(max(64, self._reserved), max(16, self._reserved))
+        return self._pixmap.size()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(64, 16)
@@ -300,7 +310,7 @@ class GridView(QWidget):
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
         p = self._pixmap
         if p.isNull():
-            return 16
+            return max(16, min(width, self._reserved))
         return round(min(width, p.width()) * p.height() / p.width())
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name

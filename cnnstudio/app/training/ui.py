@@ -125,7 +125,7 @@ class TrainingUi(QObject):
         def runs() -> QWidget:
             from .runs import RunsPanel
 
-            return RunsPanel(d, c)
+            return RunsPanel(d, c, start=self.train)  # repeats start runs as Train does
 
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, \
             Qt.DockWidgetArea.BottomDockWidgetArea

@@ -1,0 +1,142 @@
+"""The search space stored in the project: its JSON round-trips through the project file, and
+bad dimensions are refused with one line that names them."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnstudio.graph import analyze
+from cnnstudio.project import ConfigError, load_project, save_project
+from cnnstudio.project.sweep import (
+    Dimension,
+    SweepSpace,
+    apply_values,
+    current_values,
+    default_space,
+    space_of,
+    store_space,
+    trial_copy,
+)
+
+
+def a_space() -> SweepSpace:
+    return SweepSpace([
+        Dimension("optimizer.lr", "float", 1e-4, 1e-1, log=True),
+        Dimension("epochs", "int", 1, 3),
+        Dimension("dataset.mixup_alpha", "float", 0.0, 0.4, step=0.2),
+        Dimension("schedule.name", "choice", choices=["none", "cosine"]),
+        Dimension("node:features.c1.out_channels", "int", 4, 8, step=2),
+        Dimension("node:features.c1_act.type", "choice", choices=["Tanh", "ReLU", "GELU"]),
+    ], sampler="random", pruner="hyperband", objectives=["val_acc", "params"], trials=7)
+
+
+def test_the_space_round_trips_through_the_project_file(tiny) -> None:
+    project = load_project(tiny)
+    assert space_of(project) == default_space(project)  # without one: the default
+    store_space(project, a_space())
+    save_project(project, tiny)
+    again = load_project(tiny)
+    assert again.extra["sweep"] == a_space().to_dict()
+    assert space_of(again) == a_space()
+    assert space_of(again).directions == ["maximize", "minimize"]
+
+
+def test_the_default_space_sweeps_only_training_options_that_exist(tiny) -> None:
+    space = default_space()
+    assert [d.target for d in space.dimensions] == [
+        "optimizer.lr", "batch_size", "optimizer.name", "optimizer.weight_decay"]
+    project = load_project(tiny)
+    apply_values(project, {"optimizer.lr": 0.02, "batch_size": 128, "optimizer.name": "sgd",
+                           "optimizer.weight_decay": 1e-4})
+    t = project.training
+    assert (t.optimizer.lr, t.batch_size, t.optimizer.name, t.optimizer.weight_decay) == \
+        (0.02, 128, "sgd", 1e-4)
+
+
+def test_values_reach_options_graph_parameters_and_activation_types(tiny) -> None:
+    project = load_project(tiny)
+    copy = trial_copy(project)
+    links = (copy.graph.inputs("features.c1_act"), copy.graph.outputs("features.c1_act"))
+    apply_values(copy, {"node:features.c1.out_channels": 8, "node:features.c1_act.type": "ReLU",
+                        "dataset.mixup_alpha": 0.2, "schedule.name": "cosine"})
+    assert copy.graph.node("features.c1").params["out_channels"] == 8
+    assert copy.graph.node("features.c1_act").type == "ReLU"
+    assert (copy.graph.inputs("features.c1_act"), copy.graph.outputs("features.c1_act")) == links
+    assert copy.dataset.mixup_alpha == 0.2 and copy.training.schedule.name == "cosine"
+    assert analyze(copy.graph).ok
+    # the project the copy came from is untouched
+    assert project.graph.node("features.c1").params["out_channels"] == 6
+    assert project.graph.node("features.c1_act").type == "Tanh"
+    assert project.dataset.mixup_alpha == 0.0
+
+
+@pytest.mark.parametrize("dim, words", [
+    ({"target": "optimizer.learning_rate", "low": 0.1, "high": 1}, "no such option"),
+    ({"target": "dataset.colour", "kind": "choice", "choices": [1]}, "no such option"),
+    ({"target": "node:nope.out_channels", "kind": "int", "low": 1, "high": 2},
+     "no node 'nope'"),
+    ({"target": "node:features.c1.channels", "kind": "int", "low": 1, "high": 2},
+     "has no parameter 'channels'"),
+    ({"target": "node:features.c1.type", "kind": "choice", "choices": ["ReLU"]},
+     "only an activation's type"),
+    ({"target": "node:features.c1_act.type", "kind": "choice", "choices": ["Conv2d"]},
+     "not an activation type"),
+    ({"target": "batch_size", "kind": "int", "low": 0, "high": 64}, "batch_size"),
+    ({"target": "optimizer.name", "kind": "choice", "choices": ["sgd", "lion"]}, "lion"),
+])
+def test_a_dimension_the_project_lacks_is_refused(tiny, dim, words) -> None:
+    project = load_project(tiny)
+    project.extra["sweep"] = {"dimensions": [dim]}
+    with pytest.raises(ConfigError) as info:
+        space_of(project)
+    message = str(info.value)
+    assert message.startswith("sweep.dimensions[0]") and words in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("doc, words", [
+    ({"dimensions": [{"target": "optimizer.lr", "low": 1, "high": 0.1}]}, "must not be above"),
+    ({"dimensions": [{"target": "optimizer.lr", "low": 0, "high": 1, "log": True}]},
+     "needs low above 0"),
+    ({"dimensions": [{"target": "epochs", "kind": "int", "low": 1.5, "high": 3}]},
+     "expected an integer"),
+    ({"dimensions": [{"target": "optimizer.lr", "low": 0.1, "high": 1, "step": -1}]},
+     "greater than 0"),
+    ({"dimensions": [{"target": "optimizer.name", "kind": "choice", "choices": []}]},
+     "non-empty list"),
+    ({"dimensions": [{"target": "epochs", "kind": "int", "low": 1, "high": 2}] * 2},
+     "swept twice"),
+    ({"sampler": "bayes"}, "sampler"),
+    ({"pruner": "asha"}, "pruner"),
+    ({"objectives": ["latency"]}, "objectives"),
+    ({"trials": 0}, "trials"),
+    ({"sampler": "grid", "dimensions": [{"target": "optimizer.lr", "low": 0.1, "high": 1}]},
+     "grid sampler needs a step"),
+])
+def test_a_malformed_space_is_refused_in_one_line(doc, words) -> None:
+    with pytest.raises(ConfigError) as info:
+        SweepSpace.from_dict(doc)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_grid_lists_every_point() -> None:
+    assert Dimension("epochs", "int", 1, 5, step=2).grid() == [1, 3, 5]
+    assert Dimension("x", "float", 0.0, 0.4, step=0.2).grid() == pytest.approx([0, 0.2, 0.4])
+    assert Dimension("x", "choice", choices=["a", "b"]).grid() == ["a", "b"]
+
+
+def test_current_values_are_the_project_s_own_where_the_space_holds_them(tiny) -> None:
+    project = load_project(tiny)
+    assert current_values(project, a_space()) == {
+        "optimizer.lr": 0.003, "epochs": 1, "dataset.mixup_alpha": 0.0, "schedule.name": "none",
+        "node:features.c1.out_channels": 6, "node:features.c1_act.type": "Tanh"}
+    # the bare default space holds the example's lr 0.003, not its batch size 16 and weight
+    # decay 0; the project's default space holds them all (its first trial: the project)
+    assert current_values(project, default_space()) == {"optimizer.lr": 0.003,
+                                                        "optimizer.name": "adam",
+                                                        "optimizer.weight_decay": 0.0}
+    assert current_values(project, default_space(project)) == {
+        "optimizer.lr": 0.003, "batch_size": 16, "optimizer.name": "adam",
+        "optimizer.weight_decay": 0.0}
+    assert not Dimension("epochs", "int", 1, 5, step=2).holds(2)
+    assert not Dimension("x", "choice", choices=[1, 2]).holds(True)
