@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..project.examples import is_example
-from ..project.sweep import PRUNERS, SAMPLERS
+from ..project.sweep import PRUNERS, SAMPLERS, SweepSpace
 from .common import CliError, positive_int
 
 
@@ -35,6 +35,8 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--study", metavar="NAME", help="the study's name (default: the saved "
                    "project file's name)")
     s.add_argument("--epochs", type=positive_int, metavar="E", help="epochs of each trial")
+    s.add_argument("--space", metavar="FILE", help="a JSON search space (dimensions, sampler, "
+                   "pruner, objectives) instead of the project's; kept in the saved project")
     s.add_argument("--sampler", choices=SAMPLERS, help="instead of the space's sampler")
     s.add_argument("--pruner", choices=PRUNERS, help="instead of the space's pruner")
     s.add_argument("--out", metavar="PROJECT", help="save the project with the trials' runs "
@@ -60,11 +62,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise CliError(f"{args.project}: no such project file")
     if args.tensorboard and (problem := tblog.missing()):  # before any trial, as train does
         raise CliError(problem)
+    space = _read_space(args.space) if args.space else None
     try:
         result = run_sweep(args.project, args.trials, args.jobs, args.storage, args.study,
                            args.epochs, _progress, out=out, sampler=args.sampler,
                            pruner=args.pruner, cache_dir=args.data_cache,
-                           tensorboard=args.tensorboard)
+                           tensorboard=args.tensorboard, search_space=space)
     except SweepError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -99,3 +102,15 @@ def _line(trial: Any) -> str:
 
 def _show(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _read_space(path: str) -> SweepSpace:
+    """The search space of ``--space FILE`` (JSON, as a project stores it)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return SweepSpace.from_dict(doc, "--space")
+    except OSError as exc:
+        raise CliError(f"--space: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # bad JSON, or a ConfigError naming the dimension
+        raise CliError(f"--space: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                       ) from None

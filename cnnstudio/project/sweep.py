@@ -315,3 +315,13 @@ def trial_copy(project: Any) -> Any:
                          saved_graph_hash=project.saved_graph_hash,
                          description=project.description)
 
+
+def run_ids(runs: list[Any], study_name: str) -> dict[int, int]:
+    """Trial number → the project's run id, for the runs the sweep recorded in the project
+    (``run.extra["sweep"]``)."""
+    ids = {}
+    for run in runs:
+        mark = run.extra.get("sweep")
+        if isinstance(mark, dict) and mark.get("study") == study_name:
+            ids[mark.get("trial")] = run.id
+    return ids

@@ -115,3 +115,33 @@ def test_an_unknown_option_in_the_stored_space_exits_2(lenet, capsys) -> None:
 def test_a_missing_project_exits_2(tmp_path, capsys) -> None:
     code, out, err = run(capsys, "sweep", str(tmp_path / "none.cnnproj"), "--trials", "1")
     assert code == 2 and "no such project file" in err
+
+
+def test_a_space_file_is_swept_and_kept_with_the_runs(lenet, tmp_path, capsys) -> None:
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"sampler": "grid", "dimensions": [
+        {"target": "optimizer.lr", "kind": "choice", "choices": [0.001, 0.01]}]}))
+    out = tmp_path / "swept.cnnproj"
+    code, stdout, _ = run(capsys, "sweep", str(lenet), "--trials", "2", "--epochs", "1",
+                          "--space", str(space), "--out", str(out), "--json")
+    assert code == 0
+    doc = json.loads(stdout)
+    assert sorted(t["params"]["optimizer.lr"] for t in doc["trials"]) == [0.001, 0.01]
+    kept = load_project(out).extra["sweep"]
+    assert kept["sampler"] == "grid" and kept["dimensions"][0]["target"] == "optimizer.lr"
+    assert "sweep" not in load_project(lenet).extra  # the source is not written
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("{not json", "--space:"),
+    ('{"dimensions": [{"target": "optimizer.nope", "low": 0.1, "high": 1}]}', "optimizer.nope"),
+])
+def test_a_bad_space_file_exits_2_with_one_line(lenet, tmp_path, capsys, text,
+                                                fragment) -> None:
+    space = tmp_path / "space.json"
+    space.write_text(text)
+    code, out, err = run(capsys, "sweep", str(lenet), "--trials", "1", "--space", str(space))
+    assert code == 2 and out == "" and fragment in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "sweep", str(lenet), "--trials", "1", "--space",
+                       str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read" in err

@@ -127,20 +127,29 @@ class TrainingUi(QObject):
 
             return RunsPanel(d, c, start=self.train)  # repeats start runs as Train does
 
+        def show_runs(ids: list[int]) -> None:  # not raised: the Sweep tab stays in front
+            self.panel("Runs").select_runs(ids)
+
+        def sweep() -> QWidget:
+            from .sweepview import SweepView
+
+            return SweepView(d, select_runs=show_runs)  # a clicked trial selects its run
+
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, \
             Qt.DockWidgetArea.BottomDockWidgetArea
         for title, factory, area in (("Training", settings, right),
                                      ("Charts", charts, bottom),
                                      ("Feature maps", features, bottom),
                                      ("Evaluation", evaluation, bottom),
-                                     ("Runs", runs, bottom)):
+                                     ("Runs", runs, bottom),
+                                     ("Sweep", sweep, bottom)):
             panel = LazyPanel(factory)
             self.panels[title] = panel
             w.add_dock(title, scrolled(panel), area)  # a panel's minimum never starves the canvas
             w.docks[title].visibilityChanged.connect(panel.shown)
         w.tabifyDockWidget(w.docks["History"], w.docks["Training"])
         last = w.docks["Problems"]
-        for title in ("Charts", "Feature maps", "Evaluation", "Runs"):
+        for title in ("Charts", "Feature maps", "Evaluation", "Runs", "Sweep"):
             w.tabifyDockWidget(last, w.docks[title])
             last = w.docks[title]
 

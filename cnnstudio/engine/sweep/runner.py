@@ -26,7 +26,16 @@ from optuna.trial import FrozenTrial, TrialState
 from ...project.archive import load_project, save_project
 from ...project.config import ConfigError
 from ...project.model import Project, Run
-from ...project.sweep import SweepSpace, apply_values, current_values, space_of, trial_copy
+from ...project.sweep import (
+    SweepSpace,
+    apply_values,
+    check_space,
+    current_values,
+    run_ids,
+    space_of,
+    store_space,
+    trial_copy,
+)
 from .objective import RUN_ATTR, SURPLUS_ATTR, Objective, TrialFailed
 from .study import GRACE_S, HEARTBEAT_S, default_storage, open_storage, open_study, quiet
 
@@ -92,7 +101,8 @@ def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
               out: str | Path | None = None, sampler: str | None = None,
               pruner: str | None = None, cache_dir: str | Path | None = None,
               heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S,
-              tensorboard: str | Path | None = None) -> SweepResult:
+              tensorboard: str | Path | None = None,
+              search_space: SweepSpace | None = None) -> SweepResult:
     """Run (or resume, or join) the study until it has ``trials`` trials with an outcome,
     recording each as a run of the project saved to ``out`` (default: the project itself; an
     existing ``out`` gets the runs added). The storage defaults to a SQLite file beside
@@ -104,10 +114,12 @@ def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
         project = load_project(source)
     except (OSError, ValueError) as exc:
         raise SweepError(str(exc)) from None
-    space = _space(project, sampler, pruner)
+    space = _space(project, sampler, pruner, search_space)
     out_path = Path(out) if out is not None else source
     same = out_path.resolve() == source.resolve()
     record = project if same or not out_path.exists() else _load(out_path)
+    if search_space is not None:  # kept with the runs it gave
+        store_space(record, search_space)
     url = storage_url or default_storage(out_path)  # beside the project that gets written
     name = study_name or out_path.stem
     settings = Settings(str(source.resolve()), url, name, space.to_dict(), trials, epochs, jobs,
@@ -187,9 +199,12 @@ def _admit(trial: optuna.Trial, trials: int) -> bool:
     return done + running < trials
 
 
-def _space(project: Project, sampler: str | None, pruner: str | None) -> SweepSpace:
+def _space(project: Project, sampler: str | None, pruner: str | None,
+           given: SweepSpace | None = None) -> SweepSpace:
     try:
-        doc = space_of(project).to_dict()
+        if given is not None:
+            check_space(given, project)
+        doc = (given or space_of(project)).to_dict()
         doc.update({k: v for k, v in (("sampler", sampler), ("pruner", pruner)) if v})
         return SweepSpace.from_dict(doc)
     except ConfigError as exc:
@@ -263,17 +278,8 @@ class _Owner:
         self.study, self.project, self.out, self.on_event = study, project, out, on_event
         self.done: dict[int, TrialDone] = {}
 
-    def _run_ids(self) -> dict[int, int]:
-        """Trial number → run id, of this study's trials already in the project."""
-        ids = {}
-        for run in self.project.runs:
-            mark = run.extra.get("sweep")
-            if isinstance(mark, dict) and mark.get("study") == self.study.study_name:
-                ids[mark.get("trial")] = run.id
-        return ids
-
     def collect(self) -> None:
-        ids = self._run_ids()
+        ids = run_ids(self.project.runs, self.study.study_name)
         changed = False
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state not in STATES or trial.number in self.done or \
