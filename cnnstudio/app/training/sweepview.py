@@ -172,6 +172,8 @@ class SweepView(QWidget):
         self.importance_plot = pg.PlotWidget()
         plot = self.importance_plot.getPlotItem()
         plot.setLabel("bottom", "importance (PED-ANOVA)")
+        for axis in ("left", "bottom"):  # shares 0..1, not "(x0.001)"
+            plot.getAxis(axis).enableAutoSIPrefix(False)
         plot.setMenuEnabled(False)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=TRAIN)
         plot.addItem(self.bars)
