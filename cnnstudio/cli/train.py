@@ -311,6 +311,7 @@ def _repeat(args: argparse.Namespace, out: Path) -> int:
         ids.append(project.runs[-1].id)
         if status != 0:
             return status
+    _start_seeds_at(out, first)
     made = [r for r in project.runs if r.id in ids]
     found = groups(made)
     if len(found) != 1 or len(found[0].runs) != len(ids):
@@ -320,6 +321,20 @@ def _repeat(args: argparse.Namespace, out: Path) -> int:
     for metric in ("best_val_acc", "final_val_acc"):
         print(f"  {METRICS[metric][0]}: {describe(found[0].summary(metric), metric)}")
     return 0
+
+
+def _start_seeds_at(path: Path, seed: int) -> None:
+    """After --repeat the project keeps the seed its repeats started from, not the last run's:
+    a second --repeat at other settings then runs the same seeds, and comparing the two pairs
+    them by seed (a tighter interval than Welch's)."""
+    from ..project import ProjectError, load_project, save_project
+
+    try:
+        project = load_project(path)
+        project.training.seed = seed
+        save_project(project, path)
+    except ProjectError as exc:
+        raise CliError(f"the runs were saved, but not the starting seed: {exc}") from None
 
 
 def _open_log(path: str | None, mode: str = "w") -> TextIO | None:
