@@ -24,6 +24,7 @@ def test_a_long_run_with_live_views_keeps_its_memory_flat(window, qtbot) -> None
     project = window.document.project
     project.training.epochs = EPOCHS
     ui = window.training
+    window.workspaces.switch("train")  # as F5 would: then the maps are put beside the charts
     ui.show_panel("Charts")
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.docks["Feature maps"])
     window.docks["Feature maps"].show()

@@ -134,13 +134,16 @@ class TrainingController(QObject):
                 tensorboard: str | None = None) -> None:
         """On the run's thread: the session's events as signals, and copies of the weights
         (and TensorBoard logs under the folder ``tensorboard``, the user's preference)."""
-        from ...engine.training import tblog
+        from ...engine.training import tbfind
 
-        log = None
-        if tensorboard and tblog.missing() is None:  # the settings say when it is missing
-            log = tblog.TensorBoardLog(tensorboard, session.project, session=session)
+        events = session.events()
+        if tensorboard and tbfind.missing() is None:  # the settings say when it is missing
+            from ...engine.training import tblog  # only then: it imports more of torch
+
+            events = tblog.logged(events, tblog.TensorBoardLog(tensorboard, session.project,
+                                                                session=session))
         last = time.monotonic()
-        for event in tblog.logged(session.events(), log):
+        for event in events:
             kind = event.event
             if kind == "batch_end":
                 self.batch.emit(event)

@@ -217,10 +217,10 @@ class DeviceGroup(QWidget):
 
 
 def tensorboard_problem() -> str | None:
-    """Why runs cannot write TensorBoard logs here (imports torch: run it in a job)."""
-    from ...engine.training import tblog
+    """Why runs cannot write TensorBoard logs here (imports nothing: no job needed)."""
+    from ...engine.training import tbfind
 
-    return tblog.missing()
+    return tbfind.missing()
 
 
 class TensorBoardRow(QWidget):
@@ -233,7 +233,6 @@ class TensorBoardRow(QWidget):
         self.problem: str | None = None
         self.known = False
         """Whether the package was looked for (``problem`` is the answer)."""
-        self.jobs = Jobs(self)
         self._checked = False
         self.text = ""
         """What ``where`` says in full (it elides a long folder in the middle)."""
@@ -294,11 +293,12 @@ class TensorBoardRow(QWidget):
         self._elide()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        """Whether the package is there is asked once shown, in a job (it imports torch)."""
+        """Whether the package is there is asked once shown (a look-up, no import: importing
+        it on a pool thread while a run trains crashed torch once)."""
         super().showEvent(event)
         if not self._checked:
             self._checked = True
-            self.jobs.start(tensorboard_problem, self._set_problem, lambda _m: None)
+            self._set_problem(tensorboard_problem())
 
     def _set_problem(self, problem: str | None) -> None:
         self.problem, self.known = problem, True

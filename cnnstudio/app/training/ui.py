@@ -71,6 +71,11 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+RUN_PANELS = ("Training", "Charts", "Feature maps", "Evaluation", "Runs")
+"""The panels made before a run starts, so they hear it from its first event; the Sweep panel
+reads its study from storage and is made when first shown."""
+
+
 class TrainingUi(QObject):
     """The training side of ``window`` (a MainWindow): call ``add_docks`` while the window
     makes its docks, then ``fill_menu`` and ``fill_toolbar``."""
@@ -240,7 +245,7 @@ class TrainingUi(QObject):
                                 "The Problems panel lists them all.")
             w.docks["Problems"].raise_()
             return False
-        for title in self.panels:  # they must hear the run from its first event
+        for title in RUN_PANELS:  # they must hear the run from its first event
             self.panel(title)
         if not self._memory_ok():
             return False

@@ -29,23 +29,13 @@ from ..build import to_module
 from ..inference.model import class_names, split_images, to_input
 from ..inference.predictions import SPLIT_NAMES
 from .evaluate import predict
+from .tbfind import INSTALL, missing  # noqa: F401 - the command line asks tblog
 from .trainer import BatchEnd, EpochEnd, Failed, Finished, Started
 
-INSTALL = "pip install 'cnnstudio[tensorboard]'"
 IMAGES = 8  # predictions shown at the end of a run
 TILE = 96  # pixels a side of one prediction's image (small images are enlarged, nearest)
 
 E = TypeVar("E")
-
-
-def missing() -> str | None:
-    """Why TensorBoard logs cannot be written here (None: they can)."""
-    try:
-        import tensorboard  # noqa: F401 - torch's SummaryWriter needs the package
-        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
-    except ImportError:
-        return f"TensorBoard logs need the tensorboard package: {INSTALL}"
-    return None
 
 
 def flat_settings(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
