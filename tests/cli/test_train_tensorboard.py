@@ -28,12 +28,15 @@ def test_the_example_trained_with_tensorboard_logs(tmp_path) -> None:
     acc = EventAccumulator(str(logs / f"run-{run.id}"), size_guidance={"scalars": 0})
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    assert {"batch/train_loss", "batch/lr", "epoch/train_loss", "epoch/val_acc", "epoch/lr",
-            "epoch/samples_per_s", "hparam/best_val_acc", "hparam/final_val_loss"} <= tags
+    # batch points come a few times a second (a fast machine may report none in 2 short
+    # epochs; tests/engine/training/test_tblog.py checks them with every step reported)
+    assert {"epoch/train_loss", "epoch/val_acc", "epoch/lr", "epoch/samples_per_s",
+            "hparam/best_val_acc", "hparam/final_val_loss"} <= tags
     assert [s.step for s in acc.Scalars("epoch/val_acc")] == [1, 2]
     assert [s.value for s in acc.Scalars("epoch/val_acc")] == \
         pytest.approx([r.val_acc for r in run.epochs])
-    steps = [s.step for s in acc.Scalars("batch/train_loss")]
+    steps = [s.step for s in acc.Scalars("batch/train_loss")] \
+        if "batch/train_loss" in tags else [1]
     per_epoch = -(-1438 // 16)  # the digits' training split in batches of 16
     assert steps == sorted(set(steps)) and 1 <= steps[0] and steps[-1] <= 2 * per_epoch
     assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
