@@ -16,17 +16,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer
+from make_guide_screenshots import pump  # the same event-loop wait as the guide's pictures
 from PySide6.QtWidgets import QApplication, QWidget
 
 HERE = Path(__file__).parent / "images"
 EXAMPLE = Path(__file__).resolve().parents[1] / "projects" / "lenet5-digits.cnnproj"
-
-
-def pump(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def save(widget: QWidget, name: str) -> None:
