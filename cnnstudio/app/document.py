@@ -17,6 +17,7 @@ from ..graph import Graph, GraphError, Report, analyze, graph_from_dict, graph_t
 from ..graph import init as inits
 from ..project import ConfigError, Project
 from ..project.options import section_class, with_options
+from ..project.sweep import KEY as SWEEP_KEY
 from . import commands as cmd
 
 VIEW_KEY = "view"  # Project.extra[VIEW_KEY]: what the window remembers (collapsed blocks)
@@ -40,7 +41,8 @@ class Document(QObject):
     path_changed = Signal(object)  # Path | None
     locked_changed = Signal(bool)  # read-only while a training run uses the graph
     refused = Signal(str)  # an edit refused (read-only while a run uses it): why
-    settings_changed = Signal(str)  # "dataset" | "training": replaced (edit, undo or redo)
+    settings_changed = Signal(str)  # "dataset" | "training" | "sweep": replaced (edit, undo, redo)
+    runs_changed = Signal()  # runs added from elsewhere than a run the window trains (a sweep)
 
     def __init__(self, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -366,6 +368,36 @@ class Document(QObject):
         setattr(self.project, section,
                 section_class(section).from_dict(copy.deepcopy(values), section))
         self.settings_changed.emit(section)
+
+    # -- the sweep's search space and runs ----------------------------------------------------
+    def sweep_space(self) -> dict[str, Any] | None:
+        """The stored search space as a fresh dict (None: the project has none)."""
+        return copy.deepcopy(self.project.extra.get(SWEEP_KEY))
+
+    def set_sweep_space(self, space: dict[str, Any] | None, text: str = "Edit the search space"
+                        ) -> str | None:
+        """Store the search space (already checked by the caller, as SweepSpace does) as one undo
+        step; returns why not (a run holds the document)."""
+        before = self.sweep_space()
+        if space == before:
+            return None
+        return self._push(cmd.SetSettings(self._apply_sweep, "sweep", before, space, text,
+                                          key="sweep", merge=False))
+
+    def _apply_sweep(self, _section: str, space: dict[str, Any] | None) -> None:
+        if space is None:
+            self.project.extra.pop(SWEEP_KEY, None)
+        else:
+            self.project.extra[SWEEP_KEY] = copy.deepcopy(space)
+        self.settings_changed.emit("sweep")
+
+    def add_run(self, run: Any) -> None:
+        """Keep a run made elsewhere (a sweep's trial) under the project's next id; the project
+        is then unsaved."""
+        run.id = self.project.next_run_id()
+        self.project.runs.append(run)
+        self.mark_dirty()
+        self.runs_changed.emit()
 
     # -- clipboard ---------------------------------------------------------------------------
     def copy(self, ids: Iterable[str]) -> dict[str, Any]:

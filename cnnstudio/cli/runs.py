@@ -9,7 +9,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..project.stats import METRICS, compare, describe, group_of, groups, varying
+from ..project.stats import (
+    METRICS,
+    compare,
+    describe,
+    fold_table,
+    group_of,
+    groups,
+    percent,
+    varying,
+)
 from .common import CliError
 
 
@@ -17,8 +26,9 @@ def add_parser(sub: Any) -> None:
     r = sub.add_parser(
         "runs", help="list a project's runs grouped by configuration, with statistics",
         description="List the finished runs of a project grouped by configuration (runs that "
-        "differ only by seed form one group) with n, mean ± std and the 95%% confidence "
-        "interval of the best validation accuracy; --csv writes every run as a CSV row; "
+        "differ only by seed form one group; cross-validation runs that differ by fold too, "
+        "with their pooled accuracy and each fold's) with n, mean ± std and the 95%% "
+        "confidence interval of the best validation accuracy; --csv writes every run as a CSV row; "
         "--compare A B compares the configurations of runs A and B.")
     r.add_argument("project", metavar="PROJECT", help="a .cnnproj project file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
@@ -67,12 +77,19 @@ def _print_groups(found: list[Any], others: list[Any]) -> None:
     keys = varying(found)
     for number, group in enumerate(found, start=1):
         n = len(group.runs)
+        seeds = sorted(set(group.seeds))
+        samples = f"seeds {_ids(group.seeds)}" if not group.folds else \
+            f"seed{'s' * (len(seeds) != 1)} {_ids(seeds)}; {group.folds}-fold cross-validation"
         print(f"configuration {number}: {n} run{'s' * (n != 1)} "
-              f"(runs {_ids(group.ids)}; seeds {_ids(group.seeds)})")
+              f"(runs {_ids(group.ids)}; {samples})")
         for key in keys:
             print(f"  {key} = {_value(group.config.get(key))}")
         for metric in ("best_val_acc", "final_val_acc", "final_val_loss"):
             print(f"  {METRICS[metric][0]}: {describe(group.summary(metric), metric)}")
+        if group.folds:
+            print(f"  pooled final val acc: {percent(group.pooled())}")
+            for line in fold_table(group):
+                print(f"    {line}")
     if others:
         print("not counted (did not finish): " +
               ", ".join(f"run {r.id} ({r.status})" for r in others))

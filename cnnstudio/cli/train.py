@@ -9,13 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from .. import engine
+from ..project.config import MAX_FOLDS
 from ..project.examples import is_example
 from .common import CliError, add_recipe_option, apply_recipe, positive_int
 from .progress import Bar, duration
+
+MIN_FOLDS = 2
 
 
 def add_parser(sub: Any) -> None:
@@ -48,6 +52,10 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--repeat", type=positive_int, metavar="N",
                    help="train the same settings N times with seeds S, S+1, ... (S: --seed or "
                    "the project's), each a run, and print their mean ± std and 95%% interval")
+    t.add_argument("--folds", type=int, metavar="K",
+                   help=f"stratified K-fold cross-validation ({MIN_FOLDS} to {MAX_FOLDS}): K "
+                   "runs of the same settings and seed, validating on fold 0, 1, ..., K-1 of "
+                   "the non-test data, then each fold's results and the pooled accuracy")
     t.add_argument("--data-cache", metavar="DIR", help="folder for downloaded datasets")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -140,6 +148,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                        "written; pass --out NEW.cnnproj to save the trained copy there")
     if args.tensorboard and (problem := tblog.missing()):  # before any training
         raise CliError(problem)
+    if args.folds is not None:
+        return _cross_validate(args, out)
     if args.repeat is not None:
         return _repeat(args, out)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
@@ -285,56 +295,123 @@ def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any]:
             "macro_auc": evaluation.get("macro_auc")}
 
 
+def _fresh_runs(option: str, args: argparse.Namespace, *also: str) -> None:
+    """--repeat and --folds train new runs from scratch, one after another in this process."""
+    refused = [*also, *["--resume"] * args.resume, *["--continue"] * args.from_current,
+               *["--nproc"] * (args.nproc > 1)]
+    if refused:
+        raise CliError(f"{option} trains new runs from scratch; it cannot be combined with "
+                       f"{', '.join(refused)}")
+
+
+def _series(args: argparse.Namespace, out: Path, project: Any, n: int,
+            change: Callable[[Any, int], str]) -> tuple[int, list[int], Any]:
+    """``n`` runs of the same settings, the i-th changed by ``change(project, i)`` (which says
+    how, for the terminal), each saved to ``out`` before the next starts from it: the exit
+    status, the runs' ids and the project with them."""
+    ids: list[int] = []
+    for i in range(n):
+        if i:  # the runs so far are in ``out``; the settings are the same options again
+            project = load_for_training(args, out)
+        print(change(project, i), flush=True)
+        status = _train_once(args, project, out, "a" if i else "w")
+        ids.append(project.runs[-1].id)
+        if status != 0:
+            return status, ids, project
+    return 0, ids, project
+
+
+def _one_group(project: Any, ids: list[int]) -> Any:
+    """The group of the runs ``ids`` (None, said on the terminal, when not all finished)."""
+    from ..project.stats import groups
+
+    found = groups([r for r in project.runs if r.id in ids])
+    if len(found) != 1 or len(found[0].runs) != len(ids):
+        print(f"runs {', '.join(map(str, ids))}: not all finished, so no statistics")
+        return None
+    return found[0]
+
+
 def _repeat(args: argparse.Namespace, out: Path) -> int:
     """--repeat N: N runs of the same settings with successive seeds, each saved to ``out``
     before the next starts from it; then the statistics of the N runs."""
     from ..project.config import SEED_MAX
-    from ..project.stats import METRICS, describe, groups
+    from ..project.stats import METRICS, describe
 
-    refused = ["--resume"] * args.resume + ["--continue"] * args.from_current + \
-        ["--nproc"] * (args.nproc > 1)
-    if refused:
-        raise CliError(f"--repeat trains new runs from scratch; it cannot be combined with "
-                       f"{', '.join(refused)}")
+    _fresh_runs("--repeat", args)
     project = load_for_training(args)
     first = project.training.seed
     if first + args.repeat - 1 > SEED_MAX:
         raise CliError(f"--repeat {args.repeat} from seed {first} passes the largest seed "
                        f"{SEED_MAX}")
-    ids: list[int] = []
-    for i in range(args.repeat):
-        if i:  # the runs so far are in ``out``; the settings are the same options again
-            project = load_for_training(args, out)
-        project.training.seed = first + i
-        print(f"repeat {i + 1}/{args.repeat}: seed {first + i}", flush=True)
-        status = _train_once(args, project, out, "a" if i else "w")
-        ids.append(project.runs[-1].id)
-        if status != 0:
-            return status
+
+    def seed(p: Any, i: int) -> str:
+        p.training.seed = first + i
+        return f"repeat {i + 1}/{args.repeat}: seed {first + i}"
+
+    status, ids, project = _series(args, out, project, args.repeat, seed)
+    if status != 0:
+        return status
     _start_seeds_at(out, first)
-    made = [r for r in project.runs if r.id in ids]
-    found = groups(made)
-    if len(found) != 1 or len(found[0].runs) != len(ids):
-        print(f"runs {', '.join(map(str, ids))}: not all finished, so no statistics")
+    group = _one_group(project, ids)
+    if group is None:
         return 0
     print(f"runs {', '.join(map(str, ids))} (seeds {first}–{first + args.repeat - 1}):")
     for metric in ("best_val_acc", "final_val_acc"):
-        print(f"  {METRICS[metric][0]}: {describe(found[0].summary(metric), metric)}")
+        print(f"  {METRICS[metric][0]}: {describe(group.summary(metric), metric)}")
+    return 0
+
+
+def _cross_validate(args: argparse.Namespace, out: Path) -> int:
+    """--folds K: K runs of the same settings and seed, validating on fold 0..K-1, each saved
+    to ``out`` before the next; then each fold's results and the pooled accuracy."""
+    from ..project.stats import describe, fold_table, percent
+
+    k = args.folds
+    _fresh_runs("--folds", args, *["--repeat"] * (args.repeat is not None))
+    if not MIN_FOLDS <= k <= MAX_FOLDS:
+        raise CliError(f"--folds must be from {MIN_FOLDS} to {MAX_FOLDS}, not {k}")
+    project = load_for_training(args)
+    seed = project.training.seed
+
+    def fold(p: Any, i: int) -> str:
+        p.dataset.folds, p.dataset.fold = k, i
+        return f"fold {i + 1}/{k} (dataset.fold {i}): seed {seed}"
+
+    status, ids, project = _series(args, out, project, k, fold)
+    if status != 0:
+        return status
+    _restore(out, lambda p: setattr(p.dataset, "fold", 0), "fold 0 as the validation fold")
+    group = _one_group(project, ids)
+    if group is None:
+        return 0
+    print(f"runs {', '.join(map(str, ids))} ({k}-fold cross-validation, seed {seed}):")
+    for line in fold_table(group):
+        print(f"  {line}")
+    print(f"  pooled final val acc: {percent(group.pooled())}")
+    print(f"  final val acc over the folds: "
+          f"{describe(group.summary('final_val_acc'), 'final_val_acc')}")
     return 0
 
 
 def _start_seeds_at(path: Path, seed: int) -> None:
     """After --repeat the project keeps the seed its repeats started from, not the last run's:
     a second --repeat at other settings then runs the same seeds, and comparing the two pairs
-    them by seed (a tighter interval than Welch's)."""
+    them by seed (a tighter interval than Welch's). (--folds keeps fold 0 for the same
+    reason.)"""
+    _restore(path, lambda p: setattr(p.training, "seed", seed), "the starting seed")
+
+
+def _restore(path: Path, change: Callable[[Any], None], what: str) -> None:
+    """Apply ``change`` to the saved project at ``path`` and save it again."""
     from ..project import ProjectError, load_project, save_project
 
     try:
         project = load_project(path)
-        project.training.seed = seed
+        change(project)
         save_project(project, path)
     except ProjectError as exc:
-        raise CliError(f"the runs were saved, but not the starting seed: {exc}") from None
+        raise CliError(f"the runs were saved, but not {what}: {exc}") from None
 
 
 def _open_log(path: str | None, mode: str = "w") -> TextIO | None:

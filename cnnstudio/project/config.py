@@ -15,6 +15,7 @@ from typing import Any
 
 SEED_MAX = 2**32 - 1
 MAX_CLASSES = 100_000
+MAX_FOLDS = 20
 
 
 class ConfigError(ValueError):
@@ -204,6 +205,14 @@ class DatasetConfig(Section):
                                 "sources without an official test split.")
     split_seed: int = _opt(0, number(0, SEED_MAX, integer=True),
                            "Seed of the stratified split.")
+    folds: int = _opt(0, number(0, MAX_FOLDS, integer=True),
+                      f"Cross-validation: 0 (off) holds out val_fraction for validation; 2 to "
+                      f"{MAX_FOLDS} deals the non-test data into that many stratified folds, "
+                      "one of them the validation split (val_fraction is then not used; 1 is "
+                      "refused).")
+    fold: int = _opt(0, number(0, MAX_FOLDS - 1, integer=True),
+                     "Which fold is the validation split (0 to folds − 1; used when folds is "
+                     "2 or more).")
     limit: int | None = _opt(None, number(1, integer=True, nullable=True),
                              "Use at most this many training samples (a quick try).")
     normalize: str = _opt("auto", choice(*NORMALIZE),
@@ -234,7 +243,11 @@ class DatasetConfig(Section):
             raise _fail(f"{path}.mean", "custom normalisation needs a mean and a std for each "
                         f"channel (1 or 3 values each), found {len(self.mean)} and "
                         f"{len(self.std)}")
-        if self.val_fraction + self.test_fraction >= 1:
+        if self.folds == 1:
+            raise _fail(f"{path}.folds", "cross-validation needs at least 2 folds (0: off)")
+        if self.folds >= 2 and self.fold >= self.folds:
+            raise _fail(f"{path}.fold", f"must be below folds ({self.folds}), found {self.fold}")
+        if self.folds < 2 and self.val_fraction + self.test_fraction >= 1:
             raise _fail(f"{path}.val_fraction", "validation and test together must leave "
                         "training data (their sum must be below 1)")
 

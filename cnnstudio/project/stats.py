@@ -1,6 +1,8 @@
 """Runs of one configuration, told apart from noise: a run's settings without its seed, runs
 grouped by those settings, mean ± std and a Student-t 95 % interval of their results, and the
 difference of two configurations (paired by seed where they share seeds, Welch otherwise).
+Cross-validation runs (``dataset.folds`` >= 2) of one configuration differ by fold too: they
+form one group with a pooled accuracy, and pair by (seed, fold).
 
 On the digits example the seed alone moves validation accuracy by about a point, so one run
 per setting says little; the command line (``cnnstudio runs``, ``train --repeat``) and the
@@ -17,9 +19,13 @@ from typing import Any
 LEVEL = 0.95
 DONE = ("finished", "early_stopped")
 """Statuses of runs that trained as configured (a stopped or failed run is no sample)."""
-BOOKKEEPING = ("training.seed", "training.checkpoint_every", "graph.revision")
+BOOKKEEPING = ("training.seed", "training.checkpoint_every", "graph.revision", "dataset.fold")
 """Settings that do not change what a run learns: the seed (what repeats vary), how often it
-saved, and the revision counter (the graph's hash says whether the network is the same)."""
+saved, the revision counter (the graph's hash says whether the network is the same), and the
+validation fold (what cross-validation varies)."""
+ADDED = {"dataset.folds": 0, "dataset.fold": 0}
+"""Settings added after runs were first recorded, with the value older runs trained with: a
+run without one reads as that value, so old runs group with new runs of the same settings."""
 METRICS: dict[str, tuple[str, bool]] = {
     "best_val_acc": ("best val acc", True),
     "final_val_acc": ("final val acc", True),
@@ -47,7 +53,22 @@ def settings(run: Any) -> dict[str, Any]:
     out.update(flatten(dataset or {}, "dataset."))
     out["graph.revision"] = run.graph_revision
     out["graph.hash"] = run.graph_hash
+    for key, value in ADDED.items():
+        out.setdefault(key, value)
     return out
+
+
+def fold(run: Any) -> int | None:
+    """The fold a cross-validation run validated on (None: the run is no cross-validation)."""
+    values = settings(run)
+    return int(values["dataset.fold"]) if (values["dataset.folds"] or 0) >= 2 else None
+
+
+def sample(run: Any) -> Any:
+    """What tells a group's runs apart and pairs them across groups: the seed, or (seed, fold)
+    for cross-validation."""
+    which = fold(run)
+    return run.seed if which is None else (run.seed, which)
 
 
 def configuration(run: Any) -> dict[str, Any]:
@@ -76,6 +97,13 @@ def _values(run: Any, key: str) -> list[float]:
         if value is not None and not math.isnan(value):
             out.append(float(value))
     return out
+
+
+def val_count(run: Any) -> int | None:
+    """How many samples the run validated on (None when its data summary does not say)."""
+    summary = run.dataset.get("summary") if isinstance(run.dataset, Mapping) else None
+    count = (summary or {}).get("counts", {}).get("val")
+    return count if isinstance(count, int) else None
 
 
 def result(run: Any, metric: str) -> float | None:
@@ -138,9 +166,24 @@ class Curve:
     high: list[float]
 
 
+@dataclass(frozen=True)
+class FoldResult:
+    """One cross-validation run's share of its group's results."""
+
+    run: int
+    seed: int
+    fold: int
+    val_count: int | None
+    final_val_acc: float | None
+    best_val_acc: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 @dataclass
 class Group:
-    """The finished runs of one configuration, ordered by seed."""
+    """The finished runs of one configuration, ordered by seed (then fold)."""
 
     config: dict[str, Any]
     runs: list[Any]
@@ -153,14 +196,37 @@ class Group:
     def seeds(self) -> list[int]:
         return [r.seed for r in self.runs]
 
-    def values(self, metric: str) -> dict[int, float]:
-        """Seed → the metric of that seed's run (runs without it left out)."""
+    @property
+    def folds(self) -> int:
+        """The number of cross-validation folds (0: no cross-validation)."""
+        k = self.config.get("dataset.folds") or 0
+        return int(k) if k >= 2 else 0
+
+    def values(self, metric: str) -> dict[Any, float]:
+        """Sample (the seed, or (seed, fold)) → the metric of its run (runs without it left
+        out)."""
         out = {}
         for run in self.runs:
             value = result(run, metric)
             if value is not None:
-                out[run.seed] = value
+                out[sample(run)] = value
         return out
+
+    def fold_results(self) -> list[FoldResult]:
+        """Each run's fold, validation count and accuracies (empty without cross-validation)."""
+        if not self.folds:
+            return []
+        return [FoldResult(r.id, r.seed, fold(r) or 0, val_count(r), result(r, "final_val_acc"),
+                           result(r, "best_val_acc")) for r in self.runs]
+
+    def pooled(self) -> float | None:
+        """The pooled validation accuracy of cross-validation: every fold's final accuracy
+        weighted by its validation count, i.e. the share of all validated samples the runs got
+        right (runs without a count or an accuracy left out; None when none is left)."""
+        parts = [(f.final_val_acc, f.val_count) for f in self.fold_results()
+                 if f.final_val_acc is not None and f.val_count]
+        total = sum(n for _, n in parts)
+        return sum(acc * n for acc, n in parts) / total if total else None
 
     def summary(self, metric: str = "best_val_acc") -> Summary:
         return summarize(list(self.values(metric).values()))
@@ -181,9 +247,12 @@ class Group:
                      [nan if s.high is None else s.high for s in sums])
 
     def to_dict(self) -> dict[str, Any]:
+        cross = {"folds": self.folds, "pooled_val_acc": self.pooled(),
+                 "per_fold": [f.to_dict() for f in self.fold_results()]} if self.folds else None
         return {"runs": self.ids, "seeds": self.seeds, "n": len(self.runs),
                 "config": self.config,
-                **{m: self.summary(m).to_dict() for m in METRICS}}
+                **{m: self.summary(m).to_dict() for m in METRICS},
+                "cross_validation": cross}
 
 
 def groups(runs: Iterable[Any]) -> list[Group]:
@@ -197,7 +266,7 @@ def groups(runs: Iterable[Any]) -> list[Group]:
             by_key[key].runs.append(run)
     out = list(by_key.values())
     for group in out:
-        group.runs.sort(key=lambda r: (r.seed, r.id))
+        group.runs.sort(key=lambda r: (r.seed, fold(r) or 0, r.id))
     return sorted(out, key=lambda g: -max(g.ids))
 
 
@@ -227,6 +296,8 @@ class Comparison:
     paired: bool
     df: float | None
     differing: list[tuple[str, Any, Any]]
+    pairing: str = "seed"
+    """What the pairs share: "seed", or "seed and fold" for cross-validation."""
 
     @property
     def within_noise(self) -> bool | None:
@@ -242,7 +313,7 @@ class Comparison:
         if self.low is None or self.high is None:
             return (f"{a} − {b} = {self.format(self.difference)} from one run each: repeat "
                     "each with several seeds to tell a difference from noise")
-        test = "paired by seed" if self.paired else "Welch"
+        test = f"paired by {self.pairing}" if self.paired else "Welch"
         ci = f"95 % CI {self.span(self.low, self.high)}, {test}"
         if self.within_noise:
             return (f"within noise: the interval contains 0 ({a} − {b} = "
@@ -279,7 +350,8 @@ class Comparison:
 def compare(a: Group, b: Group, metric: str = "best_val_acc",
             level: float = LEVEL) -> Comparison:
     """A − B on ``metric``: a paired t interval when both groups ran the same seeds (the seed's
-    share of the noise cancels), Welch's interval otherwise."""
+    share of the noise cancels; for cross-validation the same (seed, fold) pairs, so each pair
+    also validated on the same samples), Welch's interval otherwise."""
     va, vb = a.values(metric), b.values(metric)
     sa, sb = summarize(list(va.values())), summarize(list(vb.values()))
     differing = config_diff(a.runs[0], b.runs[0])
@@ -288,8 +360,9 @@ def compare(a: Group, b: Group, metric: str = "best_val_acc",
     diff = sa.mean - sb.mean
     if len(va) >= 2 and set(va) == set(vb):
         d = summarize([va[s] - vb[s] for s in sorted(va)], level)
+        pairing = "seed and fold" if a.folds else "seed"
         return Comparison(metric, sa, sb, d.mean, d.low, d.high, True, len(va) - 1.0,
-                          differing)
+                          differing, pairing)
     if sa.std is None or sb.std is None:
         return Comparison(metric, sa, sb, diff, None, None, False, None, differing)
     ea, eb = sa.std ** 2 / sa.n, sb.std ** 2 / sb.n
@@ -319,7 +392,35 @@ def describe(summary: Summary, metric: str = "best_val_acc") -> str:
             f"(95 % CI {num(summary.low)}–{num(summary.high)})")
 
 
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f} %"
+
+
 def group_line(group: Group) -> str:
-    """The Runs panel's group row: '5 runs · val acc 97.80 ± 0.40 % (95 % CI 97.31–98.29)'."""
+    """The Runs panel's group row: '5 runs · val acc 97.80 ± 0.40 % (95 % CI 97.31–98.29)';
+    cross-validation adds the folds and the pooled accuracy."""
     n = len(group.runs)
-    return f"{n} run{'s' * (n != 1)} · best val acc {describe(group.summary())}"
+    folds = f" · {group.folds} folds, pooled final val acc {percent(group.pooled())}" \
+        if group.folds else ""
+    return f"{n} run{'s' * (n != 1)}{folds} · best val acc {describe(group.summary())}"
+
+
+def fold_table(group: Group) -> list[str]:
+    """A cross-validation group's folds as aligned text lines, a header first (the command
+    line's table)."""
+    lines = [f"{'fold':>4}  {'seed':>6}  {'val count':>9}  {'final val acc':>13}  "
+             f"{'best val acc':>12}"]
+    for f in group.fold_results():
+        count = "—" if f.val_count is None else str(f.val_count)
+        lines.append(f"{f.fold:>4}  {f.seed:>6}  {count:>9}  {percent(f.final_val_acc):>13}  "
+                     f"{percent(f.best_val_acc):>12}")
+    return lines
+
+
+def fold_line(result: FoldResult) -> str:
+    """One fold in words: 'fold 2 (seed 0, run 7): final val acc 96.94 %, best 97.22 %, 360
+    validation samples'."""
+    count = "—" if result.val_count is None else str(result.val_count)
+    return (f"fold {result.fold} (seed {result.seed}, run {result.run}): final val acc "
+            f"{percent(result.final_val_acc)}, best {percent(result.best_val_acc)}, {count} "
+            "validation samples")

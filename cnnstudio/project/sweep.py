@@ -26,9 +26,12 @@ KEY = "sweep"
 """Where the space lives in ``Project.extra`` (a top-level key of project.json)."""
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("none", "median", "hyperband")
-OBJECTIVES = {"val_acc": "maximize", "params": "minimize", "macs": "minimize"}
+LATENCY = "latency_ms"
+OBJECTIVES = {"val_acc": "maximize", "params": "minimize", "macs": "minimize",
+              LATENCY: "minimize"}
 """What a trial can be judged by, and which way is better: the validation accuracy of its last
-epoch, the network's parameter count, its multiply-accumulates per sample."""
+epoch, the network's parameter count, its multiply-accumulates per sample, the trained model's
+measured milliseconds per forward pass of one sample on the trial's device (median of 20)."""
 KINDS = ("float", "int", "choice")
 NODE = "node:"
 DATASET = "dataset."
@@ -181,36 +184,6 @@ class SweepSpace:
         return [OBJECTIVES[o] for o in self.objectives]
 
 
-def default_space(project: Any = None) -> SweepSpace:
-    """The space of a project that has none: the training options that matter most. With
-    ``project``, each domain also holds the project's own value (its batch size, its weight
-    decay, 0 included), so the first trial is the project as it is and the best trial is at
-    least as good as where the sweep started."""
-    lr_low, lr_high = 1e-4, 1e-1
-    batches, optimizers, decays = [32, 64, 128], ["sgd", "adam", "adamw"], [0.0, 1e-5, 1e-4, 1e-3]
-    if project is not None:
-        opt = project.training.optimizer
-        lr_low, lr_high = min(lr_low, opt.lr), max(lr_high, opt.lr)
-        batches = sorted({*batches, project.training.batch_size})
-        optimizers += [] if opt.name in optimizers else [opt.name]
-        decays = sorted({*decays, float(opt.weight_decay)})
-    return SweepSpace([
-        Dimension("optimizer.lr", "float", lr_low, lr_high, log=True),
-        Dimension("batch_size", "choice", choices=batches),
-        Dimension("optimizer.name", "choice", choices=optimizers),
-        Dimension("optimizer.weight_decay", "choice", choices=decays),
-    ])
-
-
-def space_of(project: Any) -> SweepSpace:
-    """The project's stored space, or the default one; ConfigError when the stored one is
-    malformed or does not fit the project."""
-    doc = project.extra.get(KEY)
-    space = default_space(project) if doc is None else SweepSpace.from_dict(doc, KEY)
-    check_space(space, project)
-    return space
-
-
 def store_space(project: Any, space: SweepSpace) -> None:
     """Keep ``space`` in the project (checked first: ConfigError when it does not fit)."""
     check_space(space, project)
@@ -255,23 +228,29 @@ def current_values(project: Any, space: SweepSpace) -> dict[str, Any]:
     """The project's own value of each dimension whose domain holds it: a sweep's first trial
     tries the project as it is, so the best trial is at least as good as where it started."""
     values = {}
-    training, dataset = project.training.to_dict(), project.dataset.to_dict()
     for d in space.dimensions:
-        if d.target.startswith(NODE):
-            node_id, _, param = d.target[len(NODE):].rpartition(".")
-            node = project.graph.node(node_id)
-            spec_param = node.spec.param_map.get(param)
-            value = node.type if param == "type" else node.params.get(
-                param, spec_param.default if spec_param is not None else None)
-        else:
-            doc, path = (dataset, d.target[len(DATASET):]) if d.target.startswith(DATASET) \
-                else (training, d.target)
-            for part in path.split("."):
-                doc = doc.get(part) if isinstance(doc, dict) else None
-            value = doc
+        value = own_value(project, d.target)
         if d.holds(value):
             values[d.target] = value
     return values
+
+
+def own_value(project: Any, target: str) -> Any:
+    """The project's value of ``target`` now (None when it has none)."""
+    if target.startswith(NODE):
+        node_id, _, param = target[len(NODE):].rpartition(".")
+        if node_id not in project.graph:
+            return None
+        node = project.graph.node(node_id)
+        if param == "type":
+            return node.type
+        spec = node.spec.param_map.get(param)
+        return node.params.get(param, spec.default if spec is not None else None)
+    doc, path = (project.dataset.to_dict(), target[len(DATASET):]) \
+        if target.startswith(DATASET) else (project.training.to_dict(), target)
+    for part in path.split("."):
+        doc = doc.get(part) if isinstance(doc, dict) else None
+    return doc
 
 
 def _set_node(graph: Graph, target: str, value: Any) -> None:

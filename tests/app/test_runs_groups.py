@@ -1,6 +1,7 @@
 """The Runs panel's configurations: runs that differ only by seed as one group row with its
 statistics, comparing two configurations (the interval, the verdict, only the settings that
-differ), "Repeat with seeds…" queueing runs with the next seeds, and "Export CSV…"."""
+differ), "Repeat with seeds…" queueing runs with the next seeds, "Cross-validate…" queueing one
+run per fold (and the group row of folds with its pooled accuracy), and "Export CSV…"."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cnnstudio.app.training.controller import IDLE, PREPARING, STOPPING, Trainin
 from cnnstudio.app.training.runs import RunsPanel
 from cnnstudio.project import EpochRecord, Project, Run, load_project
 from cnnstudio.project.model import graph_hash
-from cnnstudio.project.stats import group_line, groups
+from cnnstudio.project.stats import fold_line, group_line, groups
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
 
@@ -29,6 +30,14 @@ def make_run(project: Project, run_id: int, seed: int, acc: float, lr: float = 0
                graph_hash=graph_hash(project.graph), seed=seed, training=training,
                dataset={"config": project.dataset.to_dict()}, status=status,
                epochs=[EpochRecord(1, 0.5, 0.8, 1 - acc, acc, lr, 1.0, 900.0)], best_epoch=1)
+
+
+def make_fold_run(project: Project, run_id: int, fold: int, acc: float, count: int,
+                  seed: int = 0, folds: int = 5) -> Run:
+    run = make_run(project, run_id, seed, acc)
+    run.dataset["config"].update(folds=folds, fold=fold)
+    run.dataset["summary"] = {"counts": {"train": 4 * count, "val": count, "test": 0}}
+    return run
 
 
 @pytest.fixture
@@ -152,3 +161,67 @@ def test_seed_bands_show_each_repeated_configurations_mean_and_interval(qtbot, p
     assert list(high.getOriginalDataset()[1]) == pytest.approx([100 * curve.high[0]])
     charts.band_box.setChecked(False)
     assert charts.view.bands == {}
+
+
+def queued(qtbot, panel, started, n) -> None:
+    """Let the stub runs end one after another until ``n`` have started."""
+    for i in range(2, n + 1):
+        panel.controller.state_changed.emit(PREPARING)
+        panel.controller.state_changed.emit(IDLE)
+        qtbot.waitUntil(lambda i=i: len(started) == i, timeout=2000)
+
+
+def test_cross_validate_queues_one_run_per_fold_with_one_seed(qtbot, project):
+    started: list[tuple[int, int, int, float]] = []
+
+    def start() -> bool:
+        p = panel.document.project
+        started.append((p.training.seed, p.dataset.folds, p.dataset.fold,
+                        p.training.optimizer.lr))
+        return True
+
+    panel = make_panel(qtbot, project, start=start)
+    panel.select_runs([5])  # lr 0.01, seed 1
+    assert panel.cv_button.isEnabled() and "pooled" in panel.cv_button.toolTip()
+    assert panel.cross_validate(3)
+    assert panel.queue.pending == [1, 2]
+    assert "3 runs with seed 1, validating on fold 0–2" in panel.message.text()
+    queued(qtbot, panel, started, 3)
+    assert started == [(1, 3, 0, 0.01), (1, 3, 1, 0.01), (1, 3, 2, 0.01)]
+    assert not panel.queue.pending
+    panel.document.undo_stack.undo()
+    assert panel.document.project.dataset.fold == 1  # each fold was an undoable change
+    # that cross-validation has run: the next one takes the next seed
+    project.runs += [make_fold_run(project, 8 + f, f, 0.9, 10, seed=1, folds=3)
+                     for f in range(3)]
+    for run in project.runs[-3:]:
+        run.training["optimizer"]["lr"] = 0.01
+    panel.refresh()
+    panel.select_runs([5])
+    started.clear()
+    assert panel.cross_validate(3) and started[0][:3] == (2, 3, 0)
+    # a repeat of a run from before folds existed turns cross-validation off again
+    panel.queue.cancel()
+    del project.runs[0].dataset["config"]["folds"], project.runs[0].dataset["config"]["fold"]
+    panel.select_runs([1])
+    started.clear()
+    assert panel.repeat(1) and started[0][1:3] == (0, 0)
+
+
+def test_a_group_of_folds_shows_its_pooled_accuracy(qtbot, project):
+    accs, counts = (0.90, 0.95, 0.80, 0.85, 1.00), (10, 20, 10, 5, 5)
+    project.runs += [make_fold_run(project, 8 + f, f, a, n)
+                     for f, (a, n) in enumerate(zip(accs, counts))]
+    panel = make_panel(qtbot, project)
+    table = panel.group_table
+    assert table.rowCount() == 3
+    line = table.item(0, 0).text()
+    assert line.startswith("5 runs · 5 folds, pooled final val acc 90.50 % · best val acc ")
+    assert table.item(0, 1).text() == "8, 9, 10, 11, 12" and table.item(0, 2).text() == "0"
+    assert table.item(0, 3).text() == "folds 5, optimizer.lr 0.001"  # what tells the groups apart
+    tip = table.item(0, 0).toolTip()
+    group = groups(project.runs)[0]
+    assert "pooled final val acc: 90.50 %" in tip
+    assert all(fold_line(f) in tip for f in group.fold_results())
+    assert "fold 1 (seed 0, run 9): final val acc 95.00 %, best 95.00 %, 20 validation " \
+           "samples" in tip

@@ -17,6 +17,7 @@ from cnnstudio.project.stats import (
     config_diff,
     configuration,
     describe,
+    fold_line,
     group_line,
     groups,
     result,
@@ -162,3 +163,58 @@ def test_the_csv_has_one_row_per_run_with_dotted_settings(tmp_path):
     assert read[1]["seconds"] == "4.0" and read[0]["status"] == "failed"
     assert read[1]["dataset.limit"] == "" and read[1]["training.schedule.milestones"] == \
         "[30, 60, 90]"
+
+
+def make_fold_run(run_id: int, seed: int, fold: int, acc: float, count: int, *,
+                  lr: float = 0.01, folds: int = 5) -> Run:
+    run = make_run(run_id, seed, [acc - 0.01, acc], lr=lr)
+    run.dataset = {"config": {"source": "digits", "limit": None, "folds": folds, "fold": fold},
+                   "summary": {"counts": {"train": 4 * count, "val": count, "test": 0}}}
+    return run
+
+
+def test_old_runs_without_folds_group_with_new_runs_without_cross_validation():
+    old = make_run(1, 0, [0.9])  # recorded before dataset.folds existed
+    new = make_run(2, 1, [0.92])
+    new.dataset["config"].update(folds=0, fold=0)
+    assert config_diff(old, new) == []
+    assert [g.ids for g in groups([old, new])] == [[1, 2]]
+    cross = make_fold_run(3, 0, 0, 0.9, 100)
+    assert [g.ids for g in groups([old, new, cross])] == [[3], [1, 2]]
+    assert ("dataset.folds", 0, 5) in config_diff(old, cross)
+
+
+def test_folds_are_one_group_with_a_pooled_accuracy():
+    accs, counts = [0.90, 0.95, 0.80, 0.85, 1.00], [10, 20, 10, 5, 5]
+    runs = [make_fold_run(10 - f, 0, f, a, n) for f, (a, n) in enumerate(zip(accs, counts))]
+    (group,) = groups(runs)
+    assert group.folds == 5 and group.ids == [10, 9, 8, 7, 6]  # by fold
+    assert len(group.values("final_val_acc")) == 5  # one seed, five samples
+    pooled = (9 + 19 + 8 + 4.25 + 5) / 50
+    assert group.pooled() == pytest.approx(pooled)
+    assert group.summary("final_val_acc").mean == pytest.approx(0.9)  # unweighted
+    per = group.fold_results()
+    assert [(f.fold, f.val_count, f.final_val_acc) for f in per][:2] == [(0, 10, 0.90),
+                                                                        (1, 20, 0.95)]
+    assert group_line(group).startswith(
+        "5 runs · 5 folds, pooled final val acc 90.50 % · best val acc 90.00 ± ")
+    assert fold_line(per[1]) == ("fold 1 (seed 0, run 9): final val acc 95.00 %, best 95.00 %, "
+                                 "20 validation samples")
+    cross = group.to_dict()["cross_validation"]
+    assert cross["folds"] == 5 and cross["pooled_val_acc"] == pytest.approx(pooled)
+    assert cross["per_fold"][4] == {"run": 6, "seed": 0, "fold": 4, "val_count": 5,
+                                    "final_val_acc": 1.0, "best_val_acc": 1.0}
+    assert groups([make_run(1, 0, [0.9])])[0].to_dict()["cross_validation"] is None
+    assert groups([make_run(1, 0, [0.9])])[0].pooled() is None
+
+
+def test_cross_validations_pair_by_seed_and_fold():
+    a_vals, b_vals = [0.90, 0.95, 0.80, 0.85, 0.93], [0.88, 0.90, 0.79, 0.80, 0.90]
+    a = groups([make_fold_run(f + 1, 0, f, v, 10) for f, v in enumerate(a_vals)])[0]
+    b = groups([make_fold_run(f + 10, 0, f, v, 10, lr=0.1) for f, v in enumerate(b_vals)])[0]
+    c = compare(a, b, "final_val_acc")
+    ref = sps.ttest_rel(a_vals, b_vals).confidence_interval(0.95)
+    assert c.paired and c.df == 4 and (c.low, c.high) == pytest.approx((ref.low, ref.high))
+    assert c.verdict().endswith("paired by seed and fold)")
+    plain = groups([make_run(20, 0, [0.9])])[0]
+    assert not compare(a, plain).paired  # seed 0 alone does not pair with (seed 0, fold f)

@@ -2,8 +2,10 @@
 weights" to make a run's weights the project's current ones and "Compare" to set two runs side
 by side: the settings that differ and their curves overlaid. Above it, the configurations: runs
 that differ only by seed, with the mean ± std and 95 % interval of their best validation
-accuracy; "Repeat with seeds…" queues runs of a run's configuration with the next seeds, and
-comparing runs of two configurations says whether the difference is more than noise."""
+accuracy; "Repeat with seeds…" queues runs of a run's configuration with the next seeds,
+"Cross-validate…" one run per fold of k stratified folds (its row then shows the pooled
+accuracy), and comparing runs of two configurations says whether the difference is more than
+noise."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...project import stats
+from ...project.config import MAX_FOLDS
 from ...project.options import section_class
 from ...project.runs_csv import write_runs_csv
 from ..style import ERROR_COLOR, OK_COLOR, WARNING_COLOR
@@ -52,6 +55,8 @@ COLUMNS = ("Run", "Status", "Started", "Epochs", "Best val acc", "Final val loss
 GROUP_COLUMNS = ("Configuration", "Runs", "Seeds", "Differs by")
 REPEATS = 3
 """The seeds "Repeat with seeds…" offers: three runs give a first interval."""
+FOLDS = 5
+"""The folds "Cross-validate…" offers (each validates on a fifth, as the default split does)."""
 SOON_MS = 100
 DURING_RUN_MS = 1000
 """A run's epochs refresh the table at most once a second: on the GUI thread, which shares the
@@ -129,6 +134,8 @@ class RunsPanel(QWidget):
         self.compare_button.clicked.connect(self.compare)
         self.repeat_button = QPushButton("Repeat with seeds…")
         self.repeat_button.clicked.connect(lambda: self.repeat())
+        self.cv_button = QPushButton("Cross-validate…")
+        self.cv_button.clicked.connect(lambda: self.cross_validate())
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.setToolTip("Every run of the project as a CSV row: its settings, seed "
                                    "and results (the same file as `cnnstudio runs --csv`)")
@@ -137,7 +144,7 @@ class RunsPanel(QWidget):
         self.message.setWordWrap(True)
         buttons = QHBoxLayout()
         for button in (self.use_button, self.compare_button, self.repeat_button,
-                       self.csv_button):
+                       self.cv_button, self.csv_button):
             buttons.addWidget(button)
         buttons.addWidget(self.message, 1)
         top = QWidget()
@@ -157,8 +164,8 @@ class RunsPanel(QWidget):
         self._timer.timeout.connect(self._refresh_when_shown)
         self._stale = False
         document.reset.connect(self.refresh)
-        for signal in (document.graph_changed, controller.finished, controller.failed,
-                       controller.state_changed):
+        for signal in (document.graph_changed, document.runs_changed, controller.finished,
+                       controller.failed, controller.state_changed):
             signal.connect(lambda *_: self._refresh_within(SOON_MS))
         for signal in (controller.epoch, controller.checkpoint):
             signal.connect(lambda *_: self._refresh_within(DURING_RUN_MS))
@@ -216,7 +223,7 @@ class RunsPanel(QWidget):
         a running run changes none: it is counted once finished)."""
         found = stats.groups(project.runs)
         keys = stats.varying(found)
-        rows = [(stats.group_line(g), ", ".join(map(str, g.ids)), ", ".join(map(str, g.seeds)),
+        rows = [(stats.group_line(g), ", ".join(map(str, g.ids)), _group_seeds(g),
                  ", ".join(f"{k.split('.', 1)[-1]} {format_value(g.config.get(k))}"
                            for k in keys) or "—") for g in found]
         table = self.group_table
@@ -235,8 +242,13 @@ class RunsPanel(QWidget):
 
     @staticmethod
     def _group_tip(group: stats.Group) -> str:
-        return "\n".join(f"{stats.METRICS[m][0]}: {stats.describe(group.summary(m), m)}"
-                         for m in stats.METRICS)
+        lines = [f"{stats.METRICS[m][0]}: {stats.describe(group.summary(m), m)}"
+                 for m in stats.METRICS]
+        if group.folds:
+            lines += [f"pooled final val acc: {stats.percent(group.pooled())} (each fold's "
+                      "final accuracy weighted by its validation samples)",
+                      *map(stats.fold_line, group.fold_results())]
+        return "\n".join(lines)
 
     def _select_groups(self) -> None:
         """Selecting configurations selects their runs (Compare and Repeat act on those)."""
@@ -342,6 +354,12 @@ class RunsPanel(QWidget):
             problem or f"Train run {runs[0].id}'s configuration again with the next seeds, one "
             "run after another (Stop ends the queue): the spread of the results shows how "
             "much of a difference is noise")
+        self.cv_button.setEnabled(problem is None)
+        self.cv_button.setToolTip(
+            problem or f"Train run {runs[0].id}'s configuration once per fold of k stratified "
+            "folds of the non-test data, one run after another with one seed, each fold the "
+            "validation split once (Stop ends the queue): its row then shows the pooled "
+            "accuracy")
         self.csv_button.setEnabled(bool(self.document.project.runs))
 
     def _compare_pair(self, runs: list[Any]) -> tuple[Any, Any] | None:
@@ -423,13 +441,43 @@ class RunsPanel(QWidget):
         first = max(r.seed for r in self.document.project.runs
                     if stats.config_key(r) == key) + 1
         seeds = list(range(first, first + n))
-        problem = self.queue.start(run, seeds)
+        problem = self.queue.start(run, "training.seed", seeds)
         if problem is not None:
             self.message.setText(problem)
             return False
         self.message.setText(f"Training run {run.id}'s configuration with seed"
                              f"{'s' * (n > 1)} {_seeds(seeds)}, one run after another; Stop "
                              "ends the queue.")
+        return True
+
+    def cross_validate(self, k: int | None = None) -> bool:
+        """Queue ``k`` runs (asked when None) of the selected run's configuration with ``k``
+        folds, validating on fold 0, 1, ... in turn, all with one seed: the run's, or the next
+        after the highest that cross-validation has used."""
+        runs = self.selected_runs()
+        problem = self._repeat_problem(runs)
+        if problem is not None:
+            self.message.setText(problem)
+            return False
+        run = runs[0]
+        if k is None:
+            k, ok = QInputDialog.getInt(
+                self, "Cross-validate", f"Folds of run {run.id}'s configuration, one run "
+                "each:", FOLDS, 2, MAX_FOLDS)
+            if not ok:
+                return False
+        target = {**stats.configuration(run), "dataset.folds": k}
+        used = [r.seed for r in self.document.project.runs if stats.configuration(r) == target]
+        seed = max(used) + 1 if used else run.seed
+        problem = self.queue.start(run, "dataset.fold", list(range(k)),
+                                   {"training": {"seed": seed},
+                                    "dataset": {"folds": k, "fold": 0}})
+        if problem is not None:
+            self.message.setText(problem)
+            return False
+        self.message.setText(f"Cross-validating run {run.id}'s configuration: {k} runs with "
+                             f"seed {seed}, validating on fold 0–{k - 1} in turn; Stop ends "
+                             "the queue.")
         return True
 
     def export_csv(self, path: str | None = None) -> bool:
@@ -453,15 +501,21 @@ class RunsPanel(QWidget):
         return True
 
 
+def _group_seeds(group: stats.Group) -> str:
+    """A group's seeds, each once (a cross-validation runs each seed once per fold)."""
+    return ", ".join(map(str, sorted(set(group.seeds)) if group.folds else group.seeds))
+
+
 def _seeds(seeds: list[int]) -> str:
     return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
 
 
 class RepeatQueue(QObject):
-    """Runs of one configuration with given seeds, one after another: the next starts when
-    the last has ended; Stop, a failure or a refused start ends the queue. The configuration
-    and each seed are set as settings changes (undoable steps), so each run is an ordinary
-    run of the project."""
+    """Runs of one configuration that differ by one setting (the seed for repeats, the
+    validation fold for cross-validation), one after another: the next starts when the last
+    has ended; Stop, a failure or a refused start ends the queue. The configuration and each
+    value are set as settings changes (undoable steps), so each run is an ordinary run of the
+    project."""
 
     changed = Signal()
 
@@ -470,22 +524,31 @@ class RepeatQueue(QObject):
         super().__init__(parent)
         self.document, self.controller, self.start_run = document, controller, start
         self.pending: list[int] = []
+        self.vary = "training.seed"
         controller.state_changed.connect(self._state_changed)
         controller.failed.connect(lambda _event: self.cancel())
 
-    def start(self, run: Any, seeds: list[int]) -> str | None:
-        """Set ``run``'s configuration and train it with each seed; why not (None: started)."""
-        if self.controller.running or not seeds:
+    def start(self, run: Any, vary: str, values: list[int],
+              fixed: dict[str, dict[str, Any]] | None = None) -> str | None:
+        """Set ``run``'s configuration, with ``fixed``'s settings (by section) over it, and
+        train it once with each of ``values`` for the setting ``vary`` ("training.seed",
+        "dataset.fold"); why not (None: started)."""
+        if self.controller.running or not values:
             return "Training is running: repeat when it has ended."
         dataset = run.dataset.get("config", {}) if isinstance(run.dataset, dict) else {}
-        for section, values in (("training", run.training), ("dataset", dataset)):
+        for section, given in (("training", run.training), ("dataset", dataset)):
             known = set(section_class(section)().to_dict())
-            changes = {k: v for k, v in values.items() if k in known and k != "seed"}
+            changes = {k: v for k, v in given.items()
+                       if k in known and f"{section}.{k}" != vary}
+            for path, value in stats.ADDED.items():  # what a run from before them trained with
+                if path.startswith(f"{section}.") and path != vary:
+                    changes.setdefault(path.split(".", 1)[1], value)
+            changes.update((fixed or {}).get(section, {}))
             problem = self.document.change_settings(section, changes,
                                                     f"Settings of run {run.id}")
             if problem is not None:
                 return problem
-        self.pending = list(seeds)
+        self.vary, self.pending = vary, list(values)
         self._next()
         return None
 
@@ -503,8 +566,10 @@ class RepeatQueue(QObject):
     def _next(self) -> None:
         if not self.pending or self.controller.running:
             return
-        seed = self.pending.pop(0)
-        problem = self.document.change_settings("training", {"seed": seed}, f"Seed {seed}")
+        value = self.pending.pop(0)
+        section, key = self.vary.split(".", 1)
+        problem = self.document.change_settings(section, {key: value},
+                                                f"{key.capitalize()} {value}")
         if problem is not None or not self.start_run():
             self.pending = []
         self.changed.emit()
@@ -603,7 +668,7 @@ class CompareDialog(QDialog):
         def side(name: str, run: Any, group: Any) -> str:
             n = len(group.runs)
             return (f"<b>{name}</b>: run {run.id}'s configuration, {n} run{'s' * (n != 1)} "
-                    f"(seeds {', '.join(map(str, group.seeds))}), best val acc "
+                    f"(seeds {_group_seeds(group)}), best val acc "
                     f"{stats.describe(c.a if name == 'A' else c.b)}")
 
         return (f"{side('A', a, ga)}<br>{side('B', b, gb)}<br><b>{c.verdict()}</b>")

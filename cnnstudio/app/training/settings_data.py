@@ -66,6 +66,11 @@ def fetch_dataset(source: str, path: str | None, base_dir: str | None,
            f"{tests:,} test images."
 
 
+def _folds(values: dict[str, Any]) -> bool:
+    """Cross-validation is on: a validation fold instead of a validation share."""
+    return (values.get("folds") or 0) >= 2
+
+
 def _custom(values: dict[str, Any]) -> bool:
     return values["normalize"] == "custom"
 
@@ -134,10 +139,13 @@ class DataGroup(QWidget):
         self.fetch_jobs = Jobs(self)
         self.relay = _Progress(self)
         self.relay.changed.connect(self._progress)
-        custom = {"mean": _custom, "std": _custom}
-        self.split = FieldForm(DatasetConfig, ["val_fraction", "test_fraction", "split_seed",
-                                               "limit", "normalize", "mean", "std", "resize",
-                                               "interpolation"], self._apply, when=custom,
+        when = {"mean": _custom, "std": _custom, "fold": _folds,
+                "val_fraction": lambda values: not _folds(values)}
+        # folds first: the rows it shows and hides are below it, so it stays under the cursor
+        self.split = FieldForm(DatasetConfig, ["folds", "fold", "val_fraction", "test_fraction",
+                                               "split_seed", "limit", "normalize", "mean", "std",
+                                               "resize", "interpolation"], self._apply,
+                               when=when,
                                placeholders={"mean": "e.g. 0.485, 0.456, 0.406",
                                              "std": "e.g. 0.229, 0.224, 0.225"})
 

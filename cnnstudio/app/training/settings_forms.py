@@ -59,7 +59,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
 FIELD_LABELS = {
     "loss.name": "Loss", "optimizer.name": "Optimizer", "schedule.name": "Schedule",
     "path": "Path", "val_fraction": "Validation share", "test_fraction": "Test share",
-    "split_seed": "Split seed", "limit": "Sample limit", "normalize": "Normalize",
+    "split_seed": "Split seed", "folds": "Folds", "fold": "Validation fold",
+    "limit": "Sample limit", "normalize": "Normalize",
     "mean": "Mean", "std": "Std", "resize": "Resize (shorter side)",
     "interpolation": "Interpolation",
     "mixup_alpha": "Mixup α", "cutmix_alpha": "CutMix α", "batch_size": "Batch size",

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 from ...engine.sweep import views
 from ...engine.sweep.study import default_storage
 from ...project.config import ConfigError
-from ...project.sweep import NODE, apply_values, run_ids, space_of, trial_copy
+from ...project.sweep import NODE, apply_values, run_ids, trial_copy
+from ...project.sweep_suggest import space_of
 from ..widgets import muted_label
 from ..workers import Jobs
 from .chartplots import BEST, TRAIN, style_plot
@@ -40,7 +41,7 @@ PRUNED, FRONT, PICKED = "#95a5a6", "#c0392b", "#f1c40f"
 SLICE_COLUMNS = 3
 LEFT_AXIS = 72  # room for a parameter count (62500) beside the axis's title
 COLORS = pg.colormap.get("viridis")
-TABS = ("History", "Parallel coordinates", "Slices", "Importance", "Pareto front")
+TABS = ("Search space", "History", "Parallel coordinates", "Slices", "Importance", "Pareto front")
 
 
 def short(name: str) -> str:
@@ -64,10 +65,11 @@ def log_ticks(low: float, high: float) -> list[tuple[float, str]]:
 
 
 class SweepView(QWidget):
-    """The panel. ``select_runs([run id])`` shows a trial's run (the Runs panel's method)."""
+    """The panel. ``select_runs([run id])`` shows a trial's run (the Runs panel's method);
+    ``runner`` starts the window's sweeps (the Search space tab, first)."""
 
     def __init__(self, document: Any, select_runs: Callable[[list[int]], None] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, runner: Any = None) -> None:
         super().__init__(parent)
         self.document = document
         self.select_runs = select_runs
@@ -105,6 +107,14 @@ class SweepView(QWidget):
         bottom.addWidget(self.use_button)
 
         self.tabs = QTabWidget()
+        self.setup = None
+        if runner is not None:
+            from .sweepsetup import SweepSetup
+
+            self.setup = SweepSetup(document, runner)
+            self.tabs.addTab(self.setup, "Search space")
+            runner.state_changed.connect(self._sweep_state)
+            runner.trial_done.connect(lambda _t: self.refresh())
         self._make_history()
         self._make_parallel()
         self._make_slices()
@@ -243,6 +253,15 @@ class SweepView(QWidget):
         self.set_storage(f"sqlite:///{Path(path).resolve()}", Path(path).stem.split(".")[0])
         return True
 
+    def _sweep_state(self, running: bool) -> None:
+        """A sweep started in the window: show its own study, and its history as it fills."""
+        if running:
+            if self.own_storage:
+                self.own_storage = False
+                self.follow_project()
+            self.tabs.setCurrentIndex(self.tabs.indexOf(self.history))
+        self.refresh()
+
     def set_study(self, name: str) -> None:
         if name and name != self.study_name:
             self.study_name, self.selected = name, None
@@ -263,7 +282,8 @@ class SweepView(QWidget):
         """Read the study again on a background job (skipped while the last read runs)."""
         if self.storage_url is None:
             self.message.setText("Save the project to sweep it: its study is kept in a file "
-                                 "beside it (cnnstudio sweep PROJECT, or Open storage…).")
+                                 "beside it (Start sweep, cnnstudio sweep PROJECT, or Open "
+                                 "storage…).")
             return
         if self.jobs.busy:
             return

@@ -87,6 +87,7 @@ class TrainingUi(QObject):
         self.controller = TrainingController(self.document, self)
         self.panels: dict[str, LazyPanel] = {}
         self.act: dict[str, QAction] = {}
+        self._sweeps: Any = None  # the SweepRunner, once the Sweep panel is made
         self._t0 = 0.0
         self._first_step: int | None = None
         c = self.controller
@@ -138,7 +139,8 @@ class TrainingUi(QObject):
         def sweep() -> QWidget:
             from .sweepview import SweepView
 
-            return SweepView(d, select_runs=show_runs)  # a clicked trial selects its run
+            return SweepView(d, select_runs=show_runs,  # a clicked trial selects its run
+                             runner=self.sweeps())
 
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, \
             Qt.DockWidgetArea.BottomDockWidgetArea
@@ -157,6 +159,16 @@ class TrainingUi(QObject):
         for title in ("Charts", "Feature maps", "Evaluation", "Runs", "Sweep"):
             w.tabifyDockWidget(last, w.docks[title])
             last = w.docks[title]
+
+    def sweeps(self) -> Any:
+        """The window's sweep runner, made on first use (it imports Optuna)."""
+        if self._sweeps is None:
+            from .sweeprun import SweepRunner
+
+            self._sweeps = SweepRunner(self.document, self.window)
+            self._sweeps.ended.connect(lambda text: self.window.statusBar().showMessage(
+                text, 10000))
+        return self._sweeps
 
     def panel(self, title: str) -> QWidget:
         """The widget of a training panel, made now if it was not yet."""
@@ -392,7 +404,10 @@ class TrainingUi(QObject):
     # -- the window's questions ----------------------------------------------------------------
     def may_leave(self, what: str) -> bool:
         """Before closing the window or opening another project: a run in progress is
-        stopped (and saved) if the user agrees; False when they would rather keep it."""
+        stopped (and saved) if the user agrees; False when they would rather keep it. So is a
+        sweep."""
+        if not self._may_leave_sweep(what):
+            return False
         c = self.controller
         if not c.running:
             return True
@@ -411,4 +426,23 @@ class TrainingUi(QObject):
         QCoreApplication.processEvents()  # the run's last events reach the window and panels
         if c.running:  # the thread's own end signal may not have been delivered yet
             c.mark_idle()
+        return True
+
+    def _may_leave_sweep(self, what: str) -> bool:
+        sweeps = self._sweeps
+        if sweeps is None or not sweeps.running:
+            return True
+        answer = QMessageBox.question(
+            self.window, "A sweep is running",
+            f"Stop the sweep before you {what}? Its finished trials are kept in the project; "
+            "the ones in progress run again when you start the sweep again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        sweeps.stop()
+        sweeps.wait()
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.processEvents()  # its last runs reach the project
         return True

@@ -82,8 +82,10 @@ def _settings(v: dict[str, Any]) -> str:
         ("DATA_ROOT", v["DATA_ROOT"], "the image folder, or the download cache"),
         ("DOWNLOAD", v["DOWNLOAD"], ""),
         ("VAL_FRACTION", v["VAL_FRACTION"], ""), ("TEST_FRACTION", v["TEST_FRACTION"], ""),
-        ("SPLIT_SEED", v["SPLIT_SEED"], ""), ("LIMIT", v["LIMIT"], "at most this many "
-                                                                    "training images"),
+        ("SPLIT_SEED", v["SPLIT_SEED"], ""),
+        ("FOLDS", v["FOLDS"], "cross-validation folds (0: off, VAL_FRACTION holds out)"),
+        ("FOLD", v["FOLD"], "the fold that validates, when FOLDS is 2 or more"),
+        ("LIMIT", v["LIMIT"], "at most this many training images"),
         ("GRAD_CLIP", v["GRAD_CLIP"], "clip the gradient norm to this"),
         ("EARLY_STOPPING", v["EARLY_STOPPING"], "epochs without a better validation loss"),
         ("AMP", v["AMP"], "mixed precision on CUDA"),
@@ -257,11 +259,21 @@ def _split() -> str:
         "    gen = torch.Generator().manual_seed(\n"
         "        int.from_bytes(seed.digest(), \"little\") & 0x7FFF_FFFF_FFFF_FFFF)\n"
         "    parts: list[list[torch.Tensor]] = [[], [], []]\n"
+        "    dealt = 0  # cross-validation: members dealt round the folds so far\n"
         "    for c in range(num_classes):\n"
         "        members = torch.nonzero(labels == c).flatten()\n"
         "        members = members[torch.randperm(len(members), generator=gen)]\n"
         "        n = len(members)\n"
         "        n_test = math.floor(TEST_FRACTION * n + 0.5)\n"
+        "        if FOLDS >= 2:\n"
+        "            n_test = min(n_test, max(0, n - 1))\n"
+        "            rest = members[n_test:]\n"
+        "            in_fold = (torch.arange(len(rest)) + dealt) % FOLDS == FOLD\n"
+        "            dealt += len(rest)\n"
+        "            parts[2].append(members[:n_test])\n"
+        "            parts[1].append(rest[in_fold])\n"
+        "            parts[0].append(rest[~in_fold])\n"
+        "            continue\n"
         "        n_val = math.floor(VAL_FRACTION * n + 0.5)\n"
         "        excess = n_test + n_val - max(0, n - 1)\n"
         "        if excess > 0:\n"

@@ -380,8 +380,13 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     notes = list(src.notes)
     if official and cfg.test_fraction > 0:
         notes.append(f"test_fraction is not used: {src.name} has an official test split")
+    folds = cfg.folds if cfg.folds >= 2 else 0
+    if folds:
+        notes.append(f"val_fraction is not used: validation is fold {cfg.fold} of {folds} "
+                     "(cross-validation)")
     tr, va, te = split_indices(src.labels, k, cfg.val_fraction,
-                               0.0 if official else cfg.test_fraction, cfg.split_seed, cfg.limit)
+                               0.0 if official else cfg.test_fraction, cfg.split_seed, cfg.limit,
+                               folds=folds, fold=cfg.fold)
     pipeline = Pipeline.from_config(cfg, shape, k)
     parts: Parts = {"train": (tr, src.labels[tr])}
     if len(va):
@@ -432,7 +437,8 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
         skipped=list(getattr(src, "skipped", [])) + stored.skipped, notes=notes,
         split_config={"val_fraction": cfg.val_fraction,
                       "test_fraction": 0.0 if official else cfg.test_fraction,
-                      "seed": cfg.split_seed, "limit": cfg.limit},
+                      "seed": cfg.split_seed, "limit": cfg.limit, "folds": folds,
+                      "fold": cfg.fold if folds else 0},
         fingerprint=digest.hexdigest())
 
 

@@ -226,19 +226,33 @@ def _round(v: float) -> int:
 
 
 def split_indices(labels: torch.Tensor, num_classes: int, val_fraction: float,
-                  test_fraction: float, seed: int,
-                  limit: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  test_fraction: float, seed: int, limit: int | None, *, folds: int = 0,
+                  fold: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stratified (train, val, test) positions, sorted: per class, ``round(fraction · n)``
-    samples (keeping one for training), drawn with ``seed``. ``limit`` then keeps at most that
-    many training samples, shared out over the classes in proportion."""
+    samples (keeping one for training), drawn with ``seed``. With ``folds`` >= 2 the test share
+    is drawn the same way and the rest of each class is dealt round the folds (their sizes per
+    class differ by at most one; each class starts where the last stopped, so the folds' totals
+    do too): validation is fold ``fold``, training the others, and ``val_fraction`` is not used.
+    ``limit`` then keeps at most that many training samples, shared out over the classes in
+    proportion."""
     gen = torch.Generator().manual_seed(mix_seed(seed, "split"))
     train: list[torch.Tensor] = []
     val, test = [], []
+    dealt = 0  # members dealt so far, over all classes: where the next class starts
     for c in range(num_classes):
         members = torch.nonzero(labels == c).flatten()
         members = members[torch.randperm(len(members), generator=gen)]
         n = len(members)
         n_test, n_val = _round(test_fraction * n), _round(val_fraction * n)
+        if folds >= 2:
+            n_test = min(n_test, max(0, n - 1))
+            rest = members[n_test:]
+            in_fold = (torch.arange(len(rest)) + dealt) % folds == fold
+            dealt += len(rest)
+            test.append(members[:n_test])
+            val.append(rest[in_fold])
+            train.append(rest[~in_fold])
+            continue
         excess = n_test + n_val - max(0, n - 1)
         if excess > 0:
             cut = min(excess, n_test)

@@ -20,7 +20,8 @@ import optuna
 from ...graph import analyze
 from ...project.config import ConfigError
 from ...project.model import Project, Run
-from ...project.sweep import SweepSpace, apply_values, trial_copy
+from ...project.sweep import LATENCY, SweepSpace, apply_values, trial_copy
+from ..profile.latency import measure as measure_latency
 from ..training import tblog
 from ..training.session import Session
 from ..training.trainer import EpochEnd, Failed
@@ -90,7 +91,7 @@ class Objective:
         if not report.ok:  # a width or kernel the network cannot take: a poor point, not a bug
             first = report.errors[0]
             raise optuna.TrialPruned(f"the graph does not work: {first.node}: {first.message}")
-        run, pruned, failure = self._train(trial, project)
+        run, pruned, failure, latency = self._train(trial, project)
         state = "failed" if failure else "pruned" if pruned else "complete"
         run.extra["sweep"] = {"study": self.study_name, "trial": trial.number,
                               "params": params, "state": state}
@@ -100,10 +101,13 @@ class Objective:
             raise TrialFailed(failure)
         if pruned:
             raise optuna.TrialPruned(f"pruned after epoch {len(run.epochs)}")
-        values = [self._value(name, run, report) for name in self.space.objectives]
+        values = [self._value(name, run, report, latency) for name in self.space.objectives]
         return values[0] if len(values) == 1 else values
 
-    def _train(self, trial: optuna.Trial, project: Project) -> tuple[Run, bool, str | None]:
+    def _train(self, trial: optuna.Trial, project: Project
+               ) -> tuple[Run, bool, str | None, float | None]:
+        """The trial's run, whether it was pruned, why it failed, and the trained model's
+        latency when an objective asks for it (measured before the model is let go)."""
         session = Session(project, None, base_dir=self.base_dir, cache_dir=self.cache_dir)
         prunable = len(self.space.objectives) == 1 and self.space.objectives[0] == "val_acc"
         pruned, failure = False, None
@@ -121,10 +125,17 @@ class Objective:
                 failure = event.message
         if session.run is None:  # refused before it began (the graph, a resume problem)
             raise TrialFailed(failure or "the trial did not start")
-        return session.run, pruned, failure
+        latency = None
+        if LATENCY in self.space.objectives and not (pruned or failure):
+            latency = measure_latency(session.trainer.model, session.input_shape,
+                                      session.trainer.device).median_ms
+            session.run.extra["latency_ms"] = latency
+        return session.run, pruned, failure, latency
 
     @staticmethod
-    def _value(name: str, run: Run, report: Any) -> float:
+    def _value(name: str, run: Run, report: Any, latency: float | None) -> float:
+        if name == LATENCY and latency is not None:
+            return latency
         if name == "params":
             return float(report.total_params)
         if name == "macs":

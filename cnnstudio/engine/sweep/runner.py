@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,10 +33,10 @@ from ...project.sweep import (
     check_space,
     current_values,
     run_ids,
-    space_of,
     store_space,
     trial_copy,
 )
+from ...project.sweep_suggest import space_of
 from .objective import RUN_ATTR, SURPLUS_ATTR, Objective, TrialFailed
 from .study import GRACE_S, HEARTBEAT_S, default_storage, open_storage, open_study, quiet
 
@@ -92,6 +93,8 @@ class Settings:
     heartbeat_s: int = HEARTBEAT_S
     grace_s: int = GRACE_S
     tensorboard: str | None = None
+    base_dir: str | None = None
+    """Where a relative dataset path starts (default: the project file's folder)."""
 
 
 def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
@@ -102,11 +105,19 @@ def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
               pruner: str | None = None, cache_dir: str | Path | None = None,
               heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S,
               tensorboard: str | Path | None = None,
-              search_space: SweepSpace | None = None) -> SweepResult:
+              search_space: SweepSpace | None = None,
+              record: Callable[[Run], None] | None = None,
+              stop: threading.Event | None = None, processes: bool = False,
+              base_dir: str | Path | None = None) -> SweepResult:
     """Run (or resume, or join) the study until it has ``trials`` trials with an outcome,
     recording each as a run of the project saved to ``out`` (default: the project itself; an
     existing ``out`` gets the runs added). The storage defaults to a SQLite file beside
-    ``out``, the study's name to ``out``'s. SweepError for bad input."""
+    ``out``, the study's name to ``out``'s. SweepError for bad input.
+
+    The window passes ``record`` (each new run goes there instead of into a saved file: the
+    window owns its project), ``stop`` (set: the workers are ended and their running trials
+    failed at once) and ``processes`` (trials in worker processes even for one job, so the
+    window's process stays free)."""
     if trials < 1 or jobs < 1:
         raise SweepError(f"--{'trials' if trials < 1 else 'jobs'} must be at least 1")
     source = Path(project_path)
@@ -117,26 +128,31 @@ def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
     space = _space(project, sampler, pruner, search_space)
     out_path = Path(out) if out is not None else source
     same = out_path.resolve() == source.resolve()
-    record = project if same or not out_path.exists() else _load(out_path)
+    record_project = project if same or not out_path.exists() else _load(out_path)
     if search_space is not None:  # kept with the runs it gave
-        store_space(record, search_space)
+        store_space(record_project, search_space)
     url = storage_url or default_storage(out_path)  # beside the project that gets written
     name = study_name or out_path.stem
     settings = Settings(str(source.resolve()), url, name, space.to_dict(), trials, epochs, jobs,
                         str(cache_dir) if cache_dir else None, heartbeat_s, grace_s,
-                        str(Path(tensorboard).resolve()) if tensorboard else None)
+                        str(Path(tensorboard).resolve()) if tensorboard else None,
+                        str(Path(base_dir).resolve()) if base_dir else None)
     study = _study(settings, space, seed=project.training.seed)
     own = current_values(_base(settings, project), space)
     if own and not study.trials and space.sampler != "grid":  # new: the project as it is first
         study.enqueue_trial(own)
-    owner = _Owner(study, record, out_path, on_event)
-    if jobs == 1:
+    owner = _Owner(study, record_project, out_path, on_event, record)
+    if jobs == 1 and not processes:
         owner.collect()  # runs of earlier trials a crashed owner did not record
         work(study, _objective(settings, project, space), trials, after=owner.collect)
     else:
-        workers = [start_worker(settings, i) for i in range(jobs)]
+        gpus = visible_gpus() if _on_gpu(project) else []
+        workers = [start_worker(settings, i, gpus) for i in range(jobs)]
         try:
             while alive := [w for w in workers if w.poll() is None]:
+                if stop is not None and stop.is_set():
+                    end_workers(study, workers)
+                    break
                 owner.collect()
                 try:  # back at once when a worker ends
                     alive[0].wait(timeout=POLL_S)
@@ -149,7 +165,7 @@ def run_sweep(project_path: str | Path, trials: int, jobs: int = 1,
                 w.wait()
         failed = [w.returncode for w in workers if w.returncode]
         owner.collect()
-        if failed:
+        if failed and not (stop is not None and stop.is_set()):
             raise SweepError(f"{len(failed)} of {jobs} worker processes failed (exit status "
                              f"{failed[0]}); their error is above; run the sweep again to "
                              "resume it")
@@ -245,16 +261,54 @@ def _base(settings: Settings, project: Project) -> Project:
 
 def _objective(settings: Settings, project: Project, space: SweepSpace) -> Objective:
     return Objective(_base(settings, project), space, settings.study_name,
-                     base_dir=Path(settings.project_path).parent, cache_dir=settings.cache_dir,
+                     base_dir=settings.base_dir or Path(settings.project_path).parent,
+                     cache_dir=settings.cache_dir,
                      tensorboard=settings.tensorboard)
 
 
-def start_worker(settings: Settings, index: int) -> subprocess.Popen:
+def start_worker(settings: Settings, index: int,
+                 gpus: list[str] | None = None) -> subprocess.Popen:
     """Worker ``index`` as a process of its own (a fresh interpreter: nothing of this one's
-    state, nor its ``__main__``, goes with it)."""
+    state, nor its ``__main__``, goes with it). With several ``gpus`` each worker sees one of
+    them, in turn: J workers on G GPUs put J/G trials on each."""
+    env = dict(os.environ)
+    if gpus and len(gpus) > 1:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
     return subprocess.Popen([sys.executable, "-m", f"{__package__}.worker",
                              json.dumps(dataclasses.asdict(settings)), str(index)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use, as CUDA_VISIBLE_DEVICES names them (the user's
+    own list, when set, is kept to)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = [n.strip() for n in given.split(",") if n.strip()] if given else []
+    return names[:count] if names else [str(i) for i in range(count)]
+
+
+def _on_gpu(project: Project) -> bool:
+    return project.training.device in ("auto", "cuda")
+
+
+def end_workers(study: optuna.Study, workers: list[subprocess.Popen]) -> None:
+    """Stop the workers now (the user asked) and fail the trials they were running, so a resumed
+    sweep does them again without waiting out the heartbeat's grace period."""
+    for w in workers:
+        if w.poll() is None:
+            w.terminate()
+    for w in workers:
+        w.wait()
+    pids = {str(w.pid) for w in workers}
+    storage = study._storage  # noqa: SLF001 - Optuna's study gives no public handle on it
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get("worker", ""))
+        if worker.rpartition(":")[2] in pids:
+            storage.set_trial_user_attr(trial._trial_id, "message", "stopped")  # noqa: SLF001
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
 
 
 def worker_main(settings: Settings, index: int) -> None:
@@ -271,11 +325,14 @@ def worker_main(settings: Settings, index: int) -> None:
 
 
 class _Owner:
-    """The one writer of the project: adds each finished trial's run and saves."""
+    """The one writer of the project: adds each finished trial's run and saves (or hands the
+    run to ``record``, whose owner saves)."""
 
     def __init__(self, study: optuna.Study, project: Project, out: Path,
-                 on_event: Callable[[TrialDone], None] | None) -> None:
+                 on_event: Callable[[TrialDone], None] | None,
+                 record: Callable[[Run], None] | None = None) -> None:
         self.study, self.project, self.out, self.on_event = study, project, out, on_event
+        self.record = record
         self.done: dict[int, TrialDone] = {}
 
     def collect(self) -> None:
@@ -298,13 +355,15 @@ class _Owner:
                     self.project.runs.append(run)
                     ids[trial.number] = run.id
                     changed = True
+                    if self.record is not None:
+                        self.record(copy.deepcopy(run))
             done = TrialDone(trial.number, STATES[trial.state], dict(trial.params),
                              list(trial.values) if trial.values is not None else None,
                              ids.get(trial.number), message)
             self.done[trial.number] = done
             if self.on_event is not None:
                 self.on_event(done)
-        if changed:
+        if changed and self.record is None:
             save_project(self.project, self.out)
 
     def result(self, url: str, directions: list[str]) -> SweepResult:

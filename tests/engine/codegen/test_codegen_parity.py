@@ -162,3 +162,25 @@ def test_class_folders_are_ordered_as_the_engine_orders_them(tmp_path, monkeypat
     assert [classes[int(t)] for t in labels] == [Path(p).parent.name for p in engine.paths]
     assert images[labels == classes.index("10")].float().mean() > \
         images[labels == classes.index("2")].float().mean()
+
+
+@pytest.mark.parametrize("folds, fold", [(0, 0), (3, 1), (5, 4)])
+def test_the_script_splits_as_the_engine_splits(tmp_path, monkeypatch, folds, fold) -> None:
+    """The same train/val/test positions, cross-validation folds included."""
+    from cnnstudio.engine.data.splits import split_indices
+
+    graph = small_net()
+    project = Project(name="split", graph=graph, dataset=DatasetConfig.from_dict(
+        {"source": "digits", "folds": folds, "fold": fold, "test_fraction": 0.1,
+         "split_seed": 3}, "dataset"))
+    (tmp_path / "split_net.py").write_text(model_source(graph), encoding="utf-8")
+    (tmp_path / "train.py").write_text(training_script(project, model_file="split_net.py"),
+                                       encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "split_net", load_generated(tmp_path / "split_net.py"))
+    script = load_generated(tmp_path / "train.py")
+    labels = torch.arange(103) % 4
+    engine = split_indices(labels, 4, 0.2, 0.1, 3, 50, folds=folds, fold=fold)
+    got = script.split(labels, 4, 50)
+    assert all(torch.equal(a, b) for a, b in zip(got, engine))
+    # per class round(0.2 · 26) = 5 validates; with folds, a fold of the 93 not held for test
+    assert len(got[1]) == (20 if not folds else pytest.approx(93 / folds, abs=4))

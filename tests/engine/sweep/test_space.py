@@ -12,11 +12,11 @@ from cnnstudio.project.sweep import (
     SweepSpace,
     apply_values,
     current_values,
-    default_space,
-    space_of,
+    own_value,
     store_space,
     trial_copy,
 )
+from cnnstudio.project.sweep_suggest import default_space, space_of, suggest, sweepable
 
 
 def a_space() -> SweepSpace:
@@ -130,13 +130,33 @@ def test_current_values_are_the_project_s_own_where_the_space_holds_them(tiny) -
     assert current_values(project, a_space()) == {
         "optimizer.lr": 0.003, "epochs": 1, "dataset.mixup_alpha": 0.0, "schedule.name": "none",
         "node:features.c1.out_channels": 6, "node:features.c1_act.type": "Tanh"}
-    # the bare default space holds the example's lr 0.003, not its batch size 16 and weight
-    # decay 0; the project's default space holds them all (its first trial: the project)
+    # the bare default space holds the example's lr 0.003, not its momentum-free SGD or a
+    # batch size of 24; the project's default space holds them all (its first trial: the
+    # project)
+    project.training.batch_size = 24
     assert current_values(project, default_space()) == {"optimizer.lr": 0.003,
                                                         "optimizer.name": "adam",
                                                         "optimizer.weight_decay": 0.0}
     assert current_values(project, default_space(project)) == {
-        "optimizer.lr": 0.003, "batch_size": 16, "optimizer.name": "adam",
+        "optimizer.lr": 0.003, "batch_size": 24, "optimizer.name": "adam",
         "optimizer.weight_decay": 0.0}
     assert not Dimension("epochs", "int", 1, 5, step=2).holds(2)
     assert not Dimension("x", "choice", choices=[1, 2]).holds(True)
+
+
+def test_every_offered_setting_has_a_domain_that_fits_and_holds_the_project_s_value(tiny
+                                                                                  ) -> None:
+    project = load_project(tiny)
+    offered = sweepable(project)
+    targets = [t for _, t, _ in offered]
+    assert targets[:2] == ["optimizer.lr", "batch_size"]
+    assert {"node:features.c1.out_channels", "node:features.c1.kernel_size",
+            "node:features.c1_act.type", "node:classifier.f6.out_features"} <= set(targets)
+    assert "node:classifier.output.out_features" not in targets  # the classes
+    space = SweepSpace([suggest(t, own_value(project, t)) for t in targets])
+    store_space(project, space)  # every domain fits the project (checked at both ends)
+    assert set(current_values(project, space)) == set(targets)
+    width = suggest("node:features.c1.out_channels", 6)
+    assert (width.kind, width.low, width.high) == ("int", 3, 12)
+    assert suggest("node:features.c1_act.type", "Tanh").choices == ["ReLU", "GELU", "SiLU",
+                                                                     "Tanh"]

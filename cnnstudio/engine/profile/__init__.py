@@ -1,0 +1,1 @@
+"""Measuring where a model's time goes (latency of the whole module, for now)."""
