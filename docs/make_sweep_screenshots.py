@@ -5,7 +5,8 @@ example (a few minutes on a CPU):
 
 Runs `cnnstudio sweep` (8 trials, 3 epochs) and `cnnstudio train --repeat 3` at two learning
 rates on a copy in a temporary folder, opens it in the window (Train workspace) and writes
-docs/images/sweep-*.png: the Sweep panel's history, parallel coordinates and importance, the
+docs/images/sweep-*.png: the Sweep panel's history, parallel coordinates, importance and search
+space, the
 Runs panel with its configurations, and the comparison of the two configurations. Settings go
 to a temporary folder, so nothing of yours is used.
 """
@@ -64,10 +65,16 @@ def main() -> None:
             break
     sweep.select_trial(max(range(8), key=lambda n: (sweep.trial(n).values or [0])[0]))
     pump(300)
-    for index, name in ((0, "history"), (1, "parallel"), (3, "importance")):
-        sweep.tabs.setCurrentIndex(index)
+    for widget, name in ((sweep.history, "history"), (sweep.parallel, "parallel"),
+                         (sweep.importance_page, "importance")):
+        sweep.tabs.setCurrentWidget(widget)
         pump(400)
         save(window.docks["Sweep"], name)
+    sweep.tabs.setCurrentWidget(sweep.setup)  # the space, with two layer settings added
+    sweep.setup.add("node:features.c1.out_channels")
+    sweep.setup.add("node:features.c1_act.type")
+    pump(400)
+    save(window.docks["Sweep"], "space")
     window.training.show_panel("Runs")
     runs = window.training.panel("Runs")
     pump(500)

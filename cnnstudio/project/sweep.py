@@ -6,7 +6,11 @@ A dimension's target is one of
   ``optimizer.lr``, ``batch_size`` ...   a training option, by the path ``with_options`` takes;
   ``dataset.mixup_alpha`` ...            a dataset option (``dataset.`` + its path);
   ``node:<id>.<param>``                  a node's parameter (``node:features.c1.out_channels``);
-  ``node:<id>.type``                     an activation node's type, among the activation types.
+  ``node:<id>.type``                     an activation node's type, among the activation types;
+  ``preset.<option>``                    an option of the preset the graph was made from (a
+                                         MobileNet's ``width_mult``, a dropout rate): the graph
+                                         is built again with it, which needs a graph not edited
+                                         since it was made.
 Options inside lists (an augmentation step's parameters) have no path and cannot be swept.
 """
 
@@ -35,6 +39,7 @@ measured milliseconds per forward pass of one sample on the trial's device (medi
 KINDS = ("float", "int", "choice")
 NODE = "node:"
 DATASET = "dataset."
+PRESET = "preset."
 ACTIVATION = "Activation"
 MAX_TRIALS = 100_000
 
@@ -209,7 +214,12 @@ def apply_values(project: Any, values: dict[str, Any]) -> None:
     work is the analysis's to say)."""
     training: dict[str, Any] = {}
     dataset: dict[str, Any] = {}
+    options = {t[len(PRESET):]: v for t, v in values.items() if t.startswith(PRESET)}
+    if options:  # first: the nodes of the graph built again are the ones the others set
+        project.graph = rebuilt(project.graph, options)
     for target, value in values.items():
+        if target.startswith(PRESET):
+            continue
         if target.startswith(NODE):
             _set_node(project.graph, target, value)
         elif target.startswith(DATASET):
@@ -235,8 +245,44 @@ def current_values(project: Any, space: SweepSpace) -> dict[str, Any]:
     return values
 
 
+def preset_origin(graph: Graph) -> tuple[str, dict[str, Any]] | None:
+    """The preset a graph was made from and its options (None: not made from one)."""
+    origin = graph.metadata.get("origin")
+    if not isinstance(origin, dict) or not isinstance(origin.get("preset"), str) or \
+            not isinstance(origin.get("options"), dict):
+        return None
+    return origin["preset"], dict(origin["options"])
+
+
+def rebuilt(graph: Graph, changes: dict[str, Any]) -> Graph:
+    """``graph``'s preset built again with ``changes`` to its options; ConfigError when the
+    graph was not made from a preset, was edited since (the edits would be lost), or the
+    preset refuses an option."""
+    from ..graph import presets
+    from .model import graph_hash
+
+    found = preset_origin(graph)
+    if found is None:
+        raise ConfigError(f"{PRESET}{next(iter(changes))}: the graph was not made from a "
+                          "preset")
+    name, options = found
+    try:
+        if graph_hash(presets.build(name, **options)) != graph_hash(graph):
+            raise ConfigError(f"{PRESET}{next(iter(changes))}: the graph was edited since it "
+                              f"was made from the preset {name}, and building it again would "
+                              "lose the edits; sweep its layers' parameters instead")
+        return presets.build(name, **{**options, **changes})
+    except (presets.PresetError, GraphError, TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{PRESET}{next(iter(changes))}: {exc}") from None
+
+
 def own_value(project: Any, target: str) -> Any:
     """The project's value of ``target`` now (None when it has none)."""
+    if target.startswith(PRESET):
+        found = preset_origin(project.graph)
+        return found[1].get(target[len(PRESET):]) if found else None
     if target.startswith(NODE):
         node_id, _, param = target[len(NODE):].rpartition(".")
         if node_id not in project.graph:

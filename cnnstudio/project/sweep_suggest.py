@@ -8,7 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import layers
-from .sweep import ACTIVATION, KEY, NODE, Dimension, SweepSpace, check_space, own_value
+from .sweep import (
+    ACTIVATION,
+    KEY,
+    NODE,
+    PRESET,
+    Dimension,
+    SweepSpace,
+    check_space,
+    own_value,
+    preset_origin,
+)
 
 TRAINING: tuple[tuple[str, str], ...] = (
     ("optimizer.lr", "Learning rate"),
@@ -27,12 +37,32 @@ WIDTHS = ("out_channels", "out_features")
 NODE_PARAMS = (*WIDTHS, "kernel_size", "p")
 """Layer parameters the panel offers, where a node has them."""
 ACTIVATIONS = ("ReLU", "GELU", "SiLU", "Tanh")
+FIXED_OPTIONS = ("num_classes", "round_nearest")
+"""Preset options a sweep leaves alone: the classes are the data's."""
+
+
+def preset_options(graph: Any) -> list[str]:
+    """The options of the graph's preset a sweep can vary: its width multiplier, whole
+    numbers (a hidden layer's width) and dropout rates."""
+    found = preset_origin(graph)
+    if found is None:
+        return []
+    return [k for k, v in found[1].items() if k not in FIXED_OPTIONS and (
+        (isinstance(v, int) and not isinstance(v, bool)) or
+        (isinstance(v, float) and (k == "width_mult" or _is_rate(k))))]
+
+
+def _is_rate(option: str) -> bool:
+    return "drop" in option or option.endswith("_prob")
 
 
 def sweepable(project: Any) -> list[tuple[str, str, str]]:
     """``(group, target, label)`` for each setting the panel offers: training options first,
     then each node's parameters and activation types, in the graph's order."""
     found = [("Training", target, label) for target, label in TRAINING]
+    origin = preset_origin(project.graph)
+    found += [("Preset", f"{PRESET}{k}", f"{origin[0]} · {k}")
+              for k in preset_options(project.graph)]
     for node in project.graph.nodes.values():
         last = not project.graph.outputs(node.id)  # its width is the number of classes
         for name in NODE_PARAMS:
@@ -78,6 +108,10 @@ def suggest(target: str, own: Any = None) -> Dimension:
         return _choices(target, [0.0, 1e-5, 1e-4, 1e-3], None if own is None else float(own))
     if target == "schedule.name":
         return _choices(target, ["none", "cosine", "onecycle"], own, keep_order=True)
+    if target == f"{PRESET}width_mult":
+        return _choices(target, [0.5, 0.75, 1.0, 1.25], own)
+    if target.startswith(PRESET) and isinstance(own, int) and not isinstance(own, bool):
+        return Dimension(target, "int", max(1, own // 2), max(2, own * 2))
     if target.startswith(NODE) and name == "type":
         return _choices(target, list(ACTIVATIONS), own, keep_order=True)
     if target == "epochs" or name in WIDTHS:

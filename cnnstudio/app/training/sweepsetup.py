@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -92,6 +94,7 @@ class SweepSetup(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
+        self.table.setMinimumHeight(96)  # three rows; the panel shares a short dock
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(SETTING, QHeaderView.ResizeMode.Stretch)
@@ -179,17 +182,21 @@ class SweepSetup(QWidget):
         self.stop_button.setToolTip("End the workers now; their trials run again when the "
                                     "sweep is started again")
         self.stop_button.clicked.connect(runner.stop)
-        self.status = muted_label()
+        self.status = muted_label(wrap=False)
+        for label in (self.problem, self.status):  # one line each, cut at the panel's edge
+            label.setWordWrap(False)  # (wrapped text would make the tab ask for its full
+            label.setSizePolicy(QSizePolicy.Policy.Ignored,  # height, scrolling the dock)
+                                QSizePolicy.Policy.Preferred)
         action_row = QHBoxLayout()
         action_row.addWidget(self.start_button)
         action_row.addWidget(self.stop_button)
+        action_row.addWidget(self.problem, 1)  # in the row: a problem moves nothing below
         action_row.addWidget(self.status, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(edit_row)
         layout.addLayout(form)
-        layout.addWidget(self.problem)
         layout.addLayout(action_row)
 
         document.settings_changed.connect(lambda section: self.refresh()
@@ -198,7 +205,7 @@ class SweepSetup(QWidget):
         document.locked_changed.connect(lambda _locked: self._update_buttons())
         runner.state_changed.connect(lambda _running: self._update_buttons())
         runner.trial_done.connect(self._trial_done)
-        runner.ended.connect(self.status.setText)
+        runner.ended.connect(self._status)
         self.refresh()
 
     # -- the space -------------------------------------------------------------------------
@@ -227,7 +234,7 @@ class SweepSetup(QWidget):
             self.trials.setValue(space.trials)
         finally:
             self._filling = False
-        show_problem(self.problem, self._fit_problem(space))
+        self._say(self._fit_problem(space))
         self._update_buttons()
 
     def _add_row(self, d: Dimension, label: str) -> None:
@@ -254,12 +261,19 @@ class SweepSetup(QWidget):
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable &
                               ~Qt.ItemFlag.ItemIsEnabled)
             self.table.setItem(row, column, item)
-        log = QTableWidgetItem()
-        flags = Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable
-        log.setFlags(flags | Qt.ItemFlag.ItemIsEnabled if numeric else flags)
-        log.setCheckState(Qt.CheckState.Checked if d.log else Qt.CheckState.Unchecked)
+        log = QCheckBox()  # a widget: an item's check box is hard to see in the dark theme
+        log.setChecked(d.log)
+        log.setEnabled(numeric)
         log.setToolTip("Sample on a log scale (for rates spanning decades)")
-        self.table.setItem(row, LOG, log)
+        log.toggled.connect(lambda _on: self._edited())
+        cell = QWidget()  # on the window's colour, where the dark theme's box shows
+        cell.setAutoFillBackground(True)
+        cell.setBackgroundRole(QPalette.ColorRole.Window if numeric else
+                               QPalette.ColorRole.Base)
+        box = QHBoxLayout(cell)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(log, 0, Qt.AlignmentFlag.AlignCenter)
+        self.table.setCellWidget(row, LOG, cell)
 
     def _row_doc(self, row: int) -> dict[str, Any]:
         """A row as the space's JSON; ConfigError (naming the setting) for text that is not a
@@ -271,9 +285,8 @@ class SweepSetup(QWidget):
             return {"target": target, "kind": kind,
                     "choices": [parse_choice(t) for t in text.split(",") if t.strip()]}
         number = int if kind == "int" else float
-        doc: dict[str, Any] = {"target": target, "kind": kind,
-                               "log": self.table.item(row, LOG).checkState() ==
-                               Qt.CheckState.Checked}
+        log = self.table.cellWidget(row, LOG).findChild(QCheckBox)
+        doc: dict[str, Any] = {"target": target, "kind": kind, "log": log.isChecked()}
         for column, key in ((LOW, "low"), (HIGH, "high"), (STEP, "step")):
             text = self.table.item(row, column).text().strip()
             if not text and key == "step":
@@ -281,7 +294,7 @@ class SweepSetup(QWidget):
             try:
                 doc[key] = number(text)
             except ValueError:
-                raise ConfigError(f"{target}: {COLUMNS[column].lower()} must be "
+                raise ConfigError(f"{target}: “{COLUMNS[column]}” must be "
                                   f"{'a whole number' if kind == 'int' else 'a number'}, "
                                   f"found {text!r}") from None
         return doc
@@ -304,13 +317,13 @@ class SweepSetup(QWidget):
         try:
             space = self.edited_space()
         except ConfigError as exc:
-            show_problem(self.problem, str(exc))
+            self._say(str(exc))
             self._update_buttons()
             return
-        show_problem(self.problem, None)
+        self._say(None)
         why = self.document.set_sweep_space(space.to_dict())
         if why is not None:
-            show_problem(self.problem, why)
+            self._say(why)
             self.refresh()
 
     def _fit_problem(self, space: SweepSpace) -> str | None:
@@ -335,7 +348,7 @@ class SweepSetup(QWidget):
             cast = int if kind == "int" else float
             new = Dimension(old.target, kind, cast(numbers[0]), cast(numbers[-1]))
         else:
-            show_problem(self.problem, f"{old.target}: its choices are not numbers, so it "
+            self._say(f"{old.target}: its choices are not numbers, so it "
                          "has no range")
             self.table.cellWidget(row, KIND).setCurrentText(old.kind)
             return
@@ -380,9 +393,17 @@ class SweepSetup(QWidget):
         try:
             check_space(space, self.document.project)
         except ConfigError as exc:
-            show_problem(self.problem, str(exc))
+            self._say(str(exc))
             return
-        show_problem(self.problem, self.document.set_sweep_space(space.to_dict(), text))
+        self._say(self.document.set_sweep_space(space.to_dict(), text))
+
+    def _say(self, problem: str | None) -> None:
+        show_problem(self.problem, problem)
+        self.problem.setToolTip(problem or "")
+
+    def _status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
 
     # -- running ---------------------------------------------------------------------------
     def start(self) -> str | None:
@@ -396,16 +417,16 @@ class SweepSetup(QWidget):
             if why is None:
                 epochs = self.epochs.value() or None
                 why = self.runner.start(space.trials, self.jobs.value(), epochs)
-        show_problem(self.problem, why)
+        self._say(why)
         if why is None:
-            self.status.setText(f"Sweep running: {space.trials} trials, "
+            self._status(f"Sweep running: {space.trials} trials, "
                                 f"{self.jobs.value()} process(es)…")
         return why
 
     def _trial_done(self, trial: Any) -> None:
         value = "" if not trial.values else \
             " " + ", ".join(f"{v:.4g}" for v in trial.values)
-        self.status.setText(f"Trial {trial.number} {trial.state}{value}")
+        self._status(f"Trial {trial.number} {trial.state}{value}")
 
     def _update_buttons(self) -> None:
         running = self.runner.running

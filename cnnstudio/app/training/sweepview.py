@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...engine.sweep import views
 from ...engine.sweep.study import default_storage
 from ...project.config import ConfigError
-from ...project.sweep import NODE, apply_values, run_ids, trial_copy
+from ...project.sweep import NODE, PRESET, apply_values, run_ids, trial_copy
 from ...project.sweep_suggest import space_of
 from ..widgets import muted_label
 from ..workers import Jobs
@@ -189,6 +189,7 @@ class SweepView(QWidget):
         plot.addItem(self.bars)
         layout.addWidget(self.importance_reason)
         layout.addWidget(self.importance_plot, 1)
+        self.importance_page = page
         self.tabs.addTab(page, "Importance")
 
     def _make_pareto(self) -> None:
@@ -506,6 +507,12 @@ class SweepView(QWidget):
             return None, "Select a trial first: click its point in a plot."
         if self.document.locked:
             return None, f"The project is read-only while {self.document.lock_reason}."
+        rebuilt = [k for k in t.params if k.startswith(PRESET)]
+        if rebuilt:
+            options = ", ".join(f"{k[len(PRESET):]}={fmt(t.params[k])}" for k in rebuilt)
+            return None, (f"Trial {t.number} builds the preset again ({options}), which the "
+                          "window cannot yet undo as one step; make a new project from the "
+                          "preset with these options.")
         changed = trial_copy(self.document.project)
         try:
             apply_values(changed, t.params)

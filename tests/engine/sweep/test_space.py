@@ -160,3 +160,34 @@ def test_every_offered_setting_has_a_domain_that_fits_and_holds_the_project_s_va
     assert (width.kind, width.low, width.high) == ("int", 3, 12)
     assert suggest("node:features.c1_act.type", "Tanh").choices == ["ReLU", "GELU", "SiLU",
                                                                      "Tanh"]
+
+
+def test_a_preset_option_builds_the_graph_again_unless_it_was_edited(tmp_path) -> None:
+    import shutil
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[3] / "projects" / "simple-cnn-digits.cnnproj"
+    path = tmp_path / "simple.cnnproj"
+    shutil.copy(example, path)
+    project = load_project(path)
+    offered = [t for group, t, _ in sweepable(project) if group == "Preset"]
+    assert offered == ["preset.hidden", "preset.dropout"]  # not the classes
+    space = SweepSpace([suggest(t, own_value(project, t)) for t in offered])
+    store_space(project, space)
+    assert current_values(project, space) == {"preset.hidden": 128, "preset.dropout": 0.5}
+    copy = trial_copy(project)
+    apply_values(copy, {"preset.hidden": 64, "preset.dropout": 0.25,
+                        "node:block1.conv.out_channels": 16})
+    graph = copy.graph
+    assert graph.node("classifier.fc1").params["out_features"] == 64
+    assert graph.node("classifier.dropout").params["p"] == 0.25
+    assert graph.node("block1.conv").params["out_channels"] == 16  # set after the build
+    assert analyze(graph).ok and own_value(copy, "preset.hidden") == 64
+    assert project.graph.node("classifier.fc1").params["out_features"] == 128
+    edited = trial_copy(project)
+    edited.graph.set_param("classifier.fc1", "out_features", 100)
+    with pytest.raises(ConfigError, match="edited since it was made from the preset"):
+        apply_values(edited, {"preset.hidden": 64})
+    with pytest.raises(ConfigError, match="not made from a preset"):
+        edited.graph.metadata.pop("origin")
+        apply_values(edited, {"preset.hidden": 64})
