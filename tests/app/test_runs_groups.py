@@ -113,10 +113,12 @@ def test_repeat_queues_runs_with_the_next_seeds_and_stop_ends_the_queue(qtbot, p
     controller.state_changed.emit(STOPPING)  # Stop: no more runs
     assert panel.queue.pending == []
     controller.state_changed.emit(IDLE)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: doc.project.training.seed == 4)  # back where the repeats began
     assert started == [4, 5]
     doc.undo_stack.undo()
-    assert doc.project.training.seed == 4  # each seed was an undoable settings change
+    assert doc.project.training.seed == 5  # each seed was an undoable settings change
+    doc.undo_stack.undo()
+    assert doc.project.training.seed == 4
 
 
 def test_repeat_trains_real_runs_one_after_another(qtbot, window, project):
@@ -128,6 +130,7 @@ def test_repeat_trains_real_runs_one_after_another(qtbot, window, project):
     qtbot.waitUntil(lambda: len(project.runs) == 3 and panel.controller.state == IDLE and
                     not panel.queue.pending, timeout=120_000)
     assert [(r.seed, r.status) for r in project.runs[1:]] == [(1, "finished"), (2, "finished")]
+    qtbot.waitUntil(lambda: project.training.seed == 1)  # as train --repeat: the first seed
     qtbot.waitUntil(lambda: panel.group_table.item(0, 0).text().startswith("3 runs · "),
                     timeout=3000)
 

@@ -525,6 +525,9 @@ class RepeatQueue(QObject):
         self.document, self.controller, self.start_run = document, controller, start
         self.pending: list[int] = []
         self.vary = "training.seed"
+        self.first: int | None = None
+        """The value the queue began with, set again when it ends (as ``train --repeat`` keeps
+        the seed its repeats started from): a second repeat pairs with this one by seed."""
         controller.state_changed.connect(self._state_changed)
         controller.failed.connect(lambda _event: self.cancel())
 
@@ -548,7 +551,7 @@ class RepeatQueue(QObject):
                                                     f"Settings of run {run.id}")
             if problem is not None:
                 return problem
-        self.vary, self.pending = vary, list(values)
+        self.vary, self.pending, self.first = vary, list(values), values[0]
         self._next()
         return None
 
@@ -562,6 +565,17 @@ class RepeatQueue(QObject):
             self.cancel()
         elif state == IDLE and self.pending:  # after every slot has heard that it ended
             QTimer.singleShot(0, self._next)
+        elif state == IDLE and self.first is not None:
+            QTimer.singleShot(0, self._finish)
+
+    def _finish(self) -> None:
+        """The queue ended: the varied setting back at its first value."""
+        first, self.first = self.first, None
+        if first is None or self.pending or self.controller.running:
+            return
+        section, key = self.vary.split(".", 1)
+        self.document.change_settings(section, {key: first},
+                                      f"{key.capitalize()} {first} (where the runs began)")
 
     def _next(self) -> None:
         if not self.pending or self.controller.running:
@@ -571,7 +585,7 @@ class RepeatQueue(QObject):
         problem = self.document.change_settings(section, {key: value},
                                                 f"{key.capitalize()} {value}")
         if problem is not None or not self.start_run():
-            self.pending = []
+            self.pending, self.first = [], None
         self.changed.emit()
 
 
