@@ -125,3 +125,12 @@ def test_a_two_objective_study_shows_its_pareto_front(window, qtbot, tmp_path) -
     assert len(fx) + len(rx) == len(data.complete)
     assert "params" in panel.pareto.getPlotItem().getAxis("left").labelText
     assert np.all(np.diff(panel.pareto_line.getData()[0]) >= 0)
+    # importance per objective: the parameter count depends on the width alone
+    box = panel.importance_objective
+    assert not box.isHidden() and [box.itemText(i) for i in range(box.count())] == \
+        ["val_acc", "params"]
+    second = panel.snapshot.importance_for(1)
+    assert second.values is None or set(second.values) == {"node:features.c1.out_channels"}
+    box.setCurrentIndex(1)
+    box.activated.emit(1)
+    assert panel.importance_reason.text() == (second.reason or "")

@@ -179,6 +179,9 @@ class SweepView(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         self.importance_reason = muted_label()
+        self.importance_objective = QComboBox()  # several objectives: which one's importance
+        self.importance_objective.setToolTip("The objective whose importance is shown")
+        self.importance_objective.activated.connect(lambda _i: self._draw_importance())
         self.importance_plot = pg.PlotWidget()
         plot = self.importance_plot.getPlotItem()
         plot.setLabel("bottom", "importance (PED-ANOVA)")
@@ -187,7 +190,10 @@ class SweepView(QWidget):
         plot.setMenuEnabled(False)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=TRAIN)
         plot.addItem(self.bars)
-        layout.addWidget(self.importance_reason)
+        row = QHBoxLayout()
+        row.addWidget(self.importance_objective)
+        row.addWidget(self.importance_reason, 1)
+        layout.addLayout(row)
         layout.addWidget(self.importance_plot, 1)
         self.importance_page = page
         self.tabs.addTab(page, "Importance")
@@ -321,7 +327,13 @@ class SweepView(QWidget):
         self._draw_history(data)
         self._draw_parallel(data)
         self._draw_slices(data)
-        self._draw_importance(snap.importance if snap else views.Importance(None, ""))
+        names = self.objective_names(data)
+        box = self.importance_objective
+        if [box.itemText(i) for i in range(box.count())] != names:
+            box.clear()
+            box.addItems(names)
+        box.setVisible(len(names) > 1)
+        self._draw_importance()
         self._draw_pareto(data)
         self._show_selected()
 
@@ -426,7 +438,10 @@ class SweepView(QWidget):
             scatter.setData(x=x, y=[t.values[0] for t in points],
                             data=[t.number for t in points])
 
-    def _draw_importance(self, found: views.Importance) -> None:
+    def _draw_importance(self) -> None:
+        snap, index = self.snapshot, max(0, self.importance_objective.currentIndex())
+        found = snap.importance_for(index) if snap and index < len(snap.data.directions) else \
+            views.Importance(None, "")
         plot = self.importance_plot.getPlotItem()
         values = found.values or {}
         names = list(values)[::-1]  # the largest at the top

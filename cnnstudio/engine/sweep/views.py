@@ -199,6 +199,12 @@ class Snapshot:
     names: list[str]
     data: StudyData
     importance: Importance
+    """For the first objective."""
+    others: tuple[Importance, ...] = ()
+    """For the second objective on, in a multi-objective study."""
+
+    def importance_for(self, objective: int) -> Importance:
+        return self.importance if objective == 0 else self.others[objective - 1]
 
 
 def snapshot(storage_url: str, study_name: str) -> Snapshot:
@@ -207,5 +213,7 @@ def snapshot(storage_url: str, study_name: str) -> Snapshot:
     names = study_names(storage_url)
     if names and study_name not in names:
         study_name = names[0]
-    return Snapshot(names, study_data(storage_url, study_name),
-                    importance(storage_url, study_name))
+    data = study_data(storage_url, study_name)
+    return Snapshot(names, data, importance(storage_url, study_name),
+                    tuple(importance(storage_url, study_name, i)
+                          for i in range(1, len(data.directions))))
