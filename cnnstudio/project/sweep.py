@@ -11,6 +11,8 @@ A dimension's target is one of
                                          MobileNet's ``width_mult``, a dropout rate): the graph
                                          is built again with it, which needs a graph not edited
                                          since it was made.
+  ``block:<stage>.repeat``               a stage's number of blocks (``block:layer2.repeat``):
+                                         trailing blocks dropped or the last one copied.
 Options inside lists (an augmentation step's parameters) have no path and cannot be swept.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from ..graph import Graph, GraphError, layers
 from ..graph.model import Node, RemovedNode
+from ..graph.repeat import set_block_count, stages
 from .config import ConfigError, mapping, number
 from .options import with_options
 
@@ -40,6 +43,8 @@ KINDS = ("float", "int", "choice")
 NODE = "node:"
 DATASET = "dataset."
 PRESET = "preset."
+BLOCK = "block:"
+REPEAT = ".repeat"
 ACTIVATION = "Activation"
 MAX_TRIALS = 100_000
 
@@ -217,8 +222,11 @@ def apply_values(project: Any, values: dict[str, Any]) -> None:
     options = {t[len(PRESET):]: v for t, v in values.items() if t.startswith(PRESET)}
     if options:  # first: the nodes of the graph built again are the ones the others set
         project.graph = rebuilt(project.graph, options)
+    for target, value in values.items():  # next: a node target may name a node of a new block
+        if target.startswith(BLOCK):
+            _set_repeat(project.graph, target, value)
     for target, value in values.items():
-        if target.startswith(PRESET):
+        if target.startswith((PRESET, BLOCK)):
             continue
         if target.startswith(NODE):
             _set_node(project.graph, target, value)
@@ -283,6 +291,9 @@ def own_value(project: Any, target: str) -> Any:
     if target.startswith(PRESET):
         found = preset_origin(project.graph)
         return found[1].get(target[len(PRESET):]) if found else None
+    if target.startswith(BLOCK):
+        stage = _stage(target)
+        return stages(project.graph).get(stage) if stage else None
     if target.startswith(NODE):
         node_id, _, param = target[len(NODE):].rpartition(".")
         if node_id not in project.graph:
@@ -297,6 +308,22 @@ def own_value(project: Any, target: str) -> Any:
     for part in path.split("."):
         doc = doc.get(part) if isinstance(doc, dict) else None
     return doc
+
+
+def _stage(target: str) -> str | None:
+    """The stage a ``block:<stage>.repeat`` target names (None: not such a target)."""
+    stage = target[len(BLOCK):-len(REPEAT)] if target.endswith(REPEAT) else ""
+    return stage or None
+
+
+def _set_repeat(graph: Graph, target: str, value: Any) -> None:
+    stage = _stage(target)
+    if stage is None:
+        raise ConfigError(f"{target}: expected block:<stage>.repeat, e.g. block:layer1.repeat")
+    try:  # GraphError for a group that is not a stage, or a count below 1
+        set_block_count(graph, stage, value)
+    except GraphError as exc:
+        raise ConfigError(f"{target}: {exc}") from None
 
 
 def _set_node(graph: Graph, target: str, value: Any) -> None:

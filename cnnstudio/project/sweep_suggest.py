@@ -8,11 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import layers
+from ..graph.repeat import stages
 from .sweep import (
     ACTIVATION,
+    BLOCK,
     KEY,
     NODE,
     PRESET,
+    REPEAT,
     Dimension,
     SweepSpace,
     check_space,
@@ -58,11 +61,14 @@ def _is_rate(option: str) -> bool:
 
 def sweepable(project: Any) -> list[tuple[str, str, str]]:
     """``(group, target, label)`` for each setting the panel offers: training options first,
-    then each node's parameters and activation types, in the graph's order."""
+    then each stage's number of blocks, each node's parameters and activation types, in the
+    graph's order."""
     found = [("Training", target, label) for target, label in TRAINING]
     origin = preset_origin(project.graph)
     found += [("Preset", f"{PRESET}{k}", f"{origin[0]} · {k}")
               for k in preset_options(project.graph)]
+    found += [("Layers", f"{BLOCK}{stage}{REPEAT}", f"{stage} · blocks")
+              for stage, n in stages(project.graph).items() if n >= 2]  # one block: no copy
     for node in project.graph.nodes.values():
         last = not project.graph.outputs(node.id)  # its width is the number of classes
         for name in NODE_PARAMS:
@@ -112,6 +118,9 @@ def suggest(target: str, own: Any = None) -> Dimension:
         return _choices(target, [0.5, 0.75, 1.0, 1.25], own)
     if target.startswith(PRESET) and isinstance(own, int) and not isinstance(own, bool):
         return Dimension(target, "int", max(1, own // 2), max(2, own * 2))
+    if target.startswith(BLOCK):  # a block fewer to two more
+        own = own if isinstance(own, int) else 1
+        return Dimension(target, "int", max(1, own - 1), own + 2)
     if target.startswith(NODE) and name == "type":
         return _choices(target, list(ACTIVATIONS), own, keep_order=True)
     if target == "epochs" or name in WIDTHS:

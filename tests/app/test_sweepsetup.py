@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from PySide6.QtCore import Qt
 
 from cnnstudio.engine.sweep.study import default_storage
+from cnnstudio.engine.sweep.views import sqlite_ready
 from cnnstudio.project import load_project, save_project
 from cnnstudio.project.sweep import KEY, run_ids
 from cnnstudio.project.sweep_suggest import default_space
@@ -114,9 +115,11 @@ def test_stop_ends_the_sweep_and_fails_the_running_trial(window, qtbot, tmp_path
     runner = window.training.sweeps()
 
     def running() -> bool:
-        try:  # the sweep may be making the storage's tables right now
+        if not sqlite_ready(path.with_suffix(".sweep.db")):  # the sweep is making it now
+            return False
+        try:
             trials = optuna.load_study(study_name="lenet", storage=url).trials
-        except Exception:  # noqa: BLE001 - KeyError, or SQLite's "table already exists"
+        except KeyError:  # the study is not made yet
             return False
         return any(t.state == TrialState.RUNNING and "worker" in t.user_attrs for t in trials)
 

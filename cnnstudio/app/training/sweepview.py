@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...engine.sweep import views
 from ...engine.sweep.study import default_storage
 from ...project.config import ConfigError
-from ...project.sweep import NODE, PRESET, apply_values, run_ids, trial_copy
+from ...project.sweep import BLOCK, NODE, PRESET, apply_values, run_ids, trial_copy
 from ...project.sweep_suggest import space_of
 from ..widgets import muted_label
 from ..workers import Jobs
@@ -528,6 +528,12 @@ class SweepView(QWidget):
             return None, (f"Trial {t.number} builds the preset again ({options}), which the "
                           "window cannot yet undo as one step; make a new project from the "
                           "preset with these options.")
+        repeated = [k for k in t.params if k.startswith(BLOCK)]
+        if repeated:
+            counts = ", ".join(f"{k[len(BLOCK):]}={fmt(t.params[k])}" for k in repeated)
+            return None, (f"Trial {t.number} changes how many blocks a stage has ({counts}), "
+                          "which adds or removes layers the window cannot yet undo as one step; "
+                          "add or delete the blocks by hand.")
         changed = trial_copy(self.document.project)
         try:
             apply_values(changed, t.params)

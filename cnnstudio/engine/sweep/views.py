@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import math
+import sqlite3
 import warnings
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from .study import open_storage, quiet
+from .study import SQLITE_TIMEOUT_S, open_storage, quiet
 
 MIN_COMPLETE = 3
 """Fewer complete trials than this say nothing about which parameter matters."""
@@ -108,10 +110,33 @@ def _storage(url: str) -> optuna.storages.RDBStorage:
     return open_storage(url)
 
 
+def sqlite_ready(path: Path) -> bool:
+    """Whether a SQLite storage file exists and Optuna has finished making its tables. Asked
+    read-only: opening a storage that a sweep is creating would create its tables a second
+    time, and one of the two would fail ("UNIQUE constraint failed: alembic_version")."""
+    if not path.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=SQLITE_TIMEOUT_S)) as db:
+            return db.execute("SELECT count(*) FROM alembic_version").fetchone()[0] > 0
+    except sqlite3.DatabaseError as exc:  # not a database at all: Optuna's error says so
+        return "no such table" not in str(exc)
+
+
+def _check_file(url: str) -> None:
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.exists():  # opening it would create an empty database
+        raise ViewError(f"no sweep yet: {path.name} does not exist")
+    if not sqlite_ready(path):
+        raise ViewError(f"no sweep yet: {path.name} holds no study (yet)")
+
+
 def _study(url: str, name: str) -> optuna.Study:
     path = sqlite_path(url)
-    if path is not None and not path.exists():  # opening it would create an empty database
-        raise ViewError(f"no sweep yet: {path.name} does not exist")
+    _check_file(url)
     try:
         with quiet():
             return optuna.load_study(study_name=name, storage=_storage(url))
@@ -133,7 +158,7 @@ def _line(exc: BaseException) -> str:
 def study_names(url: str) -> list[str]:
     """The studies a storage holds (for the picker); none in a SQLite file not made yet."""
     path = sqlite_path(url)
-    if path is not None and not path.exists():
+    if path is not None and not (path.exists() and sqlite_ready(path)):
         return []
     try:
         return [s.study_name for s in _storage(url).get_all_studies()]

@@ -191,3 +191,47 @@ def test_a_preset_option_builds_the_graph_again_unless_it_was_edited(tmp_path) -
     with pytest.raises(ConfigError, match="not made from a preset"):
         edited.graph.metadata.pop("origin")
         apply_values(edited, {"preset.hidden": 64})
+
+
+def resnet18_project():
+    from cnnstudio.graph import presets
+    from cnnstudio.project import Project
+
+    return Project(name="r18", graph=presets.build("resnet18", num_classes=10,
+                                                   input_shape=(1, 64, 64)))
+
+
+def test_a_stage_s_number_of_blocks_is_offered_and_swept() -> None:
+    project = resnet18_project()
+    offered = [(g, t, label) for g, t, label in sweepable(project) if t.startswith("block:")]
+    assert offered == [("Layers", f"block:layer{i}.repeat", f"layer{i} · blocks")
+                       for i in range(1, 5)]
+    assert own_value(project, "block:layer2.repeat") == 2
+    dim = suggest("block:layer2.repeat", 2)
+    assert (dim.kind, dim.low, dim.high) == ("int", 1, 4)
+    assert (suggest("block:x.repeat", 1).low, suggest("block:x.repeat", 1).high) == (1, 3)
+    store_space(project, SweepSpace([dim]))  # both ends fit the project
+    assert current_values(project, SweepSpace([dim])) == {"block:layer2.repeat": 2}
+    copy = trial_copy(project)
+    # The node target comes first, yet names a node of a block the repeat count adds.
+    apply_values(copy, {"node:layer2.2.conv1.out_channels": 96, "block:layer2.repeat": 3})
+    assert copy.graph.node("layer2.2.conv1").params["out_channels"] == 96
+    assert "layer2.2.relu2" in copy.graph and analyze(copy.graph).ok
+    assert own_value(copy, "block:layer2.repeat") == 3
+    assert "layer2.2.conv1" not in project.graph  # the trial's copy changed, not the project
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"block:layer9.repeat": 2}, r"block:layer9.repeat: 'layer9' is not a stage"),
+    ({"block:layer2.repeat": 0}, r"block:layer2.repeat: .*at least 1"),
+    ({"block:layer2": 2}, r"block:layer2: expected block:<stage>.repeat"),
+])
+def test_a_stage_the_graph_lacks_or_a_refused_count_names_the_target(values, words) -> None:
+    with pytest.raises(ConfigError, match=words):
+        apply_values(trial_copy(resnet18_project()), values)
+
+
+def test_a_graph_without_stages_has_no_block_count(tiny) -> None:
+    project = load_project(tiny)
+    assert own_value(project, "block:layer2.repeat") is None
+    assert not [t for _, t, _ in sweepable(project) if t.startswith("block:")]

@@ -17,6 +17,7 @@ from cnnstudio.engine.profile.latency import measure
 from cnnstudio.engine.sweep import runner
 from cnnstudio.engine.sweep.runner import Settings, run_sweep, start_worker, visible_gpus
 from cnnstudio.engine.sweep.study import default_storage
+from cnnstudio.engine.sweep.views import sqlite_ready
 from cnnstudio.project import load_project
 from cnnstudio.project.sweep import Dimension, SweepSpace
 
@@ -49,7 +50,7 @@ def test_stop_ends_the_workers_and_fails_their_trials_at_once(tiny, tmp_path) ->
 
     def watch() -> None:  # stop as soon as a trial of 300 epochs is under way
         while not stop.wait(0.2):
-            if Path(url[len("sqlite:///"):]).exists() and started("tiny"):
+            if sqlite_ready(Path(url[len("sqlite:///"):])) and started("tiny"):
                 stop.set()
 
     watcher = threading.Thread(target=watch)
