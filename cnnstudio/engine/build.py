@@ -4,7 +4,7 @@ are the ids (``layer1.0.conv1.weight``) and torchvision's weights load into pres
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -120,8 +120,17 @@ _OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat,
         "cnnstudio:StdConv2d": StdConv2d, "cnnstudio:GlobalResponseNorm": GlobalResponseNorm,
         "cnnstudio:BranchSoftmax": BranchSoftmax, "cnnstudio:BlurPool2d": BlurPool2d}
 
-# One step of the forward pass: (module or None, input slots, output slot, slots to free).
-Step = tuple[nn.Module | None, tuple[int, ...], int, tuple[int, ...]]
+# One step of the forward pass: (module or None, input slots, output slot, slots to free,
+# node id).
+Step = tuple[nn.Module | None, tuple[int, ...], int, tuple[int, ...], str]
+
+
+class Clock(Protocol):
+    """Told when each node's step starts and ends (engine/profile times nodes with it)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, node_id: str) -> None: ...
 
 
 class GraphModule(nn.Module):
@@ -154,16 +163,21 @@ class GraphModule(nn.Module):
         self._n_train_out = len(self.output_ids)
         self._n_eval_out = len(main)
 
-    def forward(self, x: torch.Tensor) -> Any:
+    def forward(self, x: torch.Tensor, clock: Clock | None = None) -> Any:
+        """The network's output; ``clock`` (profiling) hears each node's start and end."""
         steps, input_slot, out_slots, size = self._train_plan if self.training \
             else self._eval_plan
         values: list[Any] = [None] * size
         values[input_slot] = x
-        for module, ins, out, free in steps:
+        for module, ins, out, free, nid in steps:
+            if clock is not None:
+                clock.start()
             if module is None:  # Output nodes pass their input on
                 values[out] = values[ins[0]]
             else:
                 values[out] = module(*[values[i] for i in ins])
+            if clock is not None:
+                clock.stop(nid)
             for i in free:
                 values[i] = None
         if len(out_slots) == 1:
@@ -224,7 +238,7 @@ def _plan(graph: Graph, order: list[str], modules: dict[str, nn.Module],
         if graph.nodes[nid].type == "Input":
             continue
         steps.append((modules.get(nid), tuple(slot[s] for s in inputs[nid]), slot[nid],
-                      tuple(frees.get(step, ()))))
+                      tuple(frees.get(step, ())), nid))
     return steps, input_slot, [slot[o] for o in outputs], len(live)
 
 

@@ -53,8 +53,18 @@ def measure(module: torch.nn.Module, input_shape: tuple[int, ...], device: str |
                     times.append((time.perf_counter() - start) * 1000)
     finally:
         module.train(was_training)
+    return of_times(times, batch_size, str(device))
+
+
+def spread(times: list[float]) -> tuple[float, float, float]:
+    """The median, 10th and 90th percentile of measured times."""
     cuts = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
-    return Latency(statistics.median(times), cuts[0], cuts[-1], batch_size, str(device))
+    return statistics.median(times), cuts[0], cuts[-1]
+
+
+def of_times(times: list[float], batch_size: int, device: str) -> Latency:
+    """A Latency from the milliseconds of timed passes."""
+    return Latency(*spread(times), batch_size, device)
 
 
 def _sync(device: torch.device) -> None:
