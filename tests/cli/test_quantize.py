@@ -1,0 +1,69 @@
+"""``cnnstudio quantize``: an int8 ONNX file (QDQ, int8 weights) written and measured against the
+float32 one on the validation split; bad input refused in one line before any work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import onnx
+import pytest
+
+from cnnstudio.cli.main import main
+from cnnstudio.engine import checkpoint, to_module
+from cnnstudio.project import load_project, save_project
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "simple-cnn-digits.cnnproj"
+
+
+@pytest.fixture
+def trained(tmp_path) -> Path:
+    """The simple CNN digits example with weights of its own (drawn, not trained: what is
+    measured here is the file, not the accuracy)."""
+    path = tmp_path / "simple.cnnproj"
+    shutil.copy(EXAMPLE, path)
+    project = load_project(path)
+    member = "weights/drawn.safetensors"
+    project.weights[member] = checkpoint.to_bytes(to_module(project.graph, seed=3).state_dict())
+    project.current_weights = member
+    save_project(project, path)
+    return path
+
+
+def test_an_int8_file_is_written_and_measured(trained, tmp_path, capsys) -> None:
+    out = tmp_path / "simple-int8.onnx"
+    assert main(["quantize", str(trained), "--out", str(out), "--calibrate", "64",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"fp32_accuracy", "int8_accuracy", "fp32_bytes", "int8_bytes", "fp32_ms",
+            "int8_ms"} <= set(doc)
+    assert doc["calibration_images"] == 64 and doc["validation_images"] == 359
+    assert 0 <= doc["int8_accuracy"] <= 1 and doc["fp32_ms"] > 0 and doc["int8_ms"] > 0
+    assert doc["int8_bytes"] == out.stat().st_size and doc["fp32_bytes"] > 3 * doc["int8_bytes"]
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    int8 = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert len(int8) >= 4  # two convolutions' and two linear layers' weights
+    assert not list(tmp_path.glob(".cnnstudio-quantize-*"))  # its work folder is gone
+
+
+def test_bad_input_is_refused_before_any_work(trained, tmp_path, capsys) -> None:
+    untrained = tmp_path / "untrained.cnnproj"
+    shutil.copy(EXAMPLE, untrained)
+    (tmp_path / "folder.onnx").mkdir()
+    for args, words in (
+            ([str(untrained), "--out", str(tmp_path / "a.onnx")], "no trained weights"),
+            ([str(trained), "--out", str(tmp_path / "a.pt")], "must be an .onnx file"),
+            ([str(trained), "--out", str(tmp_path / "folder.onnx")], "is a folder"),
+            ([str(trained), "--out", str(tmp_path / "no" / "a.onnx")], "does not exist"),
+            ([str(trained), "--out", str(tmp_path / "a.onnx"), "--weights", "best"],
+             "no weights named 'best'"),
+            ([str(tmp_path / "none.cnnproj"), "--out", str(tmp_path / "a.onnx")],
+             "no such project file")):
+        assert main(["quantize", *args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "a.onnx").exists()
