@@ -28,6 +28,8 @@ def add_parser(sub: Any) -> None:
                    help="training images to calibrate on (default 256)")
     q.add_argument("--weights", metavar="MEMBER",
                    help="which of the project's weights (default: the current ones)")
+    q.add_argument("--keep-float", metavar="NODE[,NODE]",
+                   help="graph nodes to leave in float32 (the sensitive ones the report names)")
     q.add_argument("--data-cache", metavar="DIR", help="folder of downloaded datasets")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -53,7 +55,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     try:
         result = quantize_project(project, args.out, calibrate=args.calibrate,
                                   weights=args.weights, base_dir=source.parent,
-                                  cache_dir=args.data_cache, progress=say)
+                                  cache_dir=args.data_cache, progress=say,
+                                  keep_float=_nodes(args.keep_float))
     except QuantizeError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -68,4 +71,20 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     print(f"  latency (1 image, onnxruntime CPU, median of 200, in turn): "
           f"{result.fp32.median_ms:.3f} → {result.int8.median_ms:.3f} ms "
           f"({result.faster:.2f}× the float32 speed)")
+    if result.kept_float:
+        print(f"  kept in float32: {', '.join(result.kept_float)}")
+    worst = result.most_sensitive()
+    if worst:
+        print("  most sensitive (signal-to-quantisation-noise of the output, lower is worse): "
+              + ", ".join(f"{nid} {db:.1f} dB" for nid, db in worst))
+        print(f"  to keep them in float32: --keep-float {','.join(n for n, _ in worst)}")
     return 0
+
+
+def _nodes(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    nodes = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not nodes:
+        raise CliError("--keep-float: give node ids separated by commas")
+    return nodes

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,9 @@ from .export.exporter import ExportError, export_model
 from .inference.model import project_data, project_model
 from .profile.latency import Latency, of_times
 
+SCOPES = "pkg.torch.onnx.name_scopes"
+"""The exporter's note on each ONNX node: the module path (our graph's node id) it came from."""
+SENSITIVITY_IMAGES = 64
 CALIBRATE = 256
 """Training images the quantiser sees to choose each activation's range."""
 BATCH = 64
@@ -50,6 +53,15 @@ class QuantizeResult:
     """Training images used to calibrate."""
     evaluated: int
     """Validation images both files were scored on."""
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    """Graph node → the signal-to-quantisation-noise ratio (dB) of its output in the int8 model
+    against the float32 one (onnxruntime's qdq_loss_debug, on validation images), for the
+    nodes whose output is quantised: the lowest are where int8 hurts most."""
+    kept_float: tuple[str, ...] = ()
+    """Graph nodes left in float32 (``keep_float``)."""
+
+    def most_sensitive(self, count: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.sensitivity.items(), key=lambda kv: kv[1])[:count]
 
     @property
     def smaller(self) -> float:
@@ -67,7 +79,8 @@ class QuantizeResult:
                                                                   self.fp32.high_ms],
                 "int8_ms_spread": [self.int8.low_ms, self.int8.high_ms],
                 "smaller": self.smaller, "faster": self.faster,
-                "calibration_images": self.calibration, "validation_images": self.evaluated}
+                "calibration_images": self.calibration, "validation_images": self.evaluated,
+                "sensitivity_db": self.sensitivity, "kept_float": list(self.kept_float)}
 
 
 Progress = Callable[[str], None]
@@ -75,15 +88,19 @@ Progress = Callable[[str], None]
 
 def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRATE,
                      weights: str | None = None, base_dir: str | Path | None = None,
-                     cache_dir: str | Path | None = None,
+                     cache_dir: str | Path | None = None, keep_float: tuple[str, ...] = (),
                      progress: Progress | None = None) -> QuantizeResult:
     """Write ``project``'s model as an int8 ONNX file at ``out`` and measure it against the
-    float32 one. QuantizeError for bad input (checked before any work where it can be)."""
+    float32 one; the graph nodes in ``keep_float`` stay in float32. QuantizeError for bad
+    input (checked before any work where it can be)."""
     say = progress or (lambda _text: None)
     out = Path(out)
     _check_out(out)
     if calibrate < 1:
         raise QuantizeError(f"--calibrate must be at least 1, not {calibrate}")
+    unknown = [n for n in keep_float if n not in project.graph]
+    if unknown:
+        raise QuantizeError(f"--keep-float: no node {unknown[0]!r} in the graph")
     if not (weights or project.current_weights):
         raise QuantizeError("the project has no trained weights: train it first (a model of "
                             "random weights has nothing to keep)")
@@ -115,11 +132,16 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
         int8 = Path(work) / "int8.onnx"
         say(f"calibrating on {min(calibrate, len(data.train))} training images")
         reader = _Reader(_inputs(data.train, calibrate))
+        scopes = _scopes(source)
+        excluded = [name for name, nid in scopes.items() if nid in keep_float]
         quantize_static(str(source), str(int8), reader, quant_format=QuantFormat.QDQ,
                         per_channel=True, weight_type=QuantType.QInt8,
                         activation_type=QuantType.QUInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method=CalibrationMethod.MinMax,
+                        nodes_to_exclude=excluded)
         _check(int8)
+        say("measuring each layer's quantisation noise")
+        sensitivity = _sensitivity(source, int8, data.val, Path(work))
         say("scoring both on the validation split")
         fp32_acc, n = _accuracy(fp32, data.val)
         int8_acc, _ = _accuracy(int8, data.val)
@@ -128,7 +150,8 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
         fp32_ms, int8_ms = _latencies([fp32, int8], first)
         sizes = fp32.stat().st_size, int8.stat().st_size
         _publish(int8, out)
-    return QuantizeResult(out, fp32_acc, int8_acc, *sizes, fp32_ms, int8_ms, reader.seen, n)
+    return QuantizeResult(out, fp32_acc, int8_acc, *sizes, fp32_ms, int8_ms, reader.seen, n,
+                          sensitivity, tuple(keep_float))
 
 
 def _check_out(out: Path) -> None:
@@ -181,6 +204,58 @@ class _Reader:
 
     def set_input(self, name: str) -> None:
         self.name = name
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:  # collect_activations iterates
+        while (feed := self.get_next()) is not None:
+            yield feed
+
+
+def _scopes(path: Path) -> dict[str, str]:
+    """ONNX node name → the graph node it was exported from (nodes without the exporter's
+    note are left out)."""
+    import ast
+
+    import onnx
+
+    found = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        note = next((p.value for p in node.metadata_props if p.key == SCOPES), None)
+        try:
+            scopes = ast.literal_eval(note) if note else []
+        except (ValueError, SyntaxError):
+            continue
+        if len(scopes) >= 2 and isinstance(scopes[1], str) and scopes[1]:
+            found[node.name] = scopes[1]
+    return found
+
+
+def _sensitivity(fp32: Path, int8: Path, split: Any, work: Path) -> dict[str, float]:
+    """Graph node → SQNR (dB) of its output in the int8 model against the float32 model,
+    where its output is quantised (onnxruntime's qdq_loss_debug on validation images)."""
+    import onnx
+    from onnxruntime.quantization import qdq_loss_debug as debug
+
+    outputs = {}  # tensor → the graph node whose ONNX node makes it
+    scopes = _scopes(fp32)
+    for node in onnx.load(str(fp32), load_external_data=False).graph.node:
+        for tensor in node.output:
+            if node.name in scopes:
+                outputs[tensor] = scopes[node.name]
+    seen = {}
+    for name, path in (("float", fp32), ("int8", int8)):
+        augmented = work / f"{name}-augmented.onnx"
+        debug.modify_model_output_intermediate_tensors(str(path), str(augmented))
+        seen[name] = debug.collect_activations(str(augmented),
+                                               _Reader(_inputs(split, SENSITIVITY_IMAGES)))
+    errors = debug.compute_activation_error(
+        debug.create_activation_matching(seen["int8"], seen["float"]))
+    found: dict[str, float] = {}
+    for tensor, error in errors.items():
+        nid = outputs.get(tensor)
+        value = error.get("xmodel_err")
+        if nid is not None and value is not None and np.isfinite(value):
+            found[nid] = min(float(value), found.get(nid, float("inf")))
+    return found
 
 
 def _session(path: Path) -> Any:

@@ -48,6 +48,20 @@ def test_an_int8_file_is_written_and_measured(trained, tmp_path, capsys) -> None
     int8 = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
     assert len(int8) >= 4  # two convolutions' and two linear layers' weights
     assert not list(tmp_path.glob(".cnnstudio-quantize-*"))  # its work folder is gone
+    sensitivity = doc["sensitivity_db"]
+    assert {"block1.relu", "block2.relu", "classifier.fc2"} <= set(sensitivity)
+    assert all(v > 0 for v in sensitivity.values())
+
+
+def test_a_layer_kept_in_float_keeps_its_float_weights(trained, tmp_path, capsys) -> None:
+    out = tmp_path / "kept.onnx"
+    assert main(["quantize", str(trained), "--out", str(out), "--calibrate", "32",
+                 "--keep-float", "classifier.fc2"]) == 0
+    text = capsys.readouterr().out
+    assert "kept in float32: classifier.fc2" in text and "--keep-float " in text
+    weights = {i.name: i.data_type for i in onnx.load(str(out)).graph.initializer}
+    assert weights["classifier.fc2.weight"] == onnx.TensorProto.FLOAT
+    assert weights["classifier.fc1.weight_quantized"] == onnx.TensorProto.INT8
 
 
 def test_bad_input_is_refused_before_any_work(trained, tmp_path, capsys) -> None:
@@ -62,7 +76,9 @@ def test_bad_input_is_refused_before_any_work(trained, tmp_path, capsys) -> None
             ([str(trained), "--out", str(tmp_path / "a.onnx"), "--weights", "best"],
              "no weights named 'best'"),
             ([str(tmp_path / "none.cnnproj"), "--out", str(tmp_path / "a.onnx")],
-             "no such project file")):
+             "no such project file"),
+            ([str(trained), "--out", str(tmp_path / "a.onnx"), "--keep-float", "nope"],
+             "no node 'nope'")):
         assert main(["quantize", *args]) == 2, args
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
