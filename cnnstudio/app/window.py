@@ -204,6 +204,10 @@ class MainWindow(QMainWindow):
         a("expand", "E&xpand all blocks", self.view.expand_all, K("Ctrl+Shift+E"))
         a("find_layer", "Find a &layer…", self._find_layer, K("Ctrl+K"), None,
           "search the layer palette")
+        heat = a("heat_map", "Latency &heat map", lambda: None, None, None,
+                 "tint each layer by its time measured in the Summary (Measure)")
+        heat.setCheckable(True)
+        heat.toggled.connect(self.view.set_heat_map)
         a("about", "&About CNN Studio", self._about)
 
     def _make_menus(self) -> None:
@@ -230,7 +234,8 @@ class MainWindow(QMainWindow):
                     "find_layer"):
             edit.addAction(self.act[key]) if key else edit.addSeparator()
         view = bar.addMenu("&View")
-        for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand"):
+        for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand", None,
+                    "heat_map"):
             view.addAction(self.act[key]) if key else view.addSeparator()
         view.addSeparator()
         self.workspaces.fill_menu(view.addMenu("&Workspace"))

@@ -93,6 +93,19 @@ def project_out(path: str, force: bool) -> Path:
     return out
 
 
+def read_project(path: str | Path, shown: str | None = None) -> Any:
+    """The project at ``path``; a one-line CliError (naming it as ``shown``, by default the
+    path) when it is not a file or cannot be read."""
+    from ..project import ProjectError, load_project
+
+    if not Path(path).is_file():
+        raise CliError(f"{shown or path}: no such project file")
+    try:
+        return load_project(path)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+
+
 def write_project(project: Any, out: Path) -> None:
     from ..project import save_project
 

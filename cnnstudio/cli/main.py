@@ -9,14 +9,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import __version__
-from . import export, new, profile, quantize, runs, summary, sweep, train
+from . import export, new, profile, prune, quantize, runs, summary, sweep, train
 from .common import CliError, Parser
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "presets": summary.cmd_presets, "summary": summary.cmd_summary,
     "train": train.cmd_train, "preview": train.cmd_preview,
     "runs": runs.cmd_runs, "sweep": sweep.cmd_sweep, "profile": profile.cmd_profile,
-    "quantize": quantize.cmd_quantize,
+    "quantize": quantize.cmd_quantize, "prune": prune.cmd_prune,
     "export": export.cmd_export, "import": export.cmd_import, "new": new.cmd_new,
 }
 
@@ -38,6 +38,7 @@ def top_parser() -> argparse.ArgumentParser:
     sweep.add_parser(sub)
     profile.add_parser(sub)
     quantize.add_parser(sub)
+    prune.add_parser(sub)
     export.add_parsers(sub)
     new.add_parser(sub)
     return parser

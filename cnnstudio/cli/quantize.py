@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import CliError, positive_int
+from .common import CliError, positive_int, read_project
 
 MAX_CALIBRATE = 1_000_000
 
@@ -37,17 +37,11 @@ def add_parser(sub: Any) -> None:
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     from ..engine.quantize import QuantizeError, quantize_project
-    from ..project import ProjectError, load_project
 
     if args.calibrate > MAX_CALIBRATE:
         raise CliError(f"--calibrate must be at most {MAX_CALIBRATE:,}, not {args.calibrate}")
     source = Path(args.project)
-    if not source.is_file():
-        raise CliError(f"{args.project}: no such project file")
-    try:
-        project = load_project(source)
-    except ProjectError as exc:
-        raise CliError(str(exc)) from None
+    project = read_project(source)
     if args.weights and args.weights not in project.weights:
         raise CliError(f"--weights: the project has no weights named {args.weights!r}")
     say = (lambda _text: None) if args.json else \

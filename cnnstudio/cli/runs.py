@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from ..project.stats import (
@@ -19,7 +18,7 @@ from ..project.stats import (
     percent,
     varying,
 )
-from .common import CliError
+from .common import CliError, read_project
 
 
 def add_parser(sub: Any) -> None:
@@ -40,14 +39,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ..project import ProjectError, load_project
-
-    if not Path(args.project).is_file():
-        raise CliError(f"{args.project}: no such project file")
-    try:
-        project = load_project(args.project)
-    except ProjectError as exc:
-        raise CliError(str(exc)) from None
+    project = read_project(args.project)
     if args.csv:
         from ..project.runs_csv import write_runs_csv
 

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from .. import engine
 from ..project.config import MAX_FOLDS
 from ..project.examples import is_example
-from .common import CliError, add_recipe_option, apply_recipe, positive_int
+from .common import CliError, add_recipe_option, apply_recipe, positive_int, read_project
 from .progress import Bar, duration
 
 MIN_FOLDS = 2
@@ -119,16 +119,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_for_training(args: argparse.Namespace, path: Path | None = None):
     """The project to train (``path``, by default PROJECT) with the options applied."""
-    from ..project import ConfigError, ProjectError, TrainConfig, load_project
+    from ..project import ConfigError, TrainConfig
     from ..project.options import with_options
 
     path = Path(args.project) if path is None else path
-    if not path.is_file():
-        raise CliError(f"{args.project}: no such project file")
-    try:
-        project = load_project(path)
-    except ProjectError as exc:
-        raise CliError(str(exc)) from None
+    project = read_project(path, args.project)
     try:  # the same rule as the window's settings panel
         doc = with_options("training", project.training.to_dict(), _overrides(args))
         project.training = TrainConfig.from_dict(doc, "training")

@@ -5,30 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import onnx
-import pytest
 
 from cnnstudio.cli.main import main
-from cnnstudio.engine import checkpoint, to_module
-from cnnstudio.project import load_project, save_project
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "simple-cnn-digits.cnnproj"
-
-
-@pytest.fixture
-def trained(tmp_path) -> Path:
-    """The simple CNN digits example with weights of its own (drawn, not trained: what is
-    measured here is the file, not the accuracy)."""
-    path = tmp_path / "simple.cnnproj"
-    shutil.copy(EXAMPLE, path)
-    project = load_project(path)
-    member = "weights/drawn.safetensors"
-    project.weights[member] = checkpoint.to_bytes(to_module(project.graph, seed=3).state_dict())
-    project.current_weights = member
-    save_project(project, path)
-    return path
+from tests.cli.conftest import SIMPLE as EXAMPLE
 
 
 def test_an_int8_file_is_written_and_measured(trained, tmp_path, capsys) -> None:

@@ -16,6 +16,7 @@ from .items import (
     LOD_TEXT,
     BadgeItem,
     draw_chip,
+    draw_pill,
     draw_snowflake,
     elide,
     lod_of,
@@ -116,17 +117,19 @@ class BoxItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
         theme = self.theme
+        scene = self.scene()
+        heat = scene.heat.get(self.key) if scene is not None and scene.heat else None
         r = self._rect
         lod = lod_of(painter, option)
         selected = self.isSelected()
         border = theme.selection if selected else theme.error if self.errors else theme.block
         width = 2.4 if selected or self.errors else 1.2
         if lod < theme.detail_zoom:
-            draw_chip(painter, r, theme.block, border, width, lod)
+            draw_chip(painter, r, heat.solid if heat else theme.block, border, width, lod)
             return
         # A stack of cards: the block holds several layers.
         painter.setPen(QPen(theme.block, 1.0))
-        painter.setBrush(theme.node_body)
+        painter.setBrush(heat.fill if heat else theme.node_body)
         for off in (6.0, 3.0):
             painter.drawRoundedRect(r.translated(off, off), 6, 6)
         painter.setPen(QPen(border, width))
@@ -145,7 +148,8 @@ class BoxItem(QGraphicsItem):
             draw_snowflake(painter, QPointF(x, r.y() + HEADER_H / 2), theme.header_text)
         body = r.adjusted(7, HEADER_H + 2, -7, -4)
         line = body.height() / 4
-        texts = ((theme.font, theme.text_dim, self.sub),
+        sub = elide(self.sub, theme.font, body.width() - heat.label_w - 6) if heat else self.sub
+        texts = ((theme.font, theme.text_dim, sub),
                  (theme.font, theme.text, self.lines[0]),
                  (theme.font, theme.text, self.lines[1]),
                  (theme.bold, theme.error if self.errors else theme.text, self.lines[2]))
@@ -154,6 +158,8 @@ class BoxItem(QGraphicsItem):
             painter.setPen(color)
             painter.drawText(QRectF(body.x(), body.y() + i * line, body.width(), line),
                              Qt.AlignmentFlag.AlignVCenter, text)
+        if heat:  # collapsed blocks are few: eliding here costs nothing that shows
+            draw_pill(painter, heat, body.right(), body.y() + line / 2, theme)
         painter.setPen(QPen(theme.port, 1.4))
         painter.setBrush(theme.port)
         painter.drawEllipse(QPointF(0, r.top()), PORT_R, PORT_R)

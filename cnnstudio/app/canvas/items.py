@@ -26,6 +26,7 @@ _BOX_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable
               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
 LOD_TEXT = 0.45  # below this zoom, links carry no arrow heads
 COUNT_GAP = 4.0  # between a node's shape and its parameter count
+PILL_PAD = 4.0  # either side of a measured time's text (the latency heat map)
 
 
 def detailed(painter: QPainter, option: QStyleOptionGraphicsItem, theme: Theme) -> bool:
@@ -57,6 +58,18 @@ def draw_badge(painter: QPainter, centre: QPointF, color: QColor, theme: Theme) 
     painter.setFont(theme.bold)
     painter.drawText(QRectF(centre.x() - 7, centre.y() - 7, 14, 14),
                      Qt.AlignmentFlag.AlignCenter, "!")
+
+
+def draw_pill(painter: QPainter, heat: Any, right: float, mid_y: float, theme: Theme) -> None:
+    """A measured time (heat.Heat) on a box's first line, right-aligned at ``right``."""
+    h = QFontMetricsF(theme.small).height() + 2
+    rect = QRectF(right - heat.label_w, mid_y - h / 2, heat.label_w, h)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(heat.solid)
+    painter.drawRoundedRect(rect, h / 2, h / 2)
+    painter.setFont(theme.small)
+    painter.setPen(heat.ink)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, heat.label)
 
 
 def draw_snowflake(painter: QPainter, centre: QPointF, color: QColor) -> None:
@@ -266,7 +279,9 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     def paint(self, painter: QPainter, option: Any, widget: Any = None) -> None:
-        theme: Theme = self.scene().theme
+        scene = self.scene()
+        theme: Theme = scene.theme
+        heat = scene.heat.get(self.node_id) if scene.heat else None
         r = self._rect
         lod = lod_of(painter, option)
         selected = self.isSelected()
@@ -274,10 +289,10 @@ class NodeItem(QGraphicsItem):
                   else theme.node_border)
         width = 2.4 if selected or self.errors else 1.0
         if lod < theme.detail_zoom:
-            draw_chip(painter, r, self.color, border, width, lod)
+            draw_chip(painter, r, heat.solid if heat else self.color, border, width, lod)
             return
         painter.setPen(QPen(border, width))
-        painter.setBrush(theme.node_body)
+        painter.setBrush(heat.fill if heat else theme.node_body)
         painter.drawRoundedRect(r, 6, 6)
         header = QRectF(r.x(), r.y(), r.width(), HEADER_H)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -296,7 +311,10 @@ class NodeItem(QGraphicsItem):
         painter.setFont(theme.font)
         painter.setPen(theme.text_dim)
         painter.drawText(QRectF(body.x(), body.y(), body.width(), line),
-                         Qt.AlignmentFlag.AlignVCenter, self.ident)
+                         Qt.AlignmentFlag.AlignVCenter, heat.first_line if heat else self.ident)
+        if heat:
+            draw_pill(painter, heat, body.right(), body.y() + line / 2, theme)
+            painter.setFont(theme.font)
         painter.setPen(theme.text)
         painter.drawText(QRectF(body.x(), body.y() + line, body.width(), line),
                          Qt.AlignmentFlag.AlignVCenter, self.params_text)

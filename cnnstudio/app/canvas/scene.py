@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from ...graph import Report, layers
 from ..document import VIEW_KEY, Document
+from ..profiling import profiles_of
+from . import heat as heatmap
 from .block_items import BoxItem, FrameItem
 from .edges import EdgeItem
 from .gestures import Gestures
@@ -25,6 +27,7 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
     status_message = Signal(str)
     node_activated = Signal(str)  # a node was double-clicked (show it in the inspector)
     contents_moved = Signal()  # boxes moved, appeared or vanished (the minimap redraws)
+    heat_changed = Signal()  # the latency heat map appeared, changed or went (the legend)
 
     def __init__(self, document: Document, parent: Any = None) -> None:
         QGraphicsScene.__init__(self, parent)
@@ -32,6 +35,11 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.doc = document
         self.theme = Theme()
+        self.heat: dict[str, heatmap.Heat] = {}
+        """Unit key → its measured time's colours (the heat map on), else empty."""
+        self.heat_top = 0.0
+        self.heat_on = False
+        self.profiles = profiles_of(document)
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple[str, str], EdgeItem] = {}
         self.boxes: dict[str, BoxItem] = {}
@@ -44,6 +52,7 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self._blocks_dirty = False
         self._drag_start: dict[QGraphicsItem, QPointF] = {}
         self.wiring = WireTool(self)
+        self.profiles.changed.connect(self.refresh_heat)
         self._moved_timer = QTimer(self)
         self._moved_timer.setSingleShot(True)
         self._moved_timer.setInterval(40)
@@ -103,6 +112,27 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self._moved_timer.stop()  # just routed: only the scroll area and the minimap follow
         self.update_scene_rect()
         self.contents_moved.emit()
+        self.refresh_heat()
+
+    # -- latency heat map ----------------------------------------------------------------------
+    def set_heat_map(self, on: bool) -> None:
+        """Tint the boxes by their measured time (while a profile of this graph exists)."""
+        self.heat_on = on
+        self.refresh_heat()
+
+    def refresh_heat(self) -> None:
+        """Work the colours out once (a new profile, an edit, the theme, a new graph)."""
+        profile = self.profiles.profile if self.heat_on else None
+        if profile is None and not self.heat:
+            return
+        self.heat, self.heat_top = heatmap.plan(self, profile) if profile else ({}, 0.0)
+        self.update()
+        self.heat_changed.emit()
+
+    def refresh_blocks(self, relayout: bool = False, anchor: str | None = None) -> None:
+        Placement.refresh_blocks(self, relayout, anchor)
+        if self.heat_on:  # other boxes show: the colours compare them
+            self.refresh_heat()
 
     def refresh_theme(self) -> None:
         self.theme = Theme()
@@ -114,6 +144,8 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
             other.theme = self.theme
         self._sig.clear()
         self.apply_report(self.doc.report)
+        self.heat = {}  # its colours mix with the old theme's
+        self.refresh_heat()
         self.update()
 
     # -- model events --------------------------------------------------------------------------

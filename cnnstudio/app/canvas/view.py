@@ -15,6 +15,7 @@ from ..mime import LAYER_MIME
 from . import chips
 from .block_items import BoxItem, FrameItem
 from .edges import EdgeItem
+from .heat import HeatLegend
 from .items import BadgeItem, NodeItem, PortItem
 from .minimap import Minimap
 from .scene import GraphScene
@@ -51,15 +52,30 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.minimap = Minimap(self)
+        self.legend = HeatLegend(self)
         self._pan: QPointF | None = None
         self._space = False
         self._open_pending = True
         self._chips: tuple[float, dict[str, chips.Chip]] | None = None
         self.graph_scene.status_message.connect(self.status_message)
         self.graph_scene.contents_moved.connect(self.forget_chips)
+        self.graph_scene.contents_moved.connect(self.legend.follow)
+        self.graph_scene.heat_changed.connect(self._show_legend)
         document.reset.connect(self._on_reset)
         document.analysis_ready.connect(self.forget_chips)
         document.graph_changed.connect(self.forget_chips)
+
+    # -- latency heat map ----------------------------------------------------------------------
+    def set_heat_map(self, on: bool) -> None:
+        """View ▸ Latency heat map: tint the layers by their time measured in the Summary."""
+        self.graph_scene.set_heat_map(on)
+        if on and self.graph_scene.profiles.profile is None:
+            self.status_message.emit("No latency measured for this network: Summary ▸ Measure "
+                                     "first.")
+
+    def _show_legend(self) -> None:
+        scene = self.graph_scene
+        self.legend.set_profile(scene.profiles.profile if scene.heat else None, scene.heat_top)
 
     # -- zoom and scroll -----------------------------------------------------------------------
     def zoom(self) -> float:
@@ -158,6 +174,7 @@ class GraphView(QGraphicsView):
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)
         self.minimap.reposition()
+        self.legend.follow()
         if self._open_pending:
             self._open()
 
@@ -165,6 +182,7 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         self.minimap.reposition()
         self.minimap.invalidate()
+        self.legend.follow()
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHeaderView,
     QLabel,
+    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -39,13 +40,18 @@ from PySide6.QtWidgets import (
 from ...graph import Graph, layers
 from ...graph.analysis import OPTIMIZER_LABELS, MemoryEstimate, Report, memory_optimizer
 from ...graph.table import rf_text, shape_text, si, size
+from ...project.model import graph_hash
+from ..profiling import ms_text, profiles_of
 from ..style import ERROR_COLOR, WARNING_COLOR
 from ..widgets import ComboBox, SpinBox, category_icon, muted_label
+from ..workers import VIEW, Job, describe, run_in_background
 from ..workspaces import scrolled
 
-COLUMNS = ("Layer (id)", "Type", "Output shape", "Params", "Receptive field", "MACs")
-ID, TYPE, SHAPE, PARAMS, RF, MACS = range(len(COLUMNS))
-NUMERIC_COLUMNS = (SHAPE, PARAMS, RF, MACS)
+COLUMNS = ("Layer (id)", "Type", "Output shape", "Params", "Receptive field", "MACs", "ms",
+           "share")
+ID, TYPE, SHAPE, PARAMS, RF, MACS, MS, SHARE = range(len(COLUMNS))
+NUMERIC_COLUMNS = (SHAPE, PARAMS, RF, MACS, MS, SHARE)
+RIGHT_COLUMNS = (PARAMS, MACS, MS, SHARE)
 NODE_ID_ROLE = Qt.ItemDataRole.UserRole
 DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
 INDENT = 12
@@ -130,6 +136,8 @@ class SummaryModel(QAbstractTableModel):
         self._dim = QBrush(QColor(128, 128, 128))
         self._mono = QFont("monospace")
         self._mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        self.times: dict[str, tuple[str, str, str]] = {}
+        """Node id → its measured (ms, share, tooltip) texts; empty without a profile."""
 
     # -- updating ------------------------------------------------------------------------------
     def update(self, report: Report, graph: Graph) -> bool:
@@ -154,6 +162,18 @@ class SummaryModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
         return False
 
+    def set_times(self, times: dict[str, tuple[str, str, str]]) -> None:
+        """Show a profile's texts (formatted once per profile) in the ms and share columns."""
+        self.times = times
+        if self.rows:
+            self.dataChanged.emit(self.index(0, MS), self.index(len(self.rows) - 1, SHARE))
+
+    def text(self, row: _Row, col: int) -> str:
+        if col < MS:
+            return row.cells[col]
+        found = self.times.get(row.id)
+        return found[col - MS] if found else ""
+
     def row_of(self, node_id: str) -> int | None:
         return self._row_of.get(node_id)
 
@@ -172,8 +192,11 @@ class SummaryModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section in (PARAMS, MACS):
+            if role == Qt.ItemDataRole.TextAlignmentRole and section in RIGHT_COLUMNS:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.ToolTipRole and section in (MS, SHARE):
+                return ("Measured milliseconds per pass of each layer, and its part of their "
+                        "sum (Measure latency, below the table)")
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
@@ -183,7 +206,7 @@ class SummaryModel(QAbstractTableModel):
         row = self.rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return row.cells[col]
+            return self.text(row, col)
         if role == Qt.ItemDataRole.BackgroundRole:
             if row.severity == "error":
                 return self._error_brush
@@ -192,11 +215,13 @@ class SummaryModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._dim if row.training_only else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (PARAMS, MACS):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in RIGHT_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.DecorationRole and col == TYPE and row.category:
             return category_icon(row.category)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col in (MS, SHARE) and row.id in self.times:
+                return self.times[row.id][2]
             return row.tip or None
         if role == NODE_ID_ROLE:
             return row.id
@@ -207,6 +232,22 @@ class SummaryModel(QAbstractTableModel):
             font.setItalic(True)
             return font
         return None
+
+
+class _DeviceBox(ComboBox):
+    """cpu, and cuda once torch sees a GPU: asked when the list first opens, not before, so
+    the window starts without torch (the engine loader has imported it by then)."""
+
+    asked = False
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        if not self.asked:
+            self.asked = True
+            import torch
+
+            if torch.cuda.is_available() and self.findText("cuda") < 0:
+                self.addItem("cuda")
+        super().showPopup()
 
 
 def _tint(color: str, alpha: float) -> QColor:
@@ -305,6 +346,7 @@ class SummaryTable(QWidget):
             self.memory_cells.append((name, value))
             self.memory_labels[key] = value
         self._pairs_per_row = 0
+        latency = self._latency_group()
         self._reflow(2)
         self.memory_note = muted_label()
         mlay = QVBoxLayout(mem)
@@ -318,6 +360,7 @@ class SummaryTable(QWidget):
         layout.addWidget(self.view, 1)
         self.totals.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.totals)
+        layout.addWidget(latency)
         layout.addWidget(mem)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -328,7 +371,134 @@ class SummaryTable(QWidget):
         document.analysis_ready.connect(self._on_analysis)
         document.selection_changed.connect(self._on_selection)
         document.reset.connect(self._on_reset)
+        self.profiles.changed.connect(self._show_profile)
         self._on_analysis(document.report)
+        self._show_profile()
+
+    # -- measured latency --------------------------------------------------------------------------
+    PROFILE_WARMUP = 3
+    PROFILE_REPEATS = 20
+
+    def _latency_group(self) -> QGroupBox:
+        """Device, batch size and Measure; the module's and the ONNX file's figures below."""
+        self.profiles = profiles_of(self.document)
+        self._profile_job: Job | None = None
+        box = QGroupBox("Latency (measured)")
+        self.latency_device = _DeviceBox()
+        self.latency_device.setMinimumContentsLength(4)
+        self.latency_device.addItem("cpu")
+        self.latency_device.setToolTip("Where to run the passes (cuda when torch sees a GPU)")
+        self.latency_batch = SpinBox()
+        self.latency_batch.setRange(1, 1024)
+        self.latency_batch.setValue(1)
+        self.latency_batch.setToolTip("Samples per timed pass")
+        self.measure_button = QPushButton("Measure")
+        self.measure_button.setToolTip(
+            "Time every layer and the whole network: warm-up passes, then repeats; random "
+            "weights, since time does not depend on their values")
+        self.measure_button.clicked.connect(self.measure)
+        self.latency_grid = QGridLayout()  # laid out by _reflow: one row, or two when narrow
+        self.latency_grid.setHorizontalSpacing(8)
+        self.latency_grid.setVerticalSpacing(2)
+        self.latency_cells: list[QWidget] = [QLabel("Device"), self.latency_device,
+                                             QLabel("Batch"), self.latency_batch,
+                                             self.measure_button]
+        self.latency = QLabel()
+        self.latency.setWordWrap(True)
+        self.latency.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.latency_note = muted_label()
+        lay = QVBoxLayout(box)
+        lay.addLayout(self.latency_grid)
+        lay.addWidget(self.latency)
+        lay.addWidget(self.latency_note)
+        return box
+
+    @property
+    def measuring(self) -> bool:
+        return self._profile_job is not None and self._profile_job.running
+
+    def measure(self) -> bool:
+        """Time the network as it is now in the background; False (with a message) if it
+        cannot be built."""
+        report = self.document.report
+        if self.measuring:
+            return False
+        if not report.ok or report.input_shape is None:
+            self._say_latency("The network has errors (see Problems); fix them first.",
+                              error=True)
+            return False
+        graph = self.document.graph.copy()
+        measured = graph_hash(graph)
+        device = self.latency_device.currentText()
+        batch = self.latency_batch.value()
+        warmup, repeats = self.PROFILE_WARMUP, self.PROFILE_REPEATS
+
+        def job() -> Any:
+            from ...engine.profile.layers import profile_graph
+
+            return profile_graph(graph, device=device, batch_size=batch, warmup=warmup,
+                                 repeats=repeats)
+
+        self.measure_button.setEnabled(False)
+        self._say_latency(f"Measuring on {device}, batch {batch}: {warmup} warm-up passes, "
+                          f"then {repeats}, for the layers, the module and its ONNX file…")
+        self._profile_job = run_in_background(
+            job, on_done=lambda profile: self._measured(profile, measured),
+            on_error=self._measure_failed, parent=self, kind=VIEW, name="cnnstudio-profile")
+        return True
+
+    def _measured(self, profile: Any, measured: str) -> None:
+        self.measure_button.setEnabled(True)
+        self.profiles.set(profile, measured)
+
+    def _measure_failed(self, exc: BaseException) -> None:
+        self.measure_button.setEnabled(True)
+        self._say_latency(f"Could not measure: {describe(exc)}", error=True)
+
+    def _say_latency(self, text: str, error: bool = False) -> None:
+        self.latency.setText(f'<span style="color:{ERROR_COLOR}">{text}</span>' if error
+                             else text)
+        self.latency_note.setText("")
+
+    def _show_profile(self) -> None:
+        """The profile's figures in the table and below it, or none after an edit."""
+        profile = self.profiles.profile
+        if profile is None:
+            self.model.set_times({})
+            self.latency.setText("Measured before the last edit: measure again."
+                                 if self.profiles.stale else
+                                 "Time each layer and the whole network on a device.")
+            self.latency_note.setText("")
+            return
+        total = profile.node_total_ms
+        times = {}
+        for n in profile.nodes:
+            tip = (f"{ms_text(n.median_ms)} ms per pass (10th–90th percentile "
+                   f"{ms_text(n.low_ms)}–{ms_text(n.high_ms)} ms)")
+            speed = n.gmacs_per_s
+            tip += (f"\n{speed:.2f} GMAC/s: low against the other layers means memory-bound "
+                    "(or overhead)" if speed else "\nNo multiply-accumulates")
+            times[n.node] = (ms_text(n.median_ms),
+                             f"{n.median_ms / total:.1%}" if total > 0 else "", tip)
+        self.model.set_times(times)
+        self._fit_columns(reset=False)
+        model = profile.model
+        lines = [f"PyTorch module: <b>{ms_text(model.median_ms)} ms</b> "
+                 f"({ms_text(model.low_ms)}–{ms_text(model.high_ms)}) · "
+                 f"{profile.throughput:,.0f} samples/s"]
+        if profile.onnx is not None:
+            onnx = profile.onnx
+            lines.append(f"ONNX under {onnx.device}: <b>{ms_text(onnx.median_ms)} ms</b> "
+                         f"({ms_text(onnx.low_ms)}–{ms_text(onnx.high_ms)}) · "
+                         f"{onnx.batch_size * 1000 / onnx.median_ms:,.0f} samples/s")
+        else:
+            lines.append(f"ONNX: not measured, {profile.onnx_note or 'not asked'}")
+        self.latency.setText("<br>".join(lines))
+        self.latency_note.setText(
+            f"Per pass of a batch of {profile.batch_size} on {profile.device}; medians, the "
+            f"10th–90th percentile in brackets. Layers sum to {ms_text(total)} ms: each one "
+            "waited for, so a little more than a whole pass. Random weights: time does not "
+            "depend on their values.")
 
     # -- layout ----------------------------------------------------------------------------------
     NARROW = 420
@@ -354,6 +524,17 @@ class SummaryTable(QWidget):
             grid.addWidget(name, row, 2 * pair)
             grid.addWidget(value, row, 2 * pair + 1)
         grid.setColumnStretch(2 * pairs, 1)
+        if hasattr(self, "latency_grid"):  # Device and Batch on a row each when narrow
+            lat = self.latency_grid
+            for cell in self.latency_cells:
+                lat.removeWidget(cell)
+            places = ((0, 0), (0, 1), (0, 2), (0, 3), (0, 5)) if pairs == 2 else \
+                ((0, 0), (0, 1), (1, 0), (1, 1), (0, 3))
+            for cell, (row, column) in zip(self.latency_cells, places, strict=True):
+                lat.addWidget(cell, row, column)
+            for column in range(6):
+                lat.setColumnStretch(column, 0)
+            lat.setColumnStretch(4 if pairs == 2 else 2, 1)
         if hasattr(self, "scroller"):  # its least height changed: the scroll area re-fits
             self.memory_grid.activate()
             QTimer.singleShot(0, self.scroller, self.scroller.fit)  # not once it is gone
@@ -400,8 +581,8 @@ class SummaryTable(QWidget):
             numeric = col in NUMERIC_COLUMNS
             if not (reset or numeric):
                 continue
-            widest = max(fm.horizontalAdvance(r.cells[col]) + (r.depth * INDENT if col == ID
-                                                               else 0)
+            widest = max(fm.horizontalAdvance(self.model.text(r, col))
+                         + (r.depth * INDENT if col == ID else 0)
                          for r in (rows if numeric else sample))
             widest = max(widest, header.fontMetrics().horizontalAdvance(COLUMNS[col]))
             width = widest + (30 if col == TYPE else 18)

@@ -58,7 +58,8 @@ def measure(module: torch.nn.Module, input_shape: tuple[int, ...], device: str |
 
 def spread(times: list[float]) -> tuple[float, float, float]:
     """The median, 10th and 90th percentile of measured times."""
-    cuts = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
+    cuts = statistics.quantiles(times, n=10, method="inclusive") if len(times) > 1 else \
+        [times[0]] * 9  # inclusive: within the measured times, even for a few passes
     return statistics.median(times), cuts[0], cuts[-1]
 
 
