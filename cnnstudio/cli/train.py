@@ -36,6 +36,12 @@ def add_parser(sub: Any) -> None:
                    "augmentation")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
     t.add_argument("--out", metavar="PROJECT", help="save to this project file instead")
+    t.add_argument("--teacher", metavar="PROJECT", help="distil from this trained project's "
+                   "current weights (same input and classes)")
+    t.add_argument("--kd-temperature", type=float, metavar="T",
+                   help="distillation temperature (default 4)")
+    t.add_argument("--kd-alpha", type=float, metavar="A",
+                   help="the teacher's share of the loss, 0 to 1 (default 0.5)")
     t.add_argument("--log-json", metavar="FILE", help="write one JSON object per line")
     t.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard event files to "
                    "DIR/run-<id> (needs the tensorboard package)")
@@ -108,7 +114,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 OPTIONS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "optimizer.lr",
-           "seed": "seed", "device": "device"}
+           "seed": "seed", "device": "device", "teacher": "distill.teacher",
+           "kd_temperature": "distill.temperature", "kd_alpha": "distill.alpha"}
 """Command-line option (argparse dest) → the training setting it sets."""
 
 

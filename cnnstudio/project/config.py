@@ -336,6 +336,18 @@ class TransferConfig(Section):
                         "--freeze-backbone`)")
 
 
+@dataclass
+class DistillConfig(Section):
+    teacher: str | None = _opt(None, text(), "A trained project (.cnnproj) whose current weights "
+                               "teach this network (knowledge distillation; empty: off). A "
+                               "relative path starts at this project's folder.")
+    temperature: float = _opt(4.0, number(0, above=True), "Softens both networks' outputs: "
+                              "higher shows more of how the teacher ranks the wrong classes.")
+    alpha: float = _opt(0.5, number(0, 1), "The teacher's share of the loss (the labels' share "
+                        "is 1 − α).")
+    extra: dict = _extra()
+
+
 def _multipliers(value: Any, path: str) -> dict[str, float]:
     value = mapping(value, path)
     return {k: number(0)(v, f"{path}.{k}") for k, v in value.items()}
@@ -364,6 +376,7 @@ class TrainConfig(Section):
     schedule: ScheduleConfig = _nested(ScheduleConfig, "The learning-rate schedule.")
     loss: LossConfig = _nested(LossConfig, "The loss.")
     transfer: TransferConfig = _nested(TransferConfig, "Transfer learning.")
+    distill: DistillConfig = _nested(DistillConfig, "Knowledge distillation from a teacher.")
     extra: dict = _extra()
 
 

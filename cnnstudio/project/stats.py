@@ -23,7 +23,8 @@ BOOKKEEPING = ("training.seed", "training.checkpoint_every", "graph.revision", "
 """Settings that do not change what a run learns: the seed (what repeats vary), how often it
 saved, the revision counter (the graph's hash says whether the network is the same), and the
 validation fold (what cross-validation varies)."""
-ADDED = {"dataset.folds": 0, "dataset.fold": 0}
+ADDED = {"dataset.folds": 0, "dataset.fold": 0, "training.distill.teacher": None,
+         "training.distill.temperature": 4.0, "training.distill.alpha": 0.5}
 """Settings added after runs were first recorded, with the value older runs trained with: a
 run without one reads as that value, so old runs group with new runs of the same settings."""
 METRICS: dict[str, tuple[str, bool]] = {

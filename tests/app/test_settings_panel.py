@@ -459,3 +459,18 @@ def test_fields_below_the_preview_stay_put_when_it_arrives(qtbot):
     qtbot.wait(50)
     after = below()
     assert abs(after - before) <= 24, (before, after)
+
+
+def test_a_teacher_is_set_and_cleared_in_the_distillation_rows(qtbot):
+    doc, panel, _ = make_panel(qtbot)
+    rows = panel.forms["Distillation"].rows
+    assert set(rows) == {"distill.teacher", "distill.temperature", "distill.alpha"}
+    type_into(qtbot, rows["distill.teacher"].editor.field, "teacher.cnnproj")
+    type_into(qtbot, rows["distill.alpha"].editor.field, "0.7")
+    distill = doc.project.training.distill
+    assert (distill.teacher, distill.alpha, distill.temperature) == ("teacher.cnnproj", 0.7, 4.0)
+    type_into(qtbot, rows["distill.alpha"].editor.field, "1.5")  # refused: 0 to 1
+    assert doc.project.training.distill.alpha == 0.7
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert doc.project.training.distill.teacher is None

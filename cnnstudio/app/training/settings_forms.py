@@ -70,7 +70,8 @@ FIELD_LABELS = {
     "t0": "First cycle", "t_mult": "Cycle growth", "max_lr": "Peak rate", "warmup_epochs":
     "Warm-up epochs", "label_smoothing": "Label smoothing", "class_weights": "Class weights",
     "focal_gamma": "Focal γ", "channels_last": "Channels last", "amp": "Mixed precision",
-    "compile": "torch.compile",
+    "compile": "torch.compile", "teacher": "Teacher project", "temperature": "Temperature",
+    "alpha": "Teacher's share α",
 }
 
 

@@ -117,9 +117,11 @@ class TrainingSettings(QWidget):
                          "schedule.gamma", "schedule.eta_min", "schedule.t0", "schedule.t_mult",
                          "schedule.patience", "schedule.factor", "schedule.max_lr",
                          "schedule.warmup_epochs"],
+            "Distillation": ["distill.teacher", "distill.temperature", "distill.alpha"],
         }
         hints = {"loss.class_weights": 'empty, "balanced", or one weight per class',
-                 "schedule.milestones": "epochs, e.g. 30, 60, 90"}
+                 "schedule.milestones": "epochs, e.g. 30, 60, 90",
+                 "distill.teacher": "a trained .cnnproj (empty: off)"}
         self.forms = {title: FieldForm(TrainConfig, paths, t,
                                        {p: _when(p) for p in paths if p in ONE_OF}, hints)
                       for title, paths in forms.items()}

@@ -36,6 +36,9 @@ def training_script(project: Project, *, model_file: str = "model.py",
     if not report.ok:
         raise ValueError(f"the graph cannot be built ({report.errors[0].message}); fix it first")
     ds, cfg = project.dataset, project.training
+    if cfg.distill.teacher:
+        raise ValueError("the training script does not distil from a teacher yet; clear "
+                         "training.distill.teacher to export it")
     if ds.source == "csv":
         raise ValueError("the training script reads digits, torchvision sets and image "
                          "folders; this project's data is a CSV list of files")

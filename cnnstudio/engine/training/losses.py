@@ -107,6 +107,18 @@ def training_loss(out: torch.Tensor | tuple[torch.Tensor, ...], target: torch.Te
     return loss_fn(out, target), out
 
 
+def distilled(base: torch.Tensor, student: torch.Tensor, teacher: torch.Tensor,
+              temperature: float, alpha: float) -> torch.Tensor:
+    """Hinton's distillation loss: ``(1 − α) · base + α · T² · KL(teacher_T ‖ student_T)``, the
+    two networks' outputs softened by the temperature T (T² keeps the soft term's gradients
+    on the scale of the hard one's as T grows)."""
+    t = float(temperature)
+    soft = F.kl_div(F.log_softmax(student.float() / t, dim=1),
+                    F.log_softmax(teacher.float() / t, dim=1), reduction="batchmean",
+                    log_target=True)
+    return (1 - alpha) * base + alpha * t * t * soft
+
+
 def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
               device: torch.device) -> Loss:
     """The configured loss as ``loss(logits, target)`` (mean over the batch)."""

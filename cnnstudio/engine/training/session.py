@@ -14,6 +14,7 @@ from ...graph import analyze
 from ...project.model import Project, Run, graph_hash, now
 from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
+from .distill import load_teacher
 from .trainer import (
     BatchEnd,
     CheckpointSaved,
@@ -82,6 +83,7 @@ class Session:
         self.trainer: Trainer | None = None
         self.run: Run | None = None
         self._stop_requested = False
+        self.teacher: Any = None  # distill.Teacher, read before the run starts
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -117,7 +119,7 @@ class Session:
         while True:
             self.trainer = Trainer(self.project.graph, config, data, run_id=run.id,
                                    initial_weights=initial, resume=checkpoint,
-                                   distributed=self.dist)
+                                   distributed=self.dist, teacher=self.teacher)
             if self._stop_requested:
                 self.trainer.stop()
             retry: Failed | None = None
@@ -155,6 +157,7 @@ class Session:
             assert checkpoint is not None  # resume_problem says there is one
             run = project.run(checkpoint.run_id)
             config = type(project.training).from_dict(checkpoint.config, "checkpoint")
+            self.teacher = load_teacher(config.distill, self.base_dir, report)
             if self.resume_epochs is not None:
                 config.epochs = self.resume_epochs
                 checkpoint.config = config.to_dict()
@@ -162,6 +165,7 @@ class Session:
             run.status, run.finished, run.message = "running", None, None
             run.epochs = run.epochs[: len(checkpoint.history)]
             return config, run, checkpoint
+        self.teacher = load_teacher(project.training.distill, self.base_dir, report)
         project.note_graph_change()
         config = copy.deepcopy(project.training)
         run = Run(

@@ -24,7 +24,7 @@ from .. import checkpoint as ckpt
 from ..build import to_module
 from ..data.errors import DatasetError
 from .evaluate import evaluate, predict
-from .losses import AUX_WEIGHT, hard_labels, make_loss, training_loss
+from .losses import AUX_WEIGHT, distilled, hard_labels, make_loss, training_loss
 from .optim import LrSchedule, make_optimizer, optimizer_step
 from .transfer import (
     LoadReport,
@@ -191,8 +191,12 @@ class Trainer:
         resume: Checkpoint | None = None,
         distributed: Distributed | None = None,
         report_interval: float = 0.25,
+        teacher: Any = None,
     ) -> None:
         self.graph = graph
+        self.teacher_source = teacher
+        """A distill.Teacher (None: no distillation), built on the device at setup."""
+        self.teacher: nn.Module | None = None
         self.config = config
         self.data = data
         self.run_id = run_id
@@ -282,6 +286,8 @@ class Trainer:
                     else torch.float16
         model.to(self.device)
         self.model = model
+        if self.teacher_source is not None:
+            self.teacher = self.teacher_source.module(self.device)
         self.net: nn.Module = model
         if self.dist.world > 1:
             self.net = nn.parallel.DistributedDataParallel(
@@ -385,6 +391,8 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
                 loss, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
+                if self.teacher is not None:
+                    loss = self._distilled(loss, out, x)
             optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
             with torch.no_grad():
@@ -407,6 +415,16 @@ class Trainer:
                                    sums.count * world / max(elapsed, 1e-9))
         self.epoch_seconds = seconds_before + time.perf_counter() - started
         return False
+
+    def _distilled(self, loss: torch.Tensor, out: torch.Tensor,
+                   x: torch.Tensor) -> torch.Tensor:
+        """The batch's loss with the teacher's softened outputs in it."""
+        with torch.no_grad():
+            taught = self.teacher(x)
+        if isinstance(taught, tuple):
+            taught = taught[0]
+        cfg = self.config.distill
+        return distilled(loss, out, taught, cfg.temperature, cfg.alpha)
 
     def _autocast(self) -> Any:
         if self.amp_dtype is None:
