@@ -26,7 +26,7 @@ def add_parser(sub: Any) -> None:
         "runs", help="list a project's runs grouped by configuration, with statistics",
         description="List the finished runs of a project grouped by configuration (runs that "
         "differ only by seed form one group; cross-validation runs that differ by fold too, "
-        "with their pooled accuracy and each fold's) with n, mean ± std and the 95%% "
+        "with their pooled accuracy and each fold's) with n, mean ± std and the 95 % "
         "confidence interval of the best validation accuracy; --csv writes every run as a CSV row; "
         "--compare A B compares the configurations of runs A and B.")
     r.add_argument("project", metavar="PROJECT", help="a .cnnproj project file")
