@@ -30,6 +30,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="PROJECT", help="the pruned project")
     p.add_argument("--finetune-epochs", type=int, default=0, metavar="N",
                    help="epochs of training after pruning (default 0)")
+    p.add_argument("--finetune-lr", type=float, metavar="X",
+                   help="learning rate of the fine-tuning (default: a tenth of the project's, "
+                   "on a cosine schedule)")
     p.add_argument("--importance", choices=("l1", "l2"), default="l1",
                    help="how a channel's weight is measured (default l1)")
     p.add_argument("--force", action="store_true", help="overwrite --out")
@@ -44,6 +47,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     if not 0 < args.macs < 1:
         raise CliError(f"--macs must be a fraction between 0 and 1, not {args.macs}")
+    if args.finetune_lr is not None and not args.finetune_lr > 0:
+        raise CliError(f"--finetune-lr must be above 0, not {args.finetune_lr}")
     if not 0 <= args.finetune_epochs <= 100_000:
         raise CliError(f"--finetune-epochs must be from 0 to 100000, not "
                        f"{args.finetune_epochs}")
@@ -117,11 +122,15 @@ def _accuracy(graph: Any, state: Any, data: Any) -> float | None:
 
 def _finetune(project: Any, out: Path, source: Path, args: argparse.Namespace,
               say: Any) -> float | None:
-    """A run of ``project`` from its pruned weights, saved to ``out``; its last validation
-    accuracy."""
+    """A run of ``project`` from its pruned weights at a tenth of its learning rate (or
+    --finetune-lr) on a cosine schedule, saved to ``out``; its last validation accuracy."""
     from .. import engine
 
-    project.training.epochs = args.finetune_epochs
+    training = project.training
+    before = (training.epochs, training.optimizer.lr, training.schedule.name)
+    training.epochs = args.finetune_epochs  # a gentle run: the weights are nearly there
+    training.optimizer.lr = args.finetune_lr or training.optimizer.lr / 10
+    training.schedule.name = "cosine"
     session = engine.Session(project, out, from_current=True, cache_dir=args.data_cache,
                              base_dir=source.resolve().parent)
     last = None
@@ -132,4 +141,7 @@ def _finetune(project: Any, out: Path, source: Path, args: argparse.Namespace,
                 f"{_pct(last)}")
         elif isinstance(event, engine.Failed):
             raise CliError(f"fine-tuning failed: {event.message}", code=1)
+    # the project keeps its own training settings (the run records the fine-tuning's)
+    training.epochs, training.optimizer.lr, training.schedule.name = before
+    write_project(project, out)
     return last

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from cnnstudio.cli.main import main
 from cnnstudio.engine import checkpoint, to_module
 from cnnstudio.graph import analyze
@@ -31,6 +33,10 @@ def test_a_pruned_and_fine_tuned_project(trained, tmp_path, capsys) -> None:
     assert project.graph.node("block1.conv").params["out_channels"] == \
         doc["layers"]["block1.conv"][1]
     assert len(project.runs) == 1 and project.runs[0].status == "finished"  # the fine-tuning
+    run = project.runs[0].training  # gentler than the project's own settings, which it keeps
+    assert run["optimizer"]["lr"] == pytest.approx(project.training.optimizer.lr / 10)
+    assert run["schedule"]["name"] == "cosine" and run["epochs"] == 1
+    assert project.training == load_project(trained).training
     state = checkpoint.from_bytes(project.weights[project.current_weights])
     to_module(project.graph).load_state_dict(state, strict=True)
 
