@@ -72,10 +72,21 @@ def sample(run: Any) -> Any:
     return run.seed if which is None else (run.seed, which)
 
 
+INERT = {"training.distill.teacher": ("training.distill.temperature",
+                                      "training.distill.alpha")}
+"""Settings that do nothing while another is empty: without a teacher, its temperature and
+share are no difference between two runs."""
+
+
 def configuration(run: Any) -> dict[str, Any]:
-    """A run's settings without its seed and bookkeeping: runs that differ only by seed have
-    equal configurations."""
-    return {k: v for k, v in settings(run).items() if k not in BOOKKEEPING}
+    """A run's settings without its seed and bookkeeping (runs that differ only by seed have
+    equal configurations), and without the settings that do nothing (INERT)."""
+    found = {k: v for k, v in settings(run).items() if k not in BOOKKEEPING}
+    for key, idle in INERT.items():
+        if not found.get(key):
+            for other in idle:
+                found.pop(other, None)
+    return found
 
 
 def config_key(run: Any) -> str:

@@ -218,3 +218,21 @@ def test_cross_validations_pair_by_seed_and_fold():
     assert c.verdict().endswith("paired by seed and fold)")
     plain = groups([make_run(20, 0, [0.9])])[0]
     assert not compare(a, plain).paired  # seed 0 alone does not pair with (seed 0, fold f)
+
+
+def test_a_teacher_s_settings_are_no_difference_without_a_teacher() -> None:
+    from types import SimpleNamespace
+
+    def run(teacher, alpha, seed=0):
+        training = {"seed": seed, "distill": {"teacher": teacher, "temperature": 4.0,
+                                              "alpha": alpha}}
+        return SimpleNamespace(training=training, dataset={}, graph_revision=1,
+                               graph_hash="h", seed=seed)
+
+    assert config_diff(run(None, 0.5), run(None, 0.3)) == []
+    assert [k for k, _, _ in config_diff(run("t.cnnproj", 0.5), run(None, 0.3))] == \
+        ["training.distill.alpha", "training.distill.teacher",
+         "training.distill.temperature"]
+    assert [k for k, _, _ in config_diff(run("t.cnnproj", 0.5),
+                                               run("t.cnnproj", 0.3))] == \
+        ["training.distill.alpha"]
