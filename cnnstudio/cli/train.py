@@ -120,8 +120,8 @@ OPTIONS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "optimizer.lr",
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {path: getattr(args, name) for name, path in OPTIONS.items()
-            if getattr(args, name) is not None}
+    return {path: getattr(args, name, None) for name, path in OPTIONS.items()
+            if getattr(args, name, None) is not None}
 
 
 def load_for_training(args: argparse.Namespace, path: Path | None = None):

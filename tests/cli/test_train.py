@@ -164,6 +164,9 @@ def test_options_set_the_settings_the_panel_edits(lenet) -> None:
                                                   batch_size=None, lr=None, seed=None,
                                                   device=None)).training
     assert untouched.to_dict() == load_project(lenet).training.to_dict()
+    taught = load_for_training(SimpleNamespace(project=str(lenet), teacher="t.cnnproj",
+                                               kd_alpha=0.25)).training.distill
+    assert (taught.teacher, taught.alpha, taught.temperature) == ("t.cnnproj", 0.25, 4.0)
 
 
 def test_resume_without_an_interrupted_run_is_refused(lenet, capsys) -> None:
