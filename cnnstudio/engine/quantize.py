@@ -133,7 +133,7 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
         say(f"calibrating on {min(calibrate, len(data.train))} training images")
         reader = _Reader(_inputs(data.train, calibrate))
         scopes = _scopes(source)
-        excluded = [name for name, nid in scopes.items() if nid in keep_float]
+        excluded = [name for name, (nid, _) in scopes.items() if nid in keep_float]
         quantize_static(str(source), str(int8), reader, quant_format=QuantFormat.QDQ,
                         per_channel=True, weight_type=QuantType.QInt8,
                         activation_type=QuantType.QUInt8,
@@ -141,7 +141,7 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
                         nodes_to_exclude=excluded)
         _check(int8)
         say("measuring each layer's quantisation noise")
-        sensitivity = _sensitivity(source, int8, data.val, Path(work))
+        sensitivity = _sensitivity(source, int8, scopes, data.val, Path(work))
         say("scoring both on the validation split")
         fp32_acc, n = _accuracy(fp32, data.val)
         int8_acc, _ = _accuracy(int8, data.val)
@@ -210,9 +210,9 @@ class _Reader:
             yield feed
 
 
-def _scopes(path: Path) -> dict[str, str]:
-    """ONNX node name → the graph node it was exported from (nodes without the exporter's
-    note are left out)."""
+def _scopes(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """ONNX node name → (the graph node it was exported from, the tensors it makes); nodes
+    without the exporter's note are left out."""
     import ast
 
     import onnx
@@ -225,22 +225,18 @@ def _scopes(path: Path) -> dict[str, str]:
         except (ValueError, SyntaxError):
             continue
         if len(scopes) >= 2 and isinstance(scopes[1], str) and scopes[1]:
-            found[node.name] = scopes[1]
+            found[node.name] = (scopes[1], list(node.output))
     return found
 
 
-def _sensitivity(fp32: Path, int8: Path, split: Any, work: Path) -> dict[str, float]:
+def _sensitivity(fp32: Path, int8: Path, scopes: dict[str, tuple[str, list[str]]],
+                 split: Any, work: Path) -> dict[str, float]:
     """Graph node → SQNR (dB) of its output in the int8 model against the float32 model,
     where its output is quantised (onnxruntime's qdq_loss_debug on validation images)."""
-    import onnx
     from onnxruntime.quantization import qdq_loss_debug as debug
 
-    outputs = {}  # tensor → the graph node whose ONNX node makes it
-    scopes = _scopes(fp32)
-    for node in onnx.load(str(fp32), load_external_data=False).graph.node:
-        for tensor in node.output:
-            if node.name in scopes:
-                outputs[tensor] = scopes[node.name]
+    # tensor → the graph node whose ONNX node makes it
+    outputs = {tensor: nid for nid, made in scopes.values() for tensor in made}
     seen = {}
     for name, path in (("float", fp32), ("int8", int8)):
         augmented = work / f"{name}-augmented.onnx"

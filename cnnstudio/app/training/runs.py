@@ -422,15 +422,22 @@ class RunsPanel(QWidget):
         return self.compare_dialog
 
 
-    def repeat(self, n: int | None = None) -> bool:
-        """Queue ``n`` runs (asked when None) of the selected run's configuration with the
-        seeds after the highest that configuration has used."""
+    def _queue_source(self) -> Any:
+        """The selected run a repeat or cross-validation starts from (None: why not is
+        shown)."""
         runs = self.selected_runs()
         problem = self._repeat_problem(runs)
         if problem is not None:
             self.message.setText(problem)
+            return None
+        return runs[0]
+
+    def repeat(self, n: int | None = None) -> bool:
+        """Queue ``n`` runs (asked when None) of the selected run's configuration with the
+        seeds after the highest that configuration has used."""
+        run = self._queue_source()
+        if run is None:
             return False
-        run = runs[0]
         if n is None:
             n, ok = QInputDialog.getInt(
                 self, "Repeat with seeds", f"Runs of run {run.id}'s configuration, each with "
@@ -454,12 +461,9 @@ class RunsPanel(QWidget):
         """Queue ``k`` runs (asked when None) of the selected run's configuration with ``k``
         folds, validating on fold 0, 1, ... in turn, all with one seed: the run's, or the next
         after the highest that cross-validation has used."""
-        runs = self.selected_runs()
-        problem = self._repeat_problem(runs)
-        if problem is not None:
-            self.message.setText(problem)
+        run = self._queue_source()
+        if run is None:
             return False
-        run = runs[0]
         if k is None:
             k, ok = QInputDialog.getInt(
                 self, "Cross-validate", f"Folds of run {run.id}'s configuration, one run "

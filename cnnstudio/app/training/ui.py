@@ -411,13 +411,9 @@ class TrainingUi(QObject):
         c = self.controller
         if not c.running:
             return True
-        answer = QMessageBox.question(
-            self.window, "A training run is in progress",
-            f"Stop the run before you {what}? It stops after the current batch and is kept "
-            "in the project (you can resume it later).",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not self._agree("A training run is in progress",
+                           f"Stop the run before you {what}? It stops after the current batch "
+                           "and is kept in the project (you can resume it later)."):
             return False
         c.stop()
         c.wait()
@@ -432,13 +428,10 @@ class TrainingUi(QObject):
         sweeps = self._sweeps
         if sweeps is None or not sweeps.running:
             return True
-        answer = QMessageBox.question(
-            self.window, "A sweep is running",
-            f"Stop the sweep before you {what}? Its finished trials are kept in the project; "
-            "the ones in progress run again when you start the sweep again.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Yes:
+        if not self._agree("A sweep is running",
+                           f"Stop the sweep before you {what}? Its finished trials are kept in "
+                           "the project; the ones in progress run again when you start the "
+                           "sweep again."):
             return False
         sweeps.stop()
         sweeps.wait()
@@ -446,3 +439,11 @@ class TrainingUi(QObject):
 
         QCoreApplication.processEvents()  # its last runs reach the project
         return True
+
+    def _agree(self, title: str, question: str) -> bool:
+        """Yes to stopping something before leaving (Cancel is the default)."""
+        answer = QMessageBox.question(
+            self.window, title, question,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
