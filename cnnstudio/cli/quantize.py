@@ -30,13 +30,16 @@ def add_parser(sub: Any) -> None:
                    help="which of the project's weights (default: the current ones)")
     q.add_argument("--keep-float", metavar="NODE[,NODE]",
                    help="graph nodes to leave in float32 (the sensitive ones the report names)")
+    q.add_argument("--qat-epochs", metavar="N", type=int, default=0,
+                   help="when int8 loses more than a point of accuracy, fine-tune N epochs with "
+                   "int8 simulated (quantisation-aware) and quantise again (default 0: off)")
     q.add_argument("--data-cache", metavar="DIR", help="folder of downloaded datasets")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from ..engine.quantize import QuantizeError, quantize_project
+    from ..engine.quantize import QAT_BELOW, QuantizeError, quantize_project
 
     if args.calibrate > MAX_CALIBRATE:
         raise CliError(f"--calibrate must be at most {MAX_CALIBRATE:,}, not {args.calibrate}")
@@ -50,7 +53,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         result = quantize_project(project, args.out, calibrate=args.calibrate,
                                   weights=args.weights, base_dir=source.parent,
                                   cache_dir=args.data_cache, progress=say,
-                                  keep_float=_nodes(args.keep_float))
+                                  keep_float=_nodes(args.keep_float),
+                                  qat_epochs=args.qat_epochs)
     except QuantizeError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -65,6 +69,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     print(f"  latency (1 image, onnxruntime CPU, median of 200, in turn): "
           f"{result.fp32.median_ms:.3f} → {result.int8.median_ms:.3f} ms "
           f"({result.faster:.2f}× the float32 speed)")
+    if result.ptq_accuracy is not None:
+        print(f"  quantisation-aware fine-tuning ({result.qat_epochs} epochs): int8 "
+              f"{100 * result.ptq_accuracy:.2f} % → {100 * result.int8_accuracy:.2f} %")
+    elif result.fp32_accuracy - result.int8_accuracy > QAT_BELOW and not args.qat_epochs:
+        print("  int8 loses more than a point: --qat-epochs 2 fine-tunes with int8 simulated")
     if result.kept_float:
         print(f"  kept in float32: {', '.join(result.kept_float)}")
     worst = result.most_sensitive()

@@ -37,7 +37,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
     t.add_argument("--out", metavar="PROJECT", help="save to this project file instead")
     t.add_argument("--teacher", metavar="PROJECT", help="distil from this trained project's "
-                   "current weights (same input and classes)")
+                   "current weights, or from pretrained:PRESET[:WEIGHTS] (torchvision's "
+                   "weights, for a network of the same classes); same input and classes")
     t.add_argument("--kd-temperature", type=float, metavar="T",
                    help="distillation temperature (default 4)")
     t.add_argument("--kd-alpha", type=float, metavar="A",

@@ -34,6 +34,9 @@ CALIBRATE = 256
 """Training images the quantiser sees to choose each activation's range."""
 BATCH = 64
 LATENCY_REPEATS = 200
+QAT_BELOW = 0.01
+"""Quantisation-aware fine-tuning runs when int8 loses more than this share of accuracy."""
+MAX_QAT_EPOCHS = 1000
 
 
 class QuantizeError(ValueError):
@@ -59,6 +62,11 @@ class QuantizeResult:
     nodes whose output is quantised: the lowest are where int8 hurts most."""
     kept_float: tuple[str, ...] = ()
     """Graph nodes left in float32 (``keep_float``)."""
+    ptq_accuracy: float | None = None
+    """int8 accuracy of plain post-training quantisation, when quantisation-aware
+    fine-tuning ran after it (None: it did not run)."""
+    qat_epochs: int = 0
+    """Epochs of quantisation-aware fine-tuning that ran (0: none)."""
 
     def most_sensitive(self, count: int = 3) -> list[tuple[str, float]]:
         return sorted(self.sensitivity.items(), key=lambda kv: kv[1])[:count]
@@ -80,7 +88,8 @@ class QuantizeResult:
                 "int8_ms_spread": [self.int8.low_ms, self.int8.high_ms],
                 "smaller": self.smaller, "faster": self.faster,
                 "calibration_images": self.calibration, "validation_images": self.evaluated,
-                "sensitivity_db": self.sensitivity, "kept_float": list(self.kept_float)}
+                "sensitivity_db": self.sensitivity, "kept_float": list(self.kept_float),
+                "ptq_int8_accuracy": self.ptq_accuracy, "qat_epochs": self.qat_epochs}
 
 
 Progress = Callable[[str], None]
@@ -89,15 +98,21 @@ Progress = Callable[[str], None]
 def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRATE,
                      weights: str | None = None, base_dir: str | Path | None = None,
                      cache_dir: str | Path | None = None, keep_float: tuple[str, ...] = (),
+                     qat_epochs: int = 0, qat_below: float = QAT_BELOW,
                      progress: Progress | None = None) -> QuantizeResult:
     """Write ``project``'s model as an int8 ONNX file at ``out`` and measure it against the
-    float32 one; the graph nodes in ``keep_float`` stay in float32. QuantizeError for bad
-    input (checked before any work where it can be)."""
+    float32 one; the graph nodes in ``keep_float`` stay in float32. When int8 loses more than
+    ``qat_below`` of accuracy and ``qat_epochs`` is given, the weights are fine-tuned that many
+    epochs with int8 simulated and quantised again (kept where they score better).
+    QuantizeError for bad input (checked before any work where it can be)."""
     say = progress or (lambda _text: None)
     out = Path(out)
     _check_out(out)
     if calibrate < 1:
         raise QuantizeError(f"--calibrate must be at least 1, not {calibrate}")
+    if not 0 <= qat_epochs <= MAX_QAT_EPOCHS:
+        raise QuantizeError(f"--qat-epochs must be from 0 to {MAX_QAT_EPOCHS}, not "
+                            f"{qat_epochs}")
     unknown = [n for n in keep_float if n not in project.graph]
     if unknown:
         raise QuantizeError(f"--keep-float: no node {unknown[0]!r} in the graph")
@@ -114,6 +129,52 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
     if data.val is None:
         raise QuantizeError("the dataset has no validation split to compare the two models "
                             "on: set its validation fraction above 0")
+    with tempfile.TemporaryDirectory(prefix=".cnnstudio-quantize-", dir=out.parent) as work:
+        fp32 = Path(work) / "fp32.onnx"
+        say("exporting the float32 model")
+        _export(model, shape, fp32)
+        say(f"calibrating on {min(calibrate, len(data.train))} training images")
+        source, int8, seen = _quantized(fp32, Path(work), "ptq", data, calibrate, keep_float)
+        say("scoring both on the validation split")
+        fp32_acc, n = _accuracy(fp32, data.val)
+        int8_acc, _ = _accuracy(int8, data.val)
+        ptq_acc = None
+        if qat_epochs and fp32_acc - int8_acc > qat_below:
+            say(f"int8 loses {100 * (fp32_acc - int8_acc):.2f} points: fine-tuning "
+                f"{qat_epochs} epochs with int8 simulated")
+            tuned = _finetuned(project, model, data, qat_epochs, say)
+            qat_fp32 = Path(work) / "qat-fp32.onnx"
+            _export(tuned, shape, qat_fp32)
+            qat_source, qat_int8, _ = _quantized(qat_fp32, Path(work), "qat", data, calibrate,
+                                                 keep_float)
+            qat_acc, _ = _accuracy(qat_int8, data.val)
+            say(f"int8 after fine-tuning: {100 * qat_acc:.2f} % (before {100 * int8_acc:.2f} %)")
+            ptq_acc = int8_acc
+            if qat_acc > int8_acc:  # the fine-tuned weights only where they quantise better
+                source, int8, int8_acc = qat_source, qat_int8, qat_acc
+        say("measuring each layer's quantisation noise")
+        sensitivity = _sensitivity(source, int8, _scopes(source), data.val, Path(work))
+        say("timing both")
+        first = next(_inputs(data.val, 1))
+        fp32_ms, int8_ms = _latencies([fp32, int8], first)
+        sizes = fp32.stat().st_size, int8.stat().st_size
+        _publish(int8, out)
+    return QuantizeResult(out, fp32_acc, int8_acc, *sizes, fp32_ms, int8_ms, seen, n,
+                          sensitivity, tuple(keep_float), ptq_acc,
+                          qat_epochs if ptq_acc is not None else 0)
+
+
+def _export(model: torch.nn.Module, shape: tuple[int, ...], path: Path) -> None:
+    try:
+        export_model(model, shape, "onnx", path)
+    except ExportError as exc:
+        raise QuantizeError(f"the float32 export failed: {exc}") from None
+
+
+def _quantized(fp32: Path, work: Path, name: str, data: Any, calibrate: int,
+               keep_float: tuple[str, ...]) -> tuple[Path, Path, int]:
+    """``fp32`` quantised statically: the pre-processed float file it was made from (its
+    nodes carry the graph's ids), the checked int8 file, and the images calibrated on."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -121,37 +182,31 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
         quantize_static,
     )
 
-    with tempfile.TemporaryDirectory(prefix=".cnnstudio-quantize-", dir=out.parent) as work:
-        fp32 = Path(work) / "fp32.onnx"
-        say("exporting the float32 model")
-        try:
-            export_model(model, shape, "onnx", fp32)
-        except ExportError as exc:
-            raise QuantizeError(f"the float32 export failed: {exc}") from None
-        source = _preprocessed(fp32, Path(work) / "pre.onnx")
-        int8 = Path(work) / "int8.onnx"
-        say(f"calibrating on {min(calibrate, len(data.train))} training images")
-        reader = _Reader(_inputs(data.train, calibrate))
-        scopes = _scopes(source)
-        excluded = [name for name, (nid, _) in scopes.items() if nid in keep_float]
-        quantize_static(str(source), str(int8), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=True, weight_type=QuantType.QInt8,
-                        activation_type=QuantType.QUInt8,
-                        calibrate_method=CalibrationMethod.MinMax,
-                        nodes_to_exclude=excluded)
-        _check(int8)
-        say("measuring each layer's quantisation noise")
-        sensitivity = _sensitivity(source, int8, scopes, data.val, Path(work))
-        say("scoring both on the validation split")
-        fp32_acc, n = _accuracy(fp32, data.val)
-        int8_acc, _ = _accuracy(int8, data.val)
-        say("timing both")
-        first = next(_inputs(data.val, 1))
-        fp32_ms, int8_ms = _latencies([fp32, int8], first)
-        sizes = fp32.stat().st_size, int8.stat().st_size
-        _publish(int8, out)
-    return QuantizeResult(out, fp32_acc, int8_acc, *sizes, fp32_ms, int8_ms, reader.seen, n,
-                          sensitivity, tuple(keep_float))
+    source = _preprocessed(fp32, work / f"{name}-pre.onnx")
+    int8 = work / f"{name}-int8.onnx"
+    reader = _Reader(_inputs(data.train, calibrate))
+    excluded = [node for node, (nid, _) in _scopes(source).items() if nid in keep_float]
+    quantize_static(str(source), str(int8), reader, quant_format=QuantFormat.QDQ,
+                    per_channel=True, weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt8, calibrate_method=CalibrationMethod.MinMax,
+                    nodes_to_exclude=excluded)
+    _check(int8)
+    return source, int8, reader.seen
+
+
+def _finetuned(project: Any, model: torch.nn.Module, data: Any, epochs: int,
+               say: Progress) -> torch.nn.Module:
+    """A copy of ``model`` after quantisation-aware fine-tuning on the project's data."""
+    from .inference.model import model_from_state
+    from .quantize_aware import finetune_int8
+    from .training.trainer import TrainingError
+
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        tuned, _ = finetune_int8(project.graph, project.training, data, state, epochs, say)
+    except TrainingError as exc:
+        raise QuantizeError(str(exc)) from None
+    return model_from_state(project.graph, tuned)
 
 
 def _check_out(out: Path) -> None:

@@ -339,8 +339,10 @@ class TransferConfig(Section):
 @dataclass
 class DistillConfig(Section):
     teacher: str | None = _opt(None, text(), "A trained project (.cnnproj) whose current weights "
-                               "teach this network (knowledge distillation; empty: off). A "
-                               "relative path starts at this project's folder.")
+                               "teach this network (knowledge distillation; empty: off), or "
+                               "pretrained:PRESET[:WEIGHTS] for torchvision's pretrained weights "
+                               "of the same classes. A relative path starts at this project's "
+                               "folder.")
     temperature: float = _opt(4.0, number(0, above=True), "Softens both networks' outputs: "
                               "higher shows more of how the teacher ranks the wrong classes.")
     alpha: float = _opt(0.5, number(0, 1), "The teacher's share of the loss (the labels' share "

@@ -474,3 +474,21 @@ def test_a_teacher_is_set_and_cleared_in_the_distillation_rows(qtbot):
     doc.undo_stack.undo()
     doc.undo_stack.undo()
     assert doc.project.training.distill.teacher is None
+
+
+def test_browse_names_the_teacher_from_the_projects_folder(qtbot, tmp_path):
+    inside = tmp_path / "teachers" / "big.cnnproj"
+    outside = tmp_path.parent / "elsewhere.cnnproj"
+    doc, panel, _ = make_panel(qtbot, load_project(LENET), tmp_path / "student.cnnproj")
+    picked = iter([str(inside), str(outside), None])
+    panel.ask_teacher = lambda: next(picked)
+    panel.teacher_browse.click()
+    assert doc.project.training.distill.teacher == "teachers/big.cnnproj"  # travels along
+    field = panel.forms["Distillation"].rows["distill.teacher"].editor.field
+    assert field.text() == "teachers/big.cnnproj"
+    panel.teacher_browse.click()
+    assert doc.project.training.distill.teacher == str(outside)
+    panel.teacher_browse.click()  # the dialog cancelled: nothing changes
+    assert doc.project.training.distill.teacher == str(outside)
+    doc.undo_stack.undo()
+    assert doc.project.training.distill.teacher == "teachers/big.cnnproj"

@@ -64,3 +64,21 @@ def test_bad_input_is_refused_before_any_work(trained, tmp_path, capsys) -> None
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "a.onnx").exists()
+
+
+def test_quantisation_aware_fine_tuning_runs_when_int8_loses(trained, tmp_path) -> None:
+    from cnnstudio.engine.quantize import quantize_project
+    from cnnstudio.project import load_project
+
+    project = load_project(trained)
+    seen: list[str] = []
+    result = quantize_project(project, tmp_path / "qat.onnx", calibrate=32, qat_epochs=1,
+                              qat_below=-1.0, base_dir=trained.parent, progress=seen.append)
+    assert result.qat_epochs == 1 and result.ptq_accuracy is not None
+    assert result.int8_accuracy >= result.ptq_accuracy  # the better of the two is kept
+    assert any("quantisation-aware epoch 1/1" in line for line in seen), seen
+    assert result.to_dict()["ptq_int8_accuracy"] == result.ptq_accuracy
+    onnx.checker.check_model(str(result.path))
+    plain = quantize_project(project, tmp_path / "plain.onnx", calibrate=32, qat_epochs=1,
+                             qat_below=1.0, base_dir=trained.parent)
+    assert plain.qat_epochs == 0 and plain.ptq_accuracy is None  # int8 lost too little

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...graph import analyze
 from ...project import DatasetConfig, TrainConfig
@@ -38,6 +48,20 @@ ONE_OF = {  # which options apply to which choice
     "schedule.max_lr": ("onecycle",), "loss.label_smoothing": ("cross_entropy",),
     "loss.focal_gamma": ("focal",), "loss.class_weights": ("cross_entropy", "focal", "bce"),
 }
+
+
+def _beside(row: Any, text: str, slot: Any) -> QPushButton:
+    """A button on the line of ``row``'s editor (a Browse… for a file the row names)."""
+    button = QPushButton(text)
+    button.clicked.connect(slot)
+    layout = row.widget.layout()
+    layout.removeWidget(row.editor)
+    line = QHBoxLayout()
+    line.setSpacing(4)
+    line.addWidget(row.editor, 1)
+    line.addWidget(button)
+    layout.insertLayout(0, line)
+    return button
 
 
 def _when(path: str) -> Any:
@@ -121,10 +145,12 @@ class TrainingSettings(QWidget):
         }
         hints = {"loss.class_weights": 'empty, "balanced", or one weight per class',
                  "schedule.milestones": "epochs, e.g. 30, 60, 90",
-                 "distill.teacher": "a trained .cnnproj (empty: off)"}
+                 "distill.teacher": "a trained .cnnproj, or pretrained:resnet50"}
         self.forms = {title: FieldForm(TrainConfig, paths, t,
                                        {p: _when(p) for p in paths if p in ONE_OF}, hints)
                       for title, paths in forms.items()}
+        self.teacher_browse = _beside(self.forms["Distillation"].rows["distill.teacher"],
+                                      "Browse…", self._browse_teacher)
         self.transfer = TransferGroup(self)
         self.device = DeviceGroup(t, self._report, lambda: self.document.project.training)
 
@@ -189,6 +215,29 @@ class TrainingSettings(QWidget):
 
     def training_apply(self, path: str, value: Any, merge: bool) -> str | None:
         return self.change("training", {path: value}, merge)
+
+    def _browse_teacher(self) -> None:
+        path = self.ask_teacher()
+        if path:
+            self.training_apply("distill.teacher", self.relative(path), False)
+
+    def ask_teacher(self) -> str | None:
+        """A file dialog for the teacher project (tests replace it)."""
+        start = self.base_dir() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "The teacher: a trained project", start,
+                                              "CNN Studio projects (*.cnnproj)")
+        return path or None
+
+    def relative(self, path: str) -> str:
+        """``path`` from the project's folder when it lies inside it (the two travel
+        together), else as it is."""
+        base = self.base_dir()
+        if base is not None:
+            try:
+                return Path(path).resolve().relative_to(Path(base).resolve()).as_posix()
+            except ValueError:
+                pass
+        return path
 
     # -- views ---------------------------------------------------------------------------------
     def base_dir(self) -> str | None:

@@ -1,6 +1,8 @@
-"""The teacher of a distillation run: another project's network and current weights, read and
-checked before the run starts (its input must be the student's, its outputs the classes'), so a
-wrong teacher is refused before any work instead of failing at the first batch."""
+"""The teacher of a distillation run: another project's network and current weights, or a
+preset with torchvision's pretrained weights (``pretrained:NAME[:WEIGHTS]``, for a student of
+the same classes, such as ImageNet's), read and checked before the run starts (its input must
+be the student's, its outputs the classes'), so a wrong teacher is refused before any work
+instead of failing at the first batch."""
 
 from __future__ import annotations
 
@@ -16,12 +18,17 @@ from .. import checkpoint as ckpt
 from ..build import to_module
 from .trainer import TrainingError
 
+PRETRAINED = "pretrained:"
+"""A teacher named ``pretrained:resnet50`` (or ``pretrained:resnet50:IMAGENET1K_V2``) is the
+preset with torchvision's pretrained weights rather than a project file."""
+
 
 @dataclass
 class Teacher:
     """What the trainer builds on its device: the graph and its weights."""
 
-    path: Path
+    path: Path | str
+    """The project file, or the ``pretrained:`` name."""
     graph: Graph
     state: dict[str, torch.Tensor]
 
@@ -35,21 +42,18 @@ class Teacher:
 def load_teacher(config: Any, base_dir: str | Path | None, student: Any) -> Teacher | None:
     """The teacher ``config.teacher`` names (None: no distillation); TrainingError, one line,
     when it cannot teach ``student`` (the student's analysis report)."""
-    from ...project import ProjectError, load_project
-
     name = config.teacher
     if not name:
         return None
-    path = Path(name).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
     where = f"training.distill.teacher {name!r}"
-    if not path.is_file():
-        raise TrainingError(f"{where}: no such project file")
-    try:
-        project = load_project(path)
-    except ProjectError as exc:
-        raise TrainingError(f"{where}: {exc}") from None
+    if name.startswith(PRETRAINED):
+        path: Path | str = name
+        project = _pretrained(name, where, student)
+    else:
+        path = Path(name).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        project = _project(path, where)
     if not project.current_weights:
         raise TrainingError(f"{where}: the project has no trained weights to teach with")
     report = analyze(project.graph)
@@ -61,8 +65,10 @@ def load_teacher(config: Any, base_dir: str | Path | None, student: Any) -> Teac
                             "the same images")
     ours, theirs = _classes(student), _classes(report)
     if ours != theirs:
+        hint = " (fine-tune it on your data first: `cnnstudio new PRESET --weights DEFAULT " \
+            "--classes N`, train, and name that project)" if path == name else ""
         raise TrainingError(f"{where}: it has {theirs} outputs, this network {ours}; a "
-                            "teacher scores the same classes")
+                            f"teacher scores the same classes{hint}")
     state = ckpt.from_bytes(project.weights[project.current_weights])
     try:
         to_module(project.graph).load_state_dict(state, strict=True)
@@ -70,6 +76,34 @@ def load_teacher(config: Any, base_dir: str | Path | None, student: Any) -> Teac
         raise TrainingError(f"{where}: its weights do not fit its graph (it changed since "
                             "they were trained)") from None
     return Teacher(path, project.graph, state)
+
+
+def _project(path: Path, where: str) -> Any:
+    from ...project import ProjectError, load_project
+
+    if not path.is_file():
+        raise TrainingError(f"{where}: no such project file")
+    try:
+        return load_project(path)
+    except ProjectError as exc:
+        raise TrainingError(f"{where}: {exc}") from None
+
+
+def _pretrained(name: str, where: str, student: Any) -> Any:
+    """The preset with torchvision's pretrained weights (fetched into torch's hub cache when
+    missing) at the student's input size, its head the weights' own: a head for other classes
+    would teach nothing but its random start."""
+    from ..exchange import pretrained_project
+    from ..pretrained import PretrainedError
+
+    preset, _, weights = name[len(PRETRAINED):].partition(":")
+    if not preset:
+        raise TrainingError(f"{where}: name a preset, e.g. {PRETRAINED}resnet50")
+    try:
+        return pretrained_project(preset, weights or "DEFAULT",
+                                  input_shape=tuple(student.input_shape or ()))
+    except PretrainedError as exc:
+        raise TrainingError(f"{where}: {exc}") from None
 
 
 def _classes(report: Any) -> int | None:

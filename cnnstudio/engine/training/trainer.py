@@ -10,7 +10,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,11 +192,15 @@ class Trainer:
         distributed: Distributed | None = None,
         report_interval: float = 0.25,
         teacher: Any = None,
+        prepare: Callable[[nn.Module], None] | None = None,
     ) -> None:
         self.graph = graph
         self.teacher_source = teacher
         """A distill.Teacher (None: no distillation), built on the device at setup."""
         self.teacher: nn.Module | None = None
+        self.prepare = prepare
+        """Called on the model once its weights are in, before it moves to the device and its
+        optimiser is made (quantisation-aware fine-tuning's int8 simulation)."""
         self.config = config
         self.data = data
         self.run_id = run_id
@@ -277,6 +281,8 @@ class Trainer:
             if not self.weights_report.loaded:
                 raise TrainingError(f"{cfg.transfer.weights}: no tensor matches the graph's "
                                     "layers by name and shape")
+        if self.prepare is not None:
+            self.prepare(model)
         self.amp_dtype: torch.dtype | None = None
         if self.device.type == "cuda":
             if cfg.channels_last:

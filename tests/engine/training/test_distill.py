@@ -96,3 +96,30 @@ def test_a_teacher_that_cannot_teach_is_refused_before_the_run(tmp_path, teacher
     events = list(Session(project, None, base_dir=tmp_path).events())
     assert len(events) == 1 and isinstance(events[0], Failed)
     assert words in events[0].message and project.runs == []
+
+
+def test_a_pretrained_preset_teaches_a_student_of_its_classes(tmp_path, monkeypatch) -> None:
+    from cnnstudio.engine import pretrained
+    from cnnstudio.engine.training.distill import load_teacher
+    from cnnstudio.engine.training.trainer import TrainingError
+    from cnnstudio.graph import analyze
+    from cnnstudio.project.config import DistillConfig
+    from tests.engine.test_pretrained import SMALL, Door, cache_checkpoint
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(pretrained, "_urlopen", Door())  # the network is off
+    config = DistillConfig(teacher=f"pretrained:{SMALL}")
+    student = analyze(presets.build("simple_cnn", num_classes=1000, input_shape=(3, 64, 64)))
+    with pytest.raises(TrainingError, match="pretrained:squeezenet1_1.*network is off"):
+        load_teacher(config, tmp_path, student)  # not cached, and no network: one line
+    reference, _ = cache_checkpoint(SMALL, seed=5)
+    teacher = load_teacher(config, tmp_path, student)
+    assert teacher is not None and teacher.path == f"pretrained:{SMALL}"
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(teacher.module(torch.device("cpu"))(x), reference(x), atol=1e-4)
+    ten = analyze(presets.build("simple_cnn", num_classes=10, input_shape=(3, 64, 64)))
+    with pytest.raises(TrainingError, match="1000 outputs, this network 10.*fine-tune it"):
+        load_teacher(config, tmp_path, ten)
+    with pytest.raises(TrainingError, match="name a preset"):
+        load_teacher(DistillConfig(teacher="pretrained:"), tmp_path, student)
