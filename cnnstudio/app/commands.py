@@ -258,3 +258,29 @@ class SetSettings(QUndoCommand):
         if self.after == self.before:
             self.setObsolete(True)
         return True
+
+
+class SetWeights(QUndoCommand):
+    """The project's current weights replaced by ``blob`` (safetensors bytes) under ``member``,
+    e.g. pruned ones; undo puts back the old current weights and whatever ``member`` held,
+    exactly. ``apply()`` is the document's announcement that they changed."""
+
+    def __init__(self, project: Any, member: str, blob: bytes, text: str,
+                 apply: Callable[[], None]) -> None:
+        super().__init__(text)
+        self.project, self.member, self.blob, self.apply = project, member, blob, apply
+        self.old_current: str | None = project.current_weights
+        self.old_blob: bytes | None = project.weights.get(member)
+
+    def redo(self) -> None:
+        self.project.weights[self.member] = self.blob
+        self.project.current_weights = self.member
+        self.apply()
+
+    def undo(self) -> None:
+        if self.old_blob is None:
+            self.project.weights.pop(self.member, None)
+        else:
+            self.project.weights[self.member] = self.old_blob
+        self.project.current_weights = self.old_current
+        self.apply()

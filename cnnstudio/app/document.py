@@ -43,6 +43,7 @@ class Document(QObject):
     refused = Signal(str)  # an edit refused (read-only while a run uses it): why
     settings_changed = Signal(str)  # "dataset" | "training" | "sweep": replaced (edit, undo, redo)
     runs_changed = Signal()  # runs added from elsewhere than a run the window trains (a sweep)
+    weights_changed = Signal()  # the current weights replaced by an edit (pruning), or undone
 
     def __init__(self, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -398,6 +399,12 @@ class Document(QObject):
         self.project.runs.append(run)
         self.mark_dirty()
         self.runs_changed.emit()
+
+    def set_weights(self, member: str, blob: bytes, text: str) -> str | None:
+        """Make ``blob`` (safetensors bytes, stored as ``member``) the current weights as one
+        undo step, inside a macro with the graph edits they fit; returns why not."""
+        return self._push(cmd.SetWeights(self.project, member, blob, text,
+                                         self.weights_changed.emit))
 
     # -- clipboard ---------------------------------------------------------------------------
     def copy(self, ids: Iterable[str]) -> dict[str, Any]:

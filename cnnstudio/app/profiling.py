@@ -1,54 +1,57 @@
-"""The network's measured latency profile, shared by the Summary (its figures) and the canvas
-(the heat map): one per document, found with ``profiles_of``.
+"""What was measured of the network, per document, shared by the panels that show figures and
+the canvas that paints them: the latency profile (the Summary's Measure, ``profiles_of``) and
+the int8 sensitivity (Deploy ▸ Quantize to int8, ``sensitivities_of``).
 
-A profile belongs to the graph it measured (``graph_hash``: ids, types, parameters, links):
-after an edit it is hidden, not greyed, because a changed layer's time is unknown and a stale
-figure next to it would read as measured; undoing back to the measured graph shows it again."""
+A measurement belongs to the graph it measured (``graph_hash``: ids, types, parameters,
+links): after an edit it is hidden, not greyed, because a changed layer's figure is unknown and
+a stale one next to it would read as measured; undoing back to the measured graph shows it
+again."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from ..project.model import graph_hash
 
 if TYPE_CHECKING:
+    from ..engine.compress.quantize import QuantizeResult
     from ..engine.profile.layers import Profile
 
 
-class Profiles(QObject):
-    """The latest profile and the hash of the graph it measured; ``changed`` when what is
-    shown changes (a new profile, or an edit hides or an undo restores it)."""
+class Measured(QObject):
+    """The latest measurement and the hash of the graph it measured; ``changed`` when what is
+    shown changes (a new measurement, or an edit hides or an undo restores it)."""
 
     changed = Signal()
 
     def __init__(self, document: Any) -> None:
         super().__init__(document)
         self.document = document
-        self._profile: Profile | None = None
+        self._value: Any = None
         self._hash = ""
         self._current = False
         document.analysis_ready.connect(self._check)
 
     @property
-    def profile(self) -> Profile | None:
-        """The profile of the graph as it is now, or None."""
-        return self._profile if self._current else None
+    def value(self) -> Any:
+        """The measurement of the graph as it is now, or None."""
+        return self._value if self._current else None
 
     @property
     def stale(self) -> bool:
-        """A profile exists, of the graph before the last edits."""
-        return self._profile is not None and not self._current
+        """A measurement exists, of the graph before the last edits."""
+        return self._value is not None and not self._current
 
-    def set(self, profile: Profile | None, measured_hash: str) -> None:
+    def set(self, value: Any, measured_hash: str) -> None:
         """A new measurement of the graph whose hash was ``measured_hash``."""
-        self._profile, self._hash = profile, measured_hash
-        self._current = profile is not None and graph_hash(self.document.graph) == measured_hash
+        self._value, self._hash = value, measured_hash
+        self._current = value is not None and graph_hash(self.document.graph) == measured_hash
         self.changed.emit()
 
     def _check(self, *_args: Any) -> None:
-        if self._profile is None:
+        if self._value is None:
             return
         current = graph_hash(self.document.graph) == self._hash
         if current != self._current:
@@ -56,10 +59,38 @@ class Profiles(QObject):
             self.changed.emit()
 
 
+class Profiles(Measured):
+    """The latency profile (engine.profile.layers.Profile) of the Summary's Measure."""
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.value
+
+
+class Sensitivities(Measured):
+    """The latest int8 quantisation (engine.compress.quantize.QuantizeResult): its per-layer
+    SQNR and the layers it kept in float32."""
+
+    @property
+    def result(self) -> QuantizeResult | None:
+        return self.value
+
+
+M = TypeVar("M", bound=Measured)
+
+
+def store_of(document: QObject, kind: type[M]) -> M:
+    """The document's store of ``kind``, made on first use (a child of the document)."""
+    found = document.findChild(kind)
+    return found if found is not None else kind(document)
+
+
 def profiles_of(document: QObject) -> Profiles:
-    """The document's profile store, made on first use (a child of the document)."""
-    found = document.findChild(Profiles)
-    return found if found is not None else Profiles(document)
+    return store_of(document, Profiles)
+
+
+def sensitivities_of(document: QObject) -> Sensitivities:
+    return store_of(document, Sensitivities)
 
 
 def ms_text(ms: float) -> str:

@@ -29,12 +29,15 @@ from ..project.examples import is_example, untitled_copy
 from ..project.resume import interrupted_run
 from . import autosave, gc_guard, preferences
 from .canvas import GraphView
+from .canvas.scene import INT8, LATENCY
 from .dialogs import PresetDialog
 from .document import Document
 from .exchange import Exchange
 from .head_dialog import replace_head
 from .mime import GRAPH_MIME
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
+from .prune_dialog import open_prune
+from .quantize_panel import open_quantize
 from .style import apply_theme
 from .training.ui import TrainingUi
 from .welcome import WelcomePage
@@ -204,10 +207,20 @@ class MainWindow(QMainWindow):
         a("expand", "E&xpand all blocks", self.view.expand_all, K("Ctrl+Shift+E"))
         a("find_layer", "Find a &layer…", self._find_layer, K("Ctrl+K"), None,
           "search the layer palette")
-        heat = a("heat_map", "Latency &heat map", lambda: None, None, None,
-                 "tint each layer by its time measured in the Summary (Measure)")
-        heat.setCheckable(True)
-        heat.toggled.connect(self.view.set_heat_map)
+        overlays = QActionGroup(self)  # one overlay at a time, or none
+        overlays.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        for key, kind, text, tip in (
+                ("heat_map", LATENCY, "Latency &heat map",
+                 "tint each layer by its time measured in the Summary (Measure)"),
+                ("sensitivity_map", INT8, "int8 &sensitivity map",
+                 "tint each layer by its int8 quantisation noise (Deploy ▸ Quantize to int8)")):
+            overlay = overlays.addAction(a(key, text, lambda: None, None, None, tip))
+            overlay.setCheckable(True)
+            overlay.toggled.connect(lambda on, k=kind: self.view.set_overlay(k, on))
+        a("quantize", "&Quantize to int8…", lambda: open_quantize(self), None, None,
+          "an int8 ONNX file, measured against float32, with each layer's sensitivity")
+        a("prune", "&Prune channels…", lambda: open_prune(self), None, None,
+          "remove whole channels to a MACs target, with the accuracy it costs (one undo step)")
         a("about", "&About CNN Studio", self._about)
 
     def _make_menus(self) -> None:
@@ -235,7 +248,7 @@ class MainWindow(QMainWindow):
             edit.addAction(self.act[key]) if key else edit.addSeparator()
         view = bar.addMenu("&View")
         for key in ("fit", "zoom_in", "zoom_out", None, "arrange", "collapse", "expand", None,
-                    "heat_map"):
+                    "heat_map", "sensitivity_map"):
             view.addAction(self.act[key]) if key else view.addSeparator()
         view.addSeparator()
         self.workspaces.fill_menu(view.addMenu("&Workspace"))
@@ -253,6 +266,9 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
         self.training.fill_menu(bar.addMenu("&Train"))
+        self.deploy_menu = bar.addMenu("&Deploy")  # int8, pruning: the road to a device
+        self.deploy_menu.addAction(self.act["quantize"])
+        self.deploy_menu.addAction(self.act["prune"])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act["about"])
 

@@ -1,6 +1,6 @@
 """``cnnstudio quantize``: a project's model as an int8 ONNX file (onnxruntime's static
 quantiser, calibrated on the project's training images), measured against the float32 file on
-the validation split (engine/quantize.py)."""
+the validation split (engine/compress/quantize.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..engine.compress.options import CALIBRATE, MAX_CALIBRATE, QAT_BELOW
 from .common import CliError, positive_int, read_project
-
-MAX_CALIBRATE = 1_000_000
 
 
 def add_parser(sub: Any) -> None:
@@ -24,8 +23,8 @@ def add_parser(sub: Any) -> None:
         "on the validation split and timed under onnxruntime on this CPU.")
     q.add_argument("project", metavar="PROJECT", help="a .cnnproj project with trained weights")
     q.add_argument("--out", required=True, metavar="FILE", help="the int8 .onnx file to write")
-    q.add_argument("--calibrate", metavar="N", type=positive_int, default=256,
-                   help="training images to calibrate on (default 256)")
+    q.add_argument("--calibrate", metavar="N", type=positive_int, default=CALIBRATE,
+                   help=f"training images to calibrate on (default {CALIBRATE})")
     q.add_argument("--weights", metavar="MEMBER",
                    help="which of the project's weights (default: the current ones)")
     q.add_argument("--keep-float", metavar="NODE[,NODE]",
@@ -39,7 +38,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from ..engine.quantize import QAT_BELOW, QuantizeError, quantize_project
+    from ..engine.compress.quantize import QuantizeError, quantize_project
 
     if args.calibrate > MAX_CALIBRATE:
         raise CliError(f"--calibrate must be at most {MAX_CALIBRATE:,}, not {args.calibrate}")

@@ -59,3 +59,32 @@ def test_bad_input_is_one_line(trained, tmp_path, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
     assert not Path(out).exists()
+
+
+def test_the_curve_as_json_and_as_a_table(trained, capsys) -> None:
+    before = trained.read_bytes()
+    assert main(["prune", str(trained), "--curve", "--targets", "0.5,0.8", "--importance",
+                 "taylor", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    points = doc["points"]
+    assert doc["importance"] == "taylor" and [p["target"] for p in points] == [1.0, 0.8, 0.5]
+    assert points[0]["macs_kept"] == 1.0 > points[1]["macs_kept"] > points[2]["macs_kept"]
+    assert all(0 <= p["accuracy"] <= 1 and p["finetuned"] is None for p in points)
+    assert points[2]["params"] < points[0]["params"]
+    assert trained.read_bytes() == before  # nothing written
+    assert main(["prune", str(trained), "--curve", "--targets", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["target", "MACs"] and len(lines) == 3
+    assert lines[2].lstrip().startswith("50%")
+
+
+def test_bad_curve_input_is_one_line(trained, capsys) -> None:
+    for args, words in (
+            (["--curve", "--targets", "0.5,1.5"], "--targets: each target must be"),
+            (["--curve", "--targets", "half"], "--targets: targets must be fractions"),
+            (["--targets", "0.5"], "--targets goes with --curve"),
+            (["--macs", "0.5"], "give --macs and --out")):
+        assert main(["prune", str(trained), *args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, err
+

@@ -67,7 +67,7 @@ def test_bad_input_is_refused_before_any_work(trained, tmp_path, capsys) -> None
 
 
 def test_quantisation_aware_fine_tuning_runs_when_int8_loses(trained, tmp_path) -> None:
-    from cnnstudio.engine.quantize import quantize_project
+    from cnnstudio.engine.compress.quantize import quantize_project
     from cnnstudio.project import load_project
 
     project = load_project(trained)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from cnnstudio.engine import to_module
-from cnnstudio.engine.quantize_aware import simulate_int8
+from cnnstudio.engine.compress.aware import simulate_int8
 from cnnstudio.graph import presets
 
 

@@ -1,12 +1,15 @@
-"""The latency heat map: each box tinted from cool to hot by its measured time, with its
-milliseconds in a small pill, and the legend in a free corner of the view.
+"""The canvas overlays: each box tinted from cool to hot by a figure measured of its layer, with
+the figure in a small pill, and the legend in a free corner of the view. Two figures so far:
+the latency profile (hot = slow) and the int8 sensitivity (SQNR in dB, hot = low, where int8
+hurts most); each is a ``Scale``.
 
-Colours and texts are worked out once per profile (``plan``); a box's paint only looks its
-entry up, so a big graph paints as fast with the heat map as without."""
+Colours and texts are worked out once per measurement (``plan``); a box's paint only looks its
+entry up, so a big graph paints as fast with an overlay as without."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, QRectF, QSizeF, Qt
@@ -28,7 +31,7 @@ each stop keeps black or white text readable."""
 
 
 def scale_color(t: float) -> QColor:
-    """The colour at ``t`` (0 = fastest, 1 = slowest) of the scale."""
+    """The colour at ``t`` (0 = coolest: fastest, 1 = hottest: slowest) of the scale."""
     t = min(max(t, 0.0), 1.0)
     for (a, ca), (b, cb) in zip(STOPS, STOPS[1:], strict=False):
         if t <= b:
@@ -48,7 +51,7 @@ def _mix(base: QColor, over: QColor, amount: float) -> QColor:
 
 @dataclass(frozen=True)
 class Heat:
-    """What a box draws for its time: its body's tint, the pill's colour and text, and the
+    """What a box draws for its figure: its body's tint, the pill's colour and text, and the
     first line's text shortened to leave the pill room."""
 
     fill: QColor
@@ -59,30 +62,94 @@ class Heat:
     first_line: str
 
 
-def _heat(ms: float, top: float, first_line: str, theme: Theme) -> Heat:
-    solid = scale_color(ms / top if top > 0 else 0.0)
-    label = f"{ms_text(ms)} ms"
+@dataclass(frozen=True)
+class Scale:
+    """What an overlay paints: a figure per graph node and how to read it."""
+
+    values: dict[str, float]
+    """Graph node → its figure; nodes absent stay untinted."""
+    number: Callable[[float], str]
+    unit: str
+    caption: str
+    """The legend's line: what the colours measure."""
+    low_is_hot: bool = False
+    cool: float | None = None
+    """The figure of the coolest colour; None: the best figure shown."""
+    combine: Callable[[list[float]], float] = sum
+    """A collapsed block's figure from its layers' (latency: their sum)."""
+    marked: dict[str, str] = field(default_factory=dict)
+    """Graph node → a pill drawn grey and its body untinted (a layer int8 left alone)."""
+
+    def text(self, value: float) -> str:
+        return f"{self.number(value)} {self.unit}"
+
+
+def latency_scale(profile: Any) -> Scale:
+    """The profile's times: 0 ms is the coolest colour, the slowest box shown the hottest."""
+    return Scale({n.node: n.median_ms for n in profile.nodes}, ms_text, "ms",
+                 f"ms per pass, batch {profile.batch_size}, {profile.device}", cool=0.0)
+
+
+def db_text(db: float) -> str:
+    return f"{db:.1f}"
+
+
+def sensitivity_scale(result: Any) -> Scale:
+    """An int8 quantisation's SQNR per layer: the lowest shown the hottest, the highest the
+    coolest, so the colours compare this model's layers as the latency map does (the pills
+    say how low); a collapsed block is its worst layer. Layers kept in float32 read "fp32"
+    (the noise a neighbour's int8 input adds to their output is not theirs to fix)."""
+    kept = set(result.kept_float)
+    return Scale({n: db for n, db in result.sensitivity.items() if n not in kept}, db_text,
+                 "dB", "int8 SQNR dB, lower is worse", low_is_hot=True, combine=min,
+                 marked={n: "fp32" for n in result.kept_float})
+
+
+MARK = QColor("#8c939d")
+"""A marked layer's pill: grey, readable with white text on white and on dark grey."""
+
+
+def _pill(solid: QColor, fill: QColor, label: str, first_line: str, theme: Theme) -> Heat:
     label_w = QFontMetricsF(theme.small).horizontalAdvance(label) + 2 * PILL_PAD
     ink = QColor("#111111") if solid.lightnessF() > 0.55 else QColor("#ffffff")
-    fill = _mix(theme.node_body, solid, 0.42 if theme.dark else 0.30)
     return Heat(fill, solid, ink, label, label_w,
                 elide(first_line, theme.font, NODE_W - 14 - label_w - 6))
 
 
-def plan(scene: Any, profile: Any) -> tuple[dict[str, Heat], float]:
-    """Node id (and a collapsed block's key) → its heat, and the time the hottest colour stands
-    for: the slowest of the boxes shown (a collapsed block sums its layers), so the colours
-    compare what the canvas shows. Nodes that did not run are absent: they stay untinted."""
+def _heat(t: float, label: str, first_line: str, theme: Theme) -> Heat:
+    solid = scale_color(t)
+    fill = _mix(theme.node_body, solid, 0.42 if theme.dark else 0.30)
+    return _pill(solid, fill, label, first_line, theme)
+
+
+def plan(scene: Any, scale: Scale) -> tuple[dict[str, Heat], float, float]:
+    """Node id (and a collapsed block's key) → its heat, and the figures the coolest and the
+    hottest colours stand for: the ends of the boxes shown (a collapsed block combines its
+    layers), so the colours compare what the canvas shows."""
     theme: Theme = scene.theme
-    times = {n.node: n.median_ms for n in profile.nodes}
-    blocks = {gid: sum(times.get(m, 0.0) for m in scene.members.get(gid, ()))
-              for gid in scene.boxes}
-    shown = [ms for nid, ms in times.items() if nid not in scene.unit_of]
-    top = max([*shown, *blocks.values()], default=0.0)
-    out = {nid: _heat(ms, top, item.ident, theme)
-           for nid, item in scene.nodes.items() if (ms := times.get(nid)) is not None}
-    out.update({box_key(gid): _heat(ms, top, "", theme) for gid, ms in blocks.items() if ms > 0})
-    return out, top
+    values = scale.values
+    blocks = {gid: scale.combine(found) for gid in scene.boxes
+              if (found := [values[m] for m in scene.members.get(gid, ()) if m in values])}
+    shown = [v for nid, v in values.items() if nid not in scene.unit_of] + list(blocks.values())
+    hot = (min if scale.low_is_hot else max)(shown, default=0.0)
+    cool = scale.cool if scale.cool is not None else \
+        (max if scale.low_is_hot else min)(shown, default=0.0)
+
+    def place(value: float) -> float:
+        return (value - cool) / (hot - cool) if hot != cool else 0.0
+
+    out = {nid: _heat(place(v), scale.text(v), item.ident, theme)
+           for nid, item in scene.nodes.items() if (v := values.get(nid)) is not None}
+    out.update({nid: _pill(MARK, theme.node_body, text, item.ident, theme)
+                for nid, item in scene.nodes.items() if (text := scale.marked.get(nid))})
+    out.update({box_key(gid): _heat(place(v), scale.text(v), "", theme)
+                for gid, v in blocks.items()})
+    for gid in scene.boxes:
+        members = scene.members.get(gid, ())
+        if gid not in blocks and members and all(m in scale.marked for m in members):
+            out[box_key(gid)] = _pill(MARK, theme.node_body, scale.marked[members[0]], "",
+                                      theme)
+    return out, cool, hot
 
 
 class HeatLegend(QWidget):
@@ -96,17 +163,16 @@ class HeatLegend(QWidget):
         self.view = view
         self.setFixedSize(*self.SIZE)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.top_ms = 0.0
+        self.ends = ("", "")
         self.caption = ""
         self.hide()
         view.horizontalScrollBar().valueChanged.connect(self.follow)
         view.verticalScrollBar().valueChanged.connect(self.follow)
 
-    def set_profile(self, profile: Any | None, top_ms: float) -> None:
-        """Show the legend for ``profile`` (None hides it)."""
-        self.top_ms = top_ms
-        self.caption = "" if profile is None else \
-            f"ms per pass, batch {profile.batch_size}, {profile.device}"
+    def set_scale(self, scale: Scale | None, cool: float = 0.0, hot: float = 0.0) -> None:
+        """Show the legend for ``scale`` between these figures (None hides it)."""
+        self.ends = (scale.number(cool), scale.number(hot)) if scale is not None else ("", "")
+        self.caption = scale.caption if scale is not None else ""
         self.follow()
         self.update()
 
@@ -159,7 +225,7 @@ class HeatLegend(QWidget):
         painter.setFont(font)
         line = QFontMetricsF(font).height()
         row = QRectF(bar.left(), bar.bottom() + 2, bar.width(), line)
-        painter.drawText(row, Qt.AlignmentFlag.AlignLeft, "0")
-        painter.drawText(row, Qt.AlignmentFlag.AlignRight, ms_text(self.top_ms))
+        painter.drawText(row, Qt.AlignmentFlag.AlignLeft, self.ends[0])
+        painter.drawText(row, Qt.AlignmentFlag.AlignRight, self.ends[1])
         painter.drawText(row.translated(0, line), Qt.AlignmentFlag.AlignCenter, self.caption)
         painter.end()

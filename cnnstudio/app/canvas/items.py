@@ -61,7 +61,7 @@ def draw_badge(painter: QPainter, centre: QPointF, color: QColor, theme: Theme) 
 
 
 def draw_pill(painter: QPainter, heat: Any, right: float, mid_y: float, theme: Theme) -> None:
-    """A measured time (heat.Heat) on a box's first line, right-aligned at ``right``."""
+    """A measured figure (heat.Heat) on a box's first line, right-aligned at ``right``."""
     h = QFontMetricsF(theme.small).height() + 2
     rect = QRectF(right - heat.label_w, mid_y - h / 2, heat.label_w, h)
     painter.setPen(Qt.PenStyle.NoPen)

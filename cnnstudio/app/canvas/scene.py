@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from ...graph import Report, layers
 from ..document import VIEW_KEY, Document
-from ..profiling import profiles_of
+from ..profiling import profiles_of, sensitivities_of
 from . import heat as heatmap
 from .block_items import BoxItem, FrameItem
 from .edges import EdgeItem
@@ -22,12 +22,16 @@ from .theme import BOX_H, BOX_W, NODE_H, NODE_W, Theme
 from .units import ROW_STEP, default_collapsed
 from .wiring import WireTool
 
+NONE, LATENCY, INT8 = "", "latency", "int8"
+"""The overlays the canvas can show (none, the latency heat map, the int8 sensitivity map)."""
+SCALES = {LATENCY: heatmap.latency_scale, INT8: heatmap.sensitivity_scale}
+
 
 class GraphScene(Gestures, Placement, QGraphicsScene):
     status_message = Signal(str)
     node_activated = Signal(str)  # a node was double-clicked (show it in the inspector)
     contents_moved = Signal()  # boxes moved, appeared or vanished (the minimap redraws)
-    heat_changed = Signal()  # the latency heat map appeared, changed or went (the legend)
+    heat_changed = Signal()  # an overlay appeared, changed or went (the legend)
 
     def __init__(self, document: Document, parent: Any = None) -> None:
         QGraphicsScene.__init__(self, parent)
@@ -36,10 +40,13 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self.doc = document
         self.theme = Theme()
         self.heat: dict[str, heatmap.Heat] = {}
-        """Unit key → its measured time's colours (the heat map on), else empty."""
-        self.heat_top = 0.0
-        self.heat_on = False
+        """Unit key → its measured figure's colours (an overlay on), else empty."""
+        self.heat_cool = self.heat_top = 0.0
+        """The figures the coolest and the hottest colours stand for."""
+        self.heat_scale: heatmap.Scale | None = None
+        self.overlay = NONE
         self.profiles = profiles_of(document)
+        self.sensitivities = sensitivities_of(document)
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[tuple[str, str], EdgeItem] = {}
         self.boxes: dict[str, BoxItem] = {}
@@ -53,6 +60,7 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self._drag_start: dict[QGraphicsItem, QPointF] = {}
         self.wiring = WireTool(self)
         self.profiles.changed.connect(self.refresh_heat)
+        self.sensitivities.changed.connect(self.refresh_heat)
         self._moved_timer = QTimer(self)
         self._moved_timer.setSingleShot(True)
         self._moved_timer.setInterval(40)
@@ -114,24 +122,38 @@ class GraphScene(Gestures, Placement, QGraphicsScene):
         self.contents_moved.emit()
         self.refresh_heat()
 
-    # -- latency heat map ----------------------------------------------------------------------
-    def set_heat_map(self, on: bool) -> None:
-        """Tint the boxes by their measured time (while a profile of this graph exists)."""
-        self.heat_on = on
+    # -- overlays: the latency heat map, the int8 sensitivity map ---------------------------------
+    def set_overlay(self, kind: str, on: bool) -> None:
+        """Tint the boxes by ``kind``'s figures (while a measurement of this graph exists), or
+        stop if ``kind`` is the one shown; the view's menu keeps one at a time."""
+        if on:
+            self.overlay = kind
+        elif self.overlay == kind:
+            self.overlay = NONE
         self.refresh_heat()
 
+    def set_heat_map(self, on: bool) -> None:
+        self.set_overlay(LATENCY, on)
+
+    def measured(self, kind: str) -> Any:
+        """``kind``'s measurement of the graph as it is now, or None."""
+        return self.profiles.profile if kind == LATENCY else \
+            self.sensitivities.result if kind == INT8 else None
+
     def refresh_heat(self) -> None:
-        """Work the colours out once (a new profile, an edit, the theme, a new graph)."""
-        profile = self.profiles.profile if self.heat_on else None
-        if profile is None and not self.heat:
+        """Work the colours out once (a new measurement, an edit, the theme, a new graph)."""
+        found = self.measured(self.overlay)
+        if found is None and not self.heat:
             return
-        self.heat, self.heat_top = heatmap.plan(self, profile) if profile else ({}, 0.0)
+        self.heat_scale = SCALES[self.overlay](found) if found is not None else None
+        self.heat, self.heat_cool, self.heat_top = heatmap.plan(self, self.heat_scale) \
+            if self.heat_scale is not None else ({}, 0.0, 0.0)
         self.update()
         self.heat_changed.emit()
 
     def refresh_blocks(self, relayout: bool = False, anchor: str | None = None) -> None:
         Placement.refresh_blocks(self, relayout, anchor)
-        if self.heat_on:  # other boxes show: the colours compare them
+        if self.overlay:  # other boxes show: the colours compare them
             self.refresh_heat()
 
     def refresh_theme(self) -> None:

@@ -18,7 +18,7 @@ from .edges import EdgeItem
 from .heat import HeatLegend
 from .items import BadgeItem, NodeItem, PortItem
 from .minimap import Minimap
-from .scene import GraphScene
+from .scene import INT8, LATENCY, GraphScene
 from .theme import NODE_H, NODE_W
 
 MIN_ZOOM, MAX_ZOOM = 0.03, 3.0
@@ -65,17 +65,24 @@ class GraphView(QGraphicsView):
         document.analysis_ready.connect(self.forget_chips)
         document.graph_changed.connect(self.forget_chips)
 
-    # -- latency heat map ----------------------------------------------------------------------
+    # -- overlays ------------------------------------------------------------------------------
+    MISSING = {LATENCY: "No latency measured for this network: Summary ▸ Measure first.",
+               INT8: "No int8 sensitivity for this network: Deploy ▸ Quantize to int8 first."}
+
+    def set_overlay(self, kind: str, on: bool) -> None:
+        """View ▸ Latency heat map / int8 sensitivity map: tint the layers by the figures
+        measured in the Summary or by the int8 quantisation."""
+        self.graph_scene.set_overlay(kind, on)
+        if on and self.graph_scene.measured(kind) is None:
+            self.status_message.emit(self.MISSING[kind])
+
     def set_heat_map(self, on: bool) -> None:
-        """View ▸ Latency heat map: tint the layers by their time measured in the Summary."""
-        self.graph_scene.set_heat_map(on)
-        if on and self.graph_scene.profiles.profile is None:
-            self.status_message.emit("No latency measured for this network: Summary ▸ Measure "
-                                     "first.")
+        self.set_overlay(LATENCY, on)
 
     def _show_legend(self) -> None:
         scene = self.graph_scene
-        self.legend.set_profile(scene.profiles.profile if scene.heat else None, scene.heat_top)
+        self.legend.set_scale(scene.heat_scale if scene.heat else None, scene.heat_cool,
+                              scene.heat_top)
 
     # -- zoom and scroll -----------------------------------------------------------------------
     def zoom(self) -> float:

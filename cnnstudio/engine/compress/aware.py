@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..graph import Graph
-from .training.trainer import EpochEnd, Failed, Trainer, TrainingError
+from ...graph import Graph
+from ..training.trainer import EpochEnd, Failed, Trainer, TrainingError
 
 QUANTISED = (nn.Conv2d, nn.Linear)
 MOMENTUM = 0.1

@@ -22,21 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..graph import analyze
-from .export.exporter import ExportError, export_model
-from .inference.model import project_data, project_model
-from .profile.latency import Latency, of_times
+from ...graph import analyze
+from ..export.exporter import ExportError, export_model
+from ..inference.model import project_data, project_model
+from ..profile.latency import Latency, of_times
+from .options import CALIBRATE, MAX_QAT_EPOCHS, QAT_BELOW, WORST
 
 SCOPES = "pkg.torch.onnx.name_scopes"
 """The exporter's note on each ONNX node: the module path (our graph's node id) it came from."""
 SENSITIVITY_IMAGES = 64
-CALIBRATE = 256
-"""Training images the quantiser sees to choose each activation's range."""
 BATCH = 64
 LATENCY_REPEATS = 200
-QAT_BELOW = 0.01
-"""Quantisation-aware fine-tuning runs when int8 loses more than this share of accuracy."""
-MAX_QAT_EPOCHS = 1000
 
 
 class QuantizeError(ValueError):
@@ -68,7 +64,7 @@ class QuantizeResult:
     qat_epochs: int = 0
     """Epochs of quantisation-aware fine-tuning that ran (0: none)."""
 
-    def most_sensitive(self, count: int = 3) -> list[tuple[str, float]]:
+    def most_sensitive(self, count: int = WORST) -> list[tuple[str, float]]:
         return sorted(self.sensitivity.items(), key=lambda kv: kv[1])[:count]
 
     @property
@@ -197,9 +193,9 @@ def _quantized(fp32: Path, work: Path, name: str, data: Any, calibrate: int,
 def _finetuned(project: Any, model: torch.nn.Module, data: Any, epochs: int,
                say: Progress) -> torch.nn.Module:
     """A copy of ``model`` after quantisation-aware fine-tuning on the project's data."""
-    from .inference.model import model_from_state
-    from .quantize_aware import finetune_int8
-    from .training.trainer import TrainingError
+    from ..inference.model import model_from_state
+    from ..training.trainer import TrainingError
+    from .aware import finetune_int8
 
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     try:
