@@ -11,6 +11,7 @@ writes a new project, where they would only take room."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.compress.options import FINETUNE_EPOCHS
 from ..graph import UNSET
 from ..graph.table import si
 from ..project import Project
@@ -132,6 +134,9 @@ class PruneDialog(QDialog):
         self.data: Any = None
         self.data_problem: str | None = None
         self.accuracy_before: float | None = None
+        self.start_run: Callable[[Any], bool] | None = None
+        """Starts a run from the current weights with the given settings (the window's Train;
+        None: the dialog cannot start runs)."""
         self.jobs = Jobs(self)
         self.curve_job: Job | None = None
         self._stop = threading.Event()
@@ -229,6 +234,22 @@ class PruneDialog(QDialog):
 
         self.status = muted_label()
         self.status.setMinimumWidth(520)  # the layout sizes a wrapping label by its hint
+        self.finetune_epochs = SpinBox()
+        self.finetune_epochs.setRange(1, 1000)
+        self.finetune_epochs.setValue(FINETUNE_EPOCHS)
+        self.finetune_epochs.setSuffix(" epochs")
+        self.finetune_button = QPushButton("Fine-tune")
+        self.finetune_button.setToolTip("Train on from the pruned weights at a tenth of the "
+                                        "learning rate on a cosine schedule (the project keeps "
+                                        "its own settings; the run records these)")
+        self.finetune_button.clicked.connect(self.finetune)
+        self.finetune_row = QWidget()
+        tune = QHBoxLayout(self.finetune_row)
+        tune.setContentsMargins(0, 0, 0, 0)
+        tune.addWidget(self.finetune_button)
+        tune.addWidget(self.finetune_epochs)
+        tune.addStretch(1)
+        self.finetune_row.hide()  # shown once pruned weights are the current ones
         self.apply_button = QPushButton("Apply")
         self.apply_button.setEnabled(False)
         self.apply_button.setToolTip("Narrow the layers and replace the current weights with "
@@ -244,6 +265,7 @@ class PruneDialog(QDialog):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.plot_note)
         layout.addWidget(self.status)
+        layout.addWidget(self.finetune_row)
         layout.addWidget(buttons)
 
     # -- the preview -------------------------------------------------------------------------
@@ -335,12 +357,25 @@ class PruneDialog(QDialog):
         self.points = []
         self.status.setText(
             f"Pruned to {p.macs_kept:.1%} of the MACs (Edit ▸ Undo restores the network and "
-            "its weights). To win back accuracy, fine-tune: Train ▸ Train on from the current "
-            "weights, best at a tenth of the learning rate for a few epochs (what `cnnstudio "
-            "prune --finetune-epochs` does). The runs keep their weights, which fit the "
-            "network before pruning only.")
+            "its weights). Fine-tune to win back accuracy: a run from the pruned weights at a "
+            "tenth of the learning rate, cosine (what `cnnstudio prune --finetune-epochs` "
+            "does). The runs keep their weights, which fit the network before pruning only.")
+        self.finetune_row.setVisible(self.start_run is not None)
         self.update_preview()  # what pruning the network as it is now would do
         return True
+
+    def finetune(self) -> bool:
+        """Start the fine-tuning run in the window (its charts show it); False when it
+        cannot start (a run is going, the network has errors: the window says why)."""
+        if self.start_run is None:
+            return False
+        from ..engine.compress.options import finetune_config
+
+        recipe = finetune_config(self.document.project.training, self.finetune_epochs.value())
+        started = bool(self.start_run(recipe))
+        if started:
+            self.finetune_row.hide()
+        return started
 
     # -- the curve ---------------------------------------------------------------------------
     def measure_curve(self) -> bool:
@@ -447,6 +482,8 @@ def open_prune(window: Any) -> PruneDialog | None:
     if dialog is None:
         dialog = PruneDialog(window.document, window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.start_run = lambda training: window.training.train(from_current=True,
+                                                                  training=training)
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

@@ -78,6 +78,30 @@ def test_apply_is_one_undo_step_that_restores_widths_and_weights(opened, qtbot) 
     dialog.close()
 
 
+def test_fine_tuning_after_apply_is_a_run_with_the_recipe(opened, qtbot) -> None:
+    from cnnstudio.app.training.controller import IDLE
+
+    window = opened
+    project = window.document.project
+    project.training.device = "cpu"
+    own = project.training.to_dict()
+    dialog = open_prune(window)
+    assert dialog.finetune_row.isHidden()
+    ready(qtbot, dialog)
+    assert dialog.apply() and not dialog.finetune_row.isHidden()
+    dialog.finetune_epochs.setValue(1)
+    dialog.finetune_button.click()
+    qtbot.waitUntil(lambda: window.training.controller.state == IDLE and bool(project.runs),
+                    timeout=120_000)
+    run = project.runs[-1]
+    assert run.status == "finished" and len(run.epochs) == 1
+    assert run.training["schedule"]["name"] == "cosine"
+    assert run.training["optimizer"]["lr"] == pytest.approx(own["optimizer"]["lr"] / 10)
+    assert project.training.to_dict() == own  # the project keeps its own settings
+    assert dialog.finetune_row.isHidden()
+    dialog.close()
+
+
 def test_a_stale_preview_is_refused_and_worked_out_again(opened, qtbot) -> None:
     doc = opened.document
     dialog = open_prune(opened)

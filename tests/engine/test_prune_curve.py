@@ -1,5 +1,6 @@
-"""The pruning recipe shared by the command line and the window: accuracy, the fine-tuning
-settings (restored afterwards), and the accuracy-against-MACs curve."""
+"""The pruning recipe shared by the command line and the window: accuracy, fine-tuning (a run
+with the recipe's settings, the project keeping its own), and the accuracy-against-MACs
+curve."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from cnnstudio.engine import checkpoint
 from cnnstudio.engine.compress.prune import (
     accuracy,
     curve,
-    finetune_settings,
+    finetune,
     parse_targets,
 )
 from cnnstudio.engine.inference.model import project_data
@@ -41,14 +42,17 @@ def test_the_curve_goes_down_in_macs_with_sane_accuracies(project_and_data) -> N
     assert graph_to_dict(project.graph) == before and not project.runs  # left as it was
 
 
-def test_finetune_settings_are_put_back_even_on_failure(project_and_data) -> None:
-    training = project_and_data[0].training
-    own = training.to_dict()
-    with pytest.raises(RuntimeError), finetune_settings(training, 3):
-        assert training.epochs == 3 and training.schedule.name == "cosine"
-        assert training.optimizer.lr == pytest.approx(own["optimizer"]["lr"] / 10)
-        raise RuntimeError
-    assert training.to_dict() == own
+def test_fine_tuning_runs_the_recipe_and_leaves_the_settings_alone(project_and_data) -> None:
+    project = project_and_data[0]
+    project.training.device = "cpu"
+    own = project.training.to_dict()
+    seen: list[int] = []
+    last = finetune(project, None, 1, on_epoch=lambda epoch, _acc: seen.append(epoch))
+    assert seen == [1] and last is not None and 0 <= last <= 1
+    assert project.training.to_dict() == own  # never changed, not even for the run
+    recorded = project.runs[-1].training
+    assert recorded["epochs"] == 1 and recorded["schedule"]["name"] == "cosine"
+    assert recorded["optimizer"]["lr"] == pytest.approx(own["optimizer"]["lr"] / 10)
 
 
 @pytest.mark.parametrize("text, words", [

@@ -62,8 +62,10 @@ class TrainingController(QObject):
         """The project's Run being trained (None when idle or before it is recorded)."""
         return self.session.run if self.session is not None else None
 
-    def train(self, *, resume: bool = False, from_current: bool = False) -> bool:
-        """Start a run in the background; False when one is running already."""
+    def train(self, *, resume: bool = False, from_current: bool = False,
+              training: Any = None) -> bool:
+        """Start a run in the background (with ``training``'s settings instead of the
+        project's when given: a fine-tuning recipe); False when one is running already."""
         if self.running:
             return False
         gc_guard.install(work=True)  # before the run's first object: none is ever frozen
@@ -73,7 +75,7 @@ class TrainingController(QObject):
         self.last_failure = None
         self.session = engine.Session(doc.project, doc.path, resume=resume,
                                       from_current=from_current, data=self.data, base_dir=base,
-                                      save=self._save)
+                                      save=self._save, training=training)
         session, snapshot_now = self.session, threading.Event()
         self._snapshot_now = snapshot_now
         self._set_state(PREPARING)

@@ -241,7 +241,9 @@ class TrainingUi(QObject):
         self.act["lr_finder"].setEnabled(idle)
 
     # -- starting and controlling a run --------------------------------------------------------
-    def train(self, *, resume: bool = False, from_current: bool = False) -> bool:
+    def train(self, *, resume: bool = False, from_current: bool = False,
+              training: Any = None) -> bool:
+        """Start a run as Train does (``training``: settings for this run only)."""
         w = self.window
         if self.controller.running:
             return False
@@ -262,7 +264,7 @@ class TrainingUi(QObject):
         if not self._memory_ok():
             return False
         self.document.store_view_state()
-        self.controller.train(resume=resume, from_current=from_current)
+        self.controller.train(resume=resume, from_current=from_current, training=training)
         w.workspaces.switch("train")  # the charts large, the network still in view
         self.show_panel("Charts")
         return True

@@ -11,7 +11,6 @@ it teaches is close, not exact, which is why the result is scored again as int8.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from torch.nn.utils import parametrize
 
 from ...graph import Graph
 from ..training.trainer import EpochEnd, Failed, Trainer, TrainingError
+from .options import finetune_config
 
 QUANTISED = (nn.Conv2d, nn.Linear)
 MOMENTUM = 0.1
@@ -87,10 +87,8 @@ def finetune_int8(graph: Graph, config: Any, data: Any, state: dict[str, torch.T
     learning rate on a cosine schedule, on the CPU or the configured device; the new float
     weights and the last simulated-int8 validation accuracy. TrainingError when it fails."""
     say = progress or (lambda _text: None)
-    cfg = copy.deepcopy(config)
-    cfg.epochs, cfg.checkpoint_every, cfg.early_stopping = epochs, max(epochs, 1), None
-    cfg.optimizer.lr /= 10
-    cfg.schedule.name = "cosine"
+    cfg = finetune_config(config, epochs)
+    cfg.checkpoint_every, cfg.early_stopping = max(epochs, 1), None
     cfg.distill.teacher = None
     cfg.amp = cfg.compile = False  # the simulation rounds in float32
     removers: list[Callable[[], None]] = []

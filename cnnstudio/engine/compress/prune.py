@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...graph import Graph, analyze
+from .options import finetune_config
 
 if TYPE_CHECKING:
     import torch
@@ -294,21 +294,6 @@ def prune_project(project: Any, state: Any, keep_macs: float, data: Any, *,
                  batches=[(x.cpu(), y.cpu()) for x, y in batches], loss=loss)
 
 
-@contextmanager
-def finetune_settings(training: Any, epochs: int, lr: float | None = None) -> Iterator[None]:
-    """``training`` set to the fine-tuning recipe for the duration (``epochs``; ``lr``, by
-    default a tenth of its own, on a cosine schedule: the weights are nearly there), then its
-    own settings back; the run records the recipe's."""
-    before = (training.epochs, training.optimizer.lr, training.schedule.name)
-    training.epochs = epochs
-    training.optimizer.lr = lr or training.optimizer.lr / 10
-    training.schedule.name = "cosine"
-    try:
-        yield
-    finally:
-        training.epochs, training.optimizer.lr, training.schedule.name = before
-
-
 def finetune(project: Any, path: Path | None, epochs: int, *, lr: float | None = None,
              data: Any = None, cache_dir: Any = None, base_dir: Any = None,
              on_epoch: Callable[[int, float | None], None] | None = None,
@@ -324,18 +309,17 @@ def finetune(project: Any, path: Path | None, epochs: int, *, lr: float | None =
             project.training.device).type:
         data = None  # the run loads its own, onto its device
     last = None
-    with finetune_settings(project.training, epochs, lr):
-        session = Session(project, path, from_current=True, data=data, cache_dir=cache_dir,
-                          base_dir=base_dir)
-        for event in session.events():
-            if cancelled is not None and cancelled():
-                session.stop()
-            if isinstance(event, EpochEnd):
-                last = event.record.val_acc
-                if on_epoch is not None:
-                    on_epoch(event.record.epoch, last)
-            elif isinstance(event, Failed):
-                raise FinetuneFailed(f"fine-tuning failed: {event.message}")
+    session = Session(project, path, from_current=True, data=data, cache_dir=cache_dir,
+                      base_dir=base_dir, training=finetune_config(project.training, epochs, lr))
+    for event in session.events():
+        if cancelled is not None and cancelled():
+            session.stop()
+        if isinstance(event, EpochEnd):
+            last = event.record.val_acc
+            if on_epoch is not None:
+                on_epoch(event.record.epoch, last)
+        elif isinstance(event, Failed):
+            raise FinetuneFailed(f"fine-tuning failed: {event.message}")
     return last
 
 

@@ -66,8 +66,12 @@ class Session:
         cache_dir: str | Path | None = None,
         base_dir: str | Path | None = None,
         save: Callable[[Project, Path], None] | None = None,
+        training: Any = None,
     ) -> None:
         self.project = project
+        self.training = training
+        """The settings of a new run (a TrainConfig; None: the project's own). Fine-tuning
+        passes its recipe here, so the project's settings never change under the user."""
         self.path = Path(path) if path is not None else None
         self.resume = resume
         self.resume_epochs = resume_epochs
@@ -165,9 +169,10 @@ class Session:
             run.status, run.finished, run.message = "running", None, None
             run.epochs = run.epochs[: len(checkpoint.history)]
             return config, run, checkpoint
-        self.teacher = load_teacher(project.training.distill, self.base_dir, report)
+        training = self.training or project.training
+        self.teacher = load_teacher(training.distill, self.base_dir, report)
         project.note_graph_change()
-        config = copy.deepcopy(project.training)
+        config = copy.deepcopy(training)
         run = Run(
             id=project.next_run_id(), started=now(), graph_revision=project.graph_revision,
             graph_hash=graph_hash(project.graph), seed=config.seed,
