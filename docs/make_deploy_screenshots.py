@@ -8,8 +8,12 @@ it in the window. Deploy ▸ Quantize to int8: quantises it from the panel, then
 sensitive layers in float32 with the panel's one click (docs/images/quantize-panel.png, and
 sensitivity-map.png: the canvas with View ▸ int8 sensitivity map). Deploy ▸ Prune channels:
 measures the accuracy-against-MACs curve with one epoch of fine-tuning per point and clicks the
-50 % point (prune-dialog.png). ``--check FOLDER`` writes each picture in the light and the dark
-theme there instead, to look at. Settings and the project go to a temporary folder.
+50 % point (prune-dialog.png). Distillation: a small student (simple_cnn with 4 and 8
+filters) trained alone and with the trained example as its teacher, three seeds each
+(``train --repeat``), opened with the Training settings' Distillation rows
+(distill-settings.png) and the two configurations compared in Runs (distill-compare.png).
+``--check FOLDER`` writes each picture in the light and the dark theme there instead, to look
+at. Settings and the projects go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -108,12 +112,58 @@ def pruning(window: QWidget, check: Path | None) -> None:
     dialog.close()
 
 
+def student_of(teacher: Path, epochs: int = 8, seeds: int = 3) -> Path:
+    """A student beside ``teacher``, trained alone and taught, ``seeds`` runs each."""
+    from cnnstudio.cli.main import main as cli
+    from cnnstudio.graph import presets
+    from cnnstudio.project import load_project, save_project
+
+    path = teacher.with_name("student.cnnproj")
+    project = load_project(EXAMPLE)
+    project.name = "student"
+    project.graph = presets.build("simple_cnn", channels=(4, 8), hidden=16)
+    project.training.epochs, project.training.device = epochs, "cpu"
+    save_project(project, path)
+    assert cli(["train", str(path), "--repeat", str(seeds), "--quiet"]) == 0
+    assert cli(["train", str(path), "--repeat", str(seeds), "--teacher", teacher.name,
+                "--quiet"]) == 0
+    return path
+
+
+def distillation(window: QWidget, student: Path, check: Path | None) -> None:
+    window.document.undo_stack.setClean()
+    assert window.open_file(student)
+    runs = window.document.project.runs
+    window.document.change_settings("training", {"distill.teacher": runs[-1].training[
+        "distill"]["teacher"]}, "Set Teacher project")  # as the taught runs had it
+    window.workspaces.switch("train")
+    window.training.show_panel("Training")
+    settings = window.training.panel("Training")
+    settings.sections["Training"].set_expanded(True)
+    pump(300)
+    form = settings.forms["Distillation"]
+    settings.scroll.ensureWidgetVisible(form, 0, 40)
+    pump(400)
+    shoot(check, {"distill-settings": window.docks["Training"]})
+    window.training.show_panel("Runs")
+    panel = window.training.panel("Runs")
+    pump(400)
+    panel.select_runs([runs[0].id, runs[-1].id])  # a plain run and a taught one
+    dialog = panel.compare()
+    assert dialog is not None
+    dialog.resize(900, 600)
+    pump(600)
+    shoot(check, {"distill-compare": dialog})
+    dialog.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", type=Path, help="write light and dark pictures here")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     project = trained_copy(folder)
+    student = student_of(project)
     app = QApplication([])
     from cnnstudio.app import preferences
 
@@ -127,6 +177,7 @@ def main() -> None:
     assert window.open_file(project)
     int8(window, args.check)
     pruning(window, args.check)
+    distillation(window, student, args.check)
     window.document.undo_stack.setClean()
     window.close()
     app.quit()

@@ -34,6 +34,7 @@ from .dialogs import PresetDialog
 from .document import Document
 from .exchange import Exchange
 from .head_dialog import replace_head
+from .lab import open_sandbox
 from .mime import GRAPH_MIME
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
 from .prune_dialog import open_prune
@@ -221,6 +222,8 @@ class MainWindow(QMainWindow):
           "an int8 ONNX file, measured against float32, with each layer's sensitivity")
         a("prune", "&Prune channels…", lambda: open_prune(self), None, None,
           "remove whole channels to a MACs target, with the accuracy it costs (one undo step)")
+        a("sandbox", "&Numeric sandbox…", lambda: open_sandbox(self), None, None,
+          "convolution, pooling, softmax, … cell by cell, and the textbooks' worked examples")
         a("about", "&About CNN Studio", self._about)
 
     def _make_menus(self) -> None:
@@ -269,6 +272,8 @@ class MainWindow(QMainWindow):
         self.deploy_menu = bar.addMenu("&Deploy")  # int8, pruning: the road to a device
         self.deploy_menu.addAction(self.act["quantize"])
         self.deploy_menu.addAction(self.act["prune"])
+        tools = bar.addMenu("&Tools")  # learning aids beside the network
+        tools.addAction(self.act["sandbox"])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act["about"])
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import __version__
-from . import export, new, profile, prune, quantize, runs, summary, sweep, train
+from . import export, lab, new, profile, prune, quantize, runs, summary, sweep, train
 from .common import CliError, Parser
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -18,6 +18,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "runs": runs.cmd_runs, "sweep": sweep.cmd_sweep, "profile": profile.cmd_profile,
     "quantize": quantize.cmd_quantize, "prune": prune.cmd_prune,
     "export": export.cmd_export, "import": export.cmd_import, "new": new.cmd_new,
+    "lab": lab.cmd_lab,
 }
 
 
@@ -41,6 +42,7 @@ def top_parser() -> argparse.ArgumentParser:
     prune.add_parser(sub)
     export.add_parsers(sub)
     new.add_parser(sub)
+    lab.add_parser(sub)
     return parser
 
 
