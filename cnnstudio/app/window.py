@@ -34,6 +34,7 @@ from .dialogs import PresetDialog
 from .document import Document
 from .exchange import Exchange
 from .head_dialog import replace_head
+from .initlab import open_initlab
 from .lab import open_sandbox
 from .mime import GRAPH_MIME
 from .panels import Inspector, IssuesList, Palette, ReceptiveFieldView, SummaryTable
@@ -224,6 +225,8 @@ class MainWindow(QMainWindow):
           "remove whole channels to a MACs target, with the accuracy it costs (one undo step)")
         a("sandbox", "&Numeric sandbox…", lambda: open_sandbox(self), None, None,
           "convolution, pooling, softmax, … cell by cell, and the textbooks' worked examples")
+        a("init_lab", "&Initialisation lab…", lambda: open_initlab(self), None, None,
+          "zeros, normal, Xavier, He, LeCun, orthogonal: activations and gradients through depth")
         a("about", "&About CNN Studio", self._about)
 
     def _make_menus(self) -> None:
@@ -274,6 +277,7 @@ class MainWindow(QMainWindow):
         self.deploy_menu.addAction(self.act["prune"])
         tools = bar.addMenu("&Tools")  # learning aids beside the network
         tools.addAction(self.act["sandbox"])
+        tools.addAction(self.act["init_lab"])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act["about"])
 

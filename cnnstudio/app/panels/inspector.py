@@ -40,6 +40,7 @@ from ...graph.table import rf_text, shape_text, si, size
 from ..head_dialog import replace_head
 from ..style import ERROR_COLOR, category_color
 from ..widgets import error_label, esc, issue_html, muted_label, set_muted, show_problem
+from .activation_plot import ActivationPlot, plottable
 from .editors import (
     LineEdit,
     ParamEditor,
@@ -230,6 +231,10 @@ class NodePage(QWidget):
         if inits.applies_to(node.type):
             self.init_box = InitEditor(self.document, node.id)
             outer.addWidget(self.init_box)
+        self.activation: ActivationPlot | None = None
+        if plottable(node.type):
+            self.activation = ActivationPlot()
+            outer.addWidget(self.activation)
 
         # computed numbers
         nbox = QGroupBox("Computed")
@@ -346,6 +351,8 @@ class NodePage(QWidget):
         if self.init_box is not None:
             self.init_box.node_id = node.id  # renamed: the same node under its new id
             self.init_box.sync()
+        if self.activation is not None:
+            self.activation.show_params(node.type, node.params)
         rep = report.nodes.get(node.id)
         self._show_numbers(report, rep)
         if rep is None:
