@@ -40,6 +40,31 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                      "optimizer": {"name": "adam", "lr": 0.002},
                      "schedule": {"name": "cosine"}},
     },
+    "plain56-digits": {
+        "name": "Plain-56 on digits: the degradation problem",
+        "description": "He et al.'s plain-56 (ResNet-56 without its skip connections, 56 "
+        "layers, 0.85 M parameters) on scikit-learn's 8×8 digits, SGD for 5 epochs: the "
+        "degradation problem. Its training accuracy stays near chance (about 12 %) where "
+        "plain-20 reaches 96 % and resnet56-digits, the same layers with shortcuts, 93 %. "
+        "Offline, about a minute on a CPU.",
+        "preset": ("resnet56", {"num_classes": 10, "input_shape": (1, 8, 8), "skip": False}),
+        "dataset": {"source": "digits", "val_fraction": 0.2},
+        "training": {"epochs": 5, "batch_size": 32,
+                     "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9,
+                                   "weight_decay": 1e-4}},
+    },
+    "resnet56-digits": {
+        "name": "ResNet-56 on digits: skip connections",
+        "description": "He et al.'s CIFAR ResNet-56 (option A shortcuts, 0.85 M parameters) "
+        "on scikit-learn's 8×8 digits with the settings of plain56-digits: the same 56 layers "
+        "with skip connections reach about 93 % training accuracy in 5 epochs where the plain "
+        "stack stays near chance. Offline, about a minute on a CPU.",
+        "preset": ("resnet56", {"num_classes": 10, "input_shape": (1, 8, 8)}),
+        "dataset": {"source": "digits", "val_fraction": 0.2},
+        "training": {"epochs": 5, "batch_size": 32,
+                     "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9,
+                                   "weight_decay": 1e-4}},
+    },
     "resnet18-cifar10": {
         "name": "ResNet-18 on CIFAR-10",
         "description": "torchvision's ResNet-18 on CIFAR-10 (32×32 colour images, 10 classes) "

@@ -37,6 +37,8 @@ TRAIN_TIMES_MEASURED = "2026-12-06, 2 CPU threads (a shared 2-core machine)"
 TRAIN_TIMES = {
     "lenet5-digits.cnnproj": 28,
     "simple-cnn-digits.cnnproj": 93,
+    "plain56-digits.cnnproj": 48,  # 2026-12-07, 1 thread: 2 spin-wait on the busy 2 cores
+    "resnet56-digits.cnnproj": 42,
     "alexnet-mnist.cnnproj": 9008,
     "resnet18-cifar10.cnnproj": 74030,
     "resnet18-mnist.cnnproj": 11673,

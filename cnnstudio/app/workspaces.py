@@ -66,8 +66,8 @@ WORKSPACES = (
     Workspace("train", "&Train", "Ctrl+2", "the training charts large, the settings beside "
               "them, the network above",
               (Group("right", ("Training", "Inspector", "History"), 0.21),
-               Group("bottom", ("Charts", "Runs", "Sweep", "Feature maps", "Summary",
-                                "Problems"),
+               Group("bottom", ("Charts", "Gradients", "Runs", "Sweep", "Feature maps",
+                                "Summary", "Problems"),
                      0.56))),
     Workspace("evaluate", "&Evaluate", "Ctrl+3", "the evaluation (confusion matrix, "
               "per-class scores) large",

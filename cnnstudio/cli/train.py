@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -223,6 +224,7 @@ class _Report:
         self.bar, self.log, self.out = bar, log, out
         self.epochs, self.batch_size = epochs, batch_size
         self.started = False
+        self.warned_epoch = 0  # a gradient warning is printed once an epoch
 
     def show(self, event: Any, status: int) -> int:
         """Report ``event``; the exit status so far."""
@@ -237,6 +239,8 @@ class _Report:
             bar.update(f"epoch {event.epoch}/{self.epochs}", event.step, event.steps,
                        f"loss {event.loss:.4f} acc {100 * event.acc:.1f}% "
                        f"{event.samples_per_s:,.0f} samples/s ETA {duration(eta)}")
+        elif isinstance(event, engine.GradientSample):
+            self._gradients(event)
         elif isinstance(event, engine.EpochEnd):
             self._epoch(event)
         elif isinstance(event, engine.CheckpointSaved):
@@ -265,6 +269,19 @@ class _Report:
                           f"{event.device_name}, {event.params:,} parameters")
             if event.weights_report:
                 self.bar.line(f"weights: {event.weights_report['summary']}")
+
+    def _gradients(self, event: Any) -> None:
+        def finite(values: dict[str, float]) -> dict[str, float | None]:
+            return {k: v if math.isfinite(v) else None for k, v in values.items()}
+
+        _emit(self.log, {"event": "gradients", "epoch": event.epoch, "step": event.step,
+                         "steps": event.steps,
+                         "grad_norm": finite({k: g for k, (g, _) in event.layers.items()}),
+                         "update_ratio": finite({k: r for k, (_, r) in event.layers.items()}),
+                         "warning": event.warning})
+        if event.warning and self.bar is not None and event.epoch != self.warned_epoch:
+            self.warned_epoch = event.epoch
+            self.bar.line(f"epoch {event.epoch}, step {event.step}: {event.warning}")
 
     def _epoch(self, event: Any) -> None:
         r = event.record

@@ -27,6 +27,7 @@ _FACE: dict[str, str] = {
     "Started": "training.trainer", "BatchEnd": "training.trainer",
     "EpochEnd": "training.trainer", "CheckpointSaved": "training.trainer",
     "Finished": "training.trainer", "Failed": "training.trainer",
+    "GradientSample": "training.gradflow",
     "TrainingError": "training.trainer", "pick_device": "training.trainer",
     "lr_range_test": "training.lrfinder",
     "setup_from_env": "training.distributed", "teardown": "training.distributed",

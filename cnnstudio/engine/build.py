@@ -11,6 +11,7 @@ from torch import nn
 
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
+from .modules.batch_instance_norm import BatchInstanceNorm2d
 from .modules.layer_scale import LayerScale
 from .modules.own_layers import BlurPool2d, BranchSoftmax, GlobalResponseNorm
 from .modules.std_conv import StdConv2d
@@ -118,7 +119,8 @@ _OWN = {"cnnstudio:Add": Add, "cnnstudio:Mul": Mul, "cnnstudio:Concat": Concat,
         "cnnstudio:ChannelAffine": ChannelAffine, "cnnstudio:Chunk": Chunk,
         "cnnstudio:Slice": Slice, "cnnstudio:LayerScale": LayerScale,
         "cnnstudio:StdConv2d": StdConv2d, "cnnstudio:GlobalResponseNorm": GlobalResponseNorm,
-        "cnnstudio:BranchSoftmax": BranchSoftmax, "cnnstudio:BlurPool2d": BlurPool2d}
+        "cnnstudio:BranchSoftmax": BranchSoftmax, "cnnstudio:BlurPool2d": BlurPool2d,
+        "cnnstudio:BatchInstanceNorm2d": BatchInstanceNorm2d}
 
 # One step of the forward pass: (module or None, input slots, output slot, slots to free,
 # node id).

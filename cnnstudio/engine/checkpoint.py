@@ -34,8 +34,16 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any],
             else:
                 kept[key] = value
         state[str(idx)] = kept
-    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()}
-              for g in sd["param_groups"]]
+    groups = []
+    for i, group in enumerate(sd["param_groups"]):  # timm's LAMB counts its steps in a tensor
+        kept = {}
+        for key, value in group.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.groups.{i}.{key}"] = value
+                kept[key] = {"tensor": True}
+            else:
+                kept[key] = list(value) if isinstance(value, tuple) else value
+        groups.append(kept)
     return {"state": state, "param_groups": groups}, tensors
 
 
@@ -48,8 +56,15 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, meta: dict[str, Any],
             if isinstance(value, dict) and value.get("tensor") else value
             for key, value in entry.items()
         }
-    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()}
-              for g in meta["param_groups"]]
+    groups = []
+    for i, group in enumerate(meta["param_groups"]):
+        kept = {}
+        for key, value in group.items():
+            if isinstance(value, dict) and value.get("tensor"):
+                kept[key] = tensors[f"optimizer.groups.{i}.{key}"]
+            else:
+                kept[key] = tuple(value) if key == "betas" else value
+        groups.append(kept)
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 

@@ -119,11 +119,11 @@ class MemoryEstimate:
 # The training-memory estimate's optimizers (the summary's choices, `summary --optimizer`):
 # the state each keeps per trainable value, in values (Adam: two moments), and its label.
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "nesterov": 1, "rmsprop": 1, "adagrad": 1,
-                   "adam": 2, "adamw": 2, "radam": 2}
+                   "adam": 2, "adamw": 2, "radam": 2, "adadelta": 2, "lamb": 2}
 OPTIMIZER_LABELS = {
     "sgd": "SGD", "sgd_momentum": "SGD with momentum", "nesterov": "SGD, Nesterov",
     "rmsprop": "RMSprop", "adagrad": "Adagrad", "adam": "Adam", "adamw": "AdamW",
-    "radam": "RAdam",
+    "radam": "RAdam", "adadelta": "AdaDelta", "lamb": "LAMB",
 }
 
 

@@ -169,6 +169,7 @@ def _extra() -> Any:
 AUGMENTATIONS = (
     "random_crop", "random_resized_crop", "horizontal_flip", "vertical_flip", "rotation",
     "affine", "color_jitter", "gaussian_blur", "gaussian_noise", "random_erasing",
+    "randaugment", "autoaugment", "trivialaugment",
 )
 
 
@@ -187,8 +188,12 @@ def _augmentation(value: Any, path: str) -> Augmentation:
 
 NORMALIZE = ("auto", "none", "imagenet", "custom")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+FITS = ("crop", "pad")
 SOURCES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn",
            "folder", "csv")
+TASKS = ("classify", "multilabel", "regress")
+TASK_LOSSES = {"multilabel": ("bce",), "regress": ("mse", "mae")}
+"""The losses a task trains with (classify: every loss)."""
 
 
 @dataclass
@@ -226,11 +231,23 @@ class DatasetConfig(Section):
                               "Resize the shorter side to this many pixels, then take the "
                               "centre crop of the network's input size (empty: resize "
                               "straight to the input size).")
+    fit: str = _opt("crop", choice(*FITS),
+                    "How an image of another shape meets the input: crop (stretch to it, or "
+                    "with resize the centre crop) or pad (letterbox: scale the whole image to "
+                    "fit, keeping its aspect ratio, and pad with black; resize must be empty).")
     interpolation: str = _opt("bilinear", choice(*INTERPOLATIONS), "How images are resized.")
     augment: list = _opt([], list_of(_augmentation, 32), "Augmentations, in order (training "
                          "only).")
     mixup_alpha: float = _opt(0.0, number(0), "Mixup strength α (0: off).")
     cutmix_alpha: float = _opt(0.0, number(0), "CutMix strength α (0: off).")
+    task: str = _opt("classify", choice(*TASKS),
+                     "What the network learns (CSV only for the last two): one class per image "
+                     "(classify), several names per image separated by | or ; (multilabel, "
+                     "sigmoid outputs and bce), or one or more numbers per image (regress, "
+                     "mse or mae).")
+    standardize: bool = _opt(True, boolean, "Regression: train on targets scaled to mean 0 "
+                             "and std 1 over the training split (results are shown in the "
+                             "original units).")
     class_names: list = _opt([], list_of(text(nullable=False), MAX_CLASSES),
                              "Names of the network's outputs, when the data does not give "
                              "them (ImageNet's for a kept pretrained head).")
@@ -243,6 +260,9 @@ class DatasetConfig(Section):
             raise _fail(f"{path}.mean", "custom normalisation needs a mean and a std for each "
                         f"channel (1 or 3 values each), found {len(self.mean)} and "
                         f"{len(self.std)}")
+        if self.fit == "pad" and self.resize is not None:
+            raise _fail(f"{path}.resize", "letterboxing (fit pad) scales the whole image into "
+                        "the input; leave resize empty, or choose fit crop")
         if self.folds == 1:
             raise _fail(f"{path}.folds", "cross-validation needs at least 2 folds (0: off)")
         if self.folds >= 2 and self.fold >= self.folds:
@@ -250,9 +270,15 @@ class DatasetConfig(Section):
         if self.folds < 2 and self.val_fraction + self.test_fraction >= 1:
             raise _fail(f"{path}.val_fraction", "validation and test together must leave "
                         "training data (their sum must be below 1)")
+        if self.task != "classify" and self.source != "csv":
+            raise _fail(f"{path}.task", f"{self.task} needs a CSV dataset (source csv); "
+                        f"{self.source} gives one class per image")
+        if self.task != "classify" and (self.mixup_alpha or self.cutmix_alpha):
+            raise _fail(f"{path}.mixup_alpha", f"Mixup and CutMix mix class labels; set both "
+                        f"to 0 for a {self.task} task")
 
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "radam")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "radam", "adadelta", "lamb")
 
 
 @dataclass
@@ -261,15 +287,24 @@ class OptimizerConfig(Section):
     lr: float = _opt(1e-3, number(0, above=True), "Learning rate.")
     momentum: float = _opt(0.9, number(0, 1), "Momentum (SGD, RMSprop).")
     nesterov: bool = _opt(False, boolean, "Nesterov momentum (SGD).")
-    beta1: float = _opt(0.9, number(0, 1), "Adam's β1.")
-    beta2: float = _opt(0.999, number(0, 1), "Adam's β2.")
+    beta1: float = _opt(0.9, number(0, 1), "Adam's β1 (Adam, AdamW, RAdam, LAMB).")
+    beta2: float = _opt(0.999, number(0, 1), "Adam's β2 (Adam, AdamW, RAdam, LAMB).")
     eps: float = _opt(1e-8, number(0, above=True), "Numerical stability term.")
-    weight_decay: float = _opt(0.0, number(0), "L2 penalty (decoupled in AdamW).")
+    rho: float = _opt(0.9, number(0, 1), "AdaDelta's decay ρ of its running averages (its "
+                      "learning rate scales the step: 1.0 is the paper's AdaDelta).")
+    weight_decay: float = _opt(0.0, number(0), "L2 penalty (decoupled in AdamW and LAMB).")
+    lookahead_k: int = _opt(0, number(0, 10_000, integer=True),
+                            "Lookahead around the optimizer: every k steps the slow weights "
+                            "move α of the way to the fast ones and the fast restart from "
+                            "them (0: off).")
+    lookahead_alpha: float = _opt(0.5, number(0, 1, above=True),
+                                  "Lookahead's step α of the slow weights toward the fast.")
     extra: dict = _extra()
 
 
 SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "cosine_restarts",
-             "plateau", "onecycle")
+             "plateau", "onecycle", "polynomial", "cyclic")
+CYCLE_MODES = ("triangular", "triangular2", "exp_range")
 
 
 @dataclass
@@ -279,19 +314,30 @@ class ScheduleConfig(Section):
     milestones: list = _opt([30, 60, 90], list_of(number(1, integer=True), 100),
                             "Epochs at which to decay (multistep).")
     gamma: float = _opt(0.1, number(0, 1, above=True), "Decay factor (step, multistep, "
-                        "exponential).")
-    eta_min: float = _opt(0.0, number(0), "Lowest rate (cosine).")
+                        "exponential; cyclic exp_range: of the cycles' height, per epoch).")
+    eta_min: float = _opt(0.0, number(0), "Lowest rate (cosine, polynomial, cyclic).")
+    power: float = _opt(1.0, number(0, 100, above=True),
+                        "Exponent of the polynomial decay to the lowest rate (1: linear).")
+    cycle_mode: str = _opt("triangular", choice(*CYCLE_MODES),
+                           "Cyclic: every cycle alike (triangular), each half as high as the "
+                           "one before (triangular2), or the height shrinking by γ an epoch "
+                           "(exp_range).")
+    cycle_epochs: float = _opt(2.0, number(0, above=True),
+                               "Epochs from the lowest rate to the learning rate (cyclic; a "
+                               "cycle takes twice this).")
     t0: int = _opt(10, number(1, integer=True), "Epochs of the first cycle (warm restarts).")
     t_mult: int = _opt(1, number(1, integer=True), "Growth of each next cycle (warm restarts).")
     patience: int = _opt(5, number(0, integer=True), "Epochs without improvement (plateau).")
     factor: float = _opt(0.1, number(0, 1, above=True), "Decay factor (plateau).")
+    min_lr: float = _opt(0.0, number(0), "Lowest rate reduce-on-plateau goes down to "
+                         "(plateau; a block with a multiplier: that multiple of it).")
     max_lr: float | None = _opt(None, number(0, above=True, nullable=True),
                                 "Peak rate (one-cycle; empty: 10× the learning rate).")
     warmup_epochs: float = _opt(0.0, number(0), "Linear warm-up from 0 over this many epochs.")
     extra: dict = _extra()
 
 
-LOSSES = ("cross_entropy", "bce", "focal", "mse", "mae")
+LOSSES = ("cross_entropy", "bce", "focal", "mse", "mae", "hinge")
 
 
 @dataclass
@@ -301,6 +347,9 @@ class LossConfig(Section):
     class_weights: Any = _opt(None, lambda v, p: _class_weights(v, p),
                               "Per-class weights: a list, 'balanced', or empty.")
     focal_gamma: float = _opt(2.0, number(0), "Focusing parameter γ (focal loss).")
+    l1: float = _opt(0.0, number(0), "L1 penalty λ: adds λ·Σ|w| over the trainable weights "
+                     "of convolutions and fully connected layers (not biases or normalisation) "
+                     "to the training loss (0: off).")
     extra: dict = _extra()
 
 
@@ -380,6 +429,19 @@ class TrainConfig(Section):
     transfer: TransferConfig = _nested(TransferConfig, "Transfer learning.")
     distill: DistillConfig = _nested(DistillConfig, "Knowledge distillation from a teacher.")
     extra: dict = _extra()
+
+
+def task_problem(dataset: DatasetConfig, training: TrainConfig) -> str | None:
+    """Why the loss cannot train the dataset's task (one line), or None: checked before any
+    data is read."""
+    task, loss = dataset.task, training.loss
+    allowed = TASK_LOSSES.get(task)
+    if allowed is not None and loss.name not in allowed:
+        return (f"training.loss.name: {loss.name} does not fit dataset.task {task}; choose "
+                f"{' or '.join(allowed)}")
+    if task == "regress" and loss.class_weights is not None:
+        return "training.loss.class_weights: a regression has no classes to weigh; leave it empty"
+    return None
 
 
 def help_of(cls: type, name: str) -> str:

@@ -29,6 +29,8 @@ TRAINING: tuple[tuple[str, str], ...] = (
     ("optimizer.name", "Optimizer"),
     ("optimizer.weight_decay", "Weight decay"),
     ("optimizer.momentum", "Momentum"),
+    ("optimizer.lookahead_k", "Lookahead steps"),
+    ("loss.l1", "L1 penalty"),
     ("epochs", "Epochs"),
     ("schedule.name", "Schedule"),
     ("loss.label_smoothing", "Label smoothing"),
@@ -112,6 +114,10 @@ def suggest(target: str, own: Any = None) -> Dimension:
         return _choices(target, ["sgd", "adam", "adamw"], own, keep_order=True)
     if target == "optimizer.weight_decay":
         return _choices(target, [0.0, 1e-5, 1e-4, 1e-3], None if own is None else float(own))
+    if target == "loss.l1":  # a sum over every weight: a smaller λ than weight decay's
+        return _choices(target, [0.0, 1e-6, 1e-5, 1e-4], None if own is None else float(own))
+    if target == "optimizer.lookahead_k":  # 0: without Lookahead
+        return _choices(target, [0, 5, 10], own if isinstance(own, int) else None)
     if target == "schedule.name":
         return _choices(target, ["none", "cosine", "onecycle"], own, keep_order=True)
     if target == f"{PRESET}width_mult":

@@ -78,7 +78,7 @@ def test_summary_of_a_graph_file_takes_input_and_classes(tmp_path, capsys) -> No
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("summary", "resnet5O"), "no preset named 'resnet5O' (did you mean resnet50"),
+    (("summary", "resnet5O"), "no preset named 'resnet5O' (did you mean resnet56, resnet50"),
     (("summary", "missing/net.json"), "missing/net.json: no such file"),
     (("summary", "resnet50", "--input", "3,x,4"), "--input expects C,H,W"),
     (("summary", "resnet50", "--input", "0,4,4"), "--input expects C,H,W"),

@@ -26,6 +26,7 @@ EXAMPLES: dict[str, tuple[dict[str, Any], list[tuple[int, ...]]]] = {
     "BatchNorm2d": ({}, [IMG]),
     "BatchNorm1d": ({"momentum": None}, [(5,)]),
     "InstanceNorm2d": ({"affine": True, "track_running_stats": True}, [IMG]),
+    "BatchInstanceNorm2d": ({"rho_init": 0.5}, [IMG]),
     "GroupNorm": ({"num_groups": 2}, [IMG]),
     "LayerNorm": ({"normalized_shape": [9, 9]}, [IMG]),
     "LocalResponseNorm": ({"size": 3}, [IMG]),

@@ -46,7 +46,8 @@ STEP_LABELS = {
     "horizontal_flip": "Horizontal flip", "vertical_flip": "Vertical flip",
     "rotation": "Rotation", "affine": "Affine", "color_jitter": "Colour jitter",
     "gaussian_blur": "Gaussian blur", "gaussian_noise": "Gaussian noise",
-    "random_erasing": "Random erasing",
+    "random_erasing": "Random erasing", "randaugment": "RandAugment",
+    "autoaugment": "AutoAugment", "trivialaugment": "TrivialAugment",
 }
 # The parameters a new step starts with: the engine's defaults written out, so that the user
 # sees what there is to change (engine/data/augment/ documents each one).
@@ -61,6 +62,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "gaussian_blur": {"kernel_size": 3, "sigma": [0.1, 2.0]},
     "gaussian_noise": {"std": 0.05, "clip": True},
     "random_erasing": {"p": 0.5, "scale": [0.02, 0.33], "ratio": [0.3, 3.3], "value": 0},
+    "randaugment": {"num_ops": 2, "magnitude": 9},
+    "autoaugment": {"policy": "imagenet"},
+    "trivialaugment": {},
 }
 HINTS = {
     "random_crop": "padding, padding_mode (constant | reflect | edge), fill, size, p",
@@ -73,6 +77,9 @@ HINTS = {
     "gaussian_blur": "kernel_size (odd), sigma [min, max], p",
     "gaussian_noise": "std (or [min, max]), clip (true | false), p",
     "random_erasing": "p, scale [min, max], ratio [min, max], value (0–1 or \"random\")",
+    "randaugment": "num_ops per image, magnitude (0–30), fill, interpolation, p",
+    "autoaugment": "policy (imagenet | cifar10 | svhn), fill, interpolation, p",
+    "trivialaugment": "one random operation at a random strength per image; fill, p",
 }
 
 # -- the preview job (runs on a pool thread) -------------------------------------------------

@@ -25,6 +25,7 @@ class TrainingController(QObject):
 
     started = Signal(object)  # engine.Started
     batch = Signal(object)  # engine.BatchEnd, a few per second
+    gradients = Signal(object)  # engine.GradientSample, a few per epoch
     epoch = Signal(object)  # engine.EpochEnd
     checkpoint = Signal(object)  # engine.CheckpointSaved
     finished = Signal(object)  # engine.Finished
@@ -155,6 +156,8 @@ class TrainingController(QObject):
                     self._snapshot(session)
             elif kind == "started":
                 self.started.emit(event)
+            elif kind == "gradients":
+                self.gradients.emit(event)
             elif kind == "epoch_end":
                 self.epoch.emit(event)
             elif kind == "checkpoint":

@@ -85,6 +85,7 @@ class Loaded:
 @dataclass
 class Evaluated(Loaded):
     predictions: Any = None
+    plain: Any = None  # with test-time augmentation: the predictions without it, to compare
 
 
 @dataclass
@@ -193,7 +194,8 @@ def _settings_predictor(document: Any, controller: Any, cache: Cache, source: So
 
 
 def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
-                   split: str | None) -> Callable[[], Evaluated]:
+                   split: str | None, tta: str = "none") -> Callable[[], Evaluated]:
+    """Predicts the split, with test-time augmentation ``tta`` and (to compare) without."""
     load = _loader(document, controller, cache, source)
     names = list(document.project.dataset.class_names)
 
@@ -201,9 +203,13 @@ def evaluation_job(document: Any, controller: Any, cache: Cache, source: Source,
         data, key, model = load()
         name = split if split in data.splits else \
             "test" if data.test is not None else "val" if data.val is not None else "train"
-        pred = engine.predict_split(model, data, name, names=names)
+        pred = engine.predict_split(model, data, name, names=names, tta=tta)
         pred.metrics()  # computed here, not on the GUI thread
-        return Evaluated(source, data, key, model, pred)
+        plain = None
+        if tta != "none":
+            plain = engine.predict_split(model, data, name, names=names)
+            plain.metrics()
+        return Evaluated(source, data, key, model, pred, plain)
 
     return job
 

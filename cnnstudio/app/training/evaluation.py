@@ -40,6 +40,12 @@ from .evalwidgets import (
 )
 
 STRIP_MAX = 120  # images shown for one confusion-matrix cell
+TTA_LABELS = {"none": "None", "flip": "Flip", "center": "Centre crop",
+              "ten_crop": "Ten crops"}
+"""The test-time augmentations (engine.training.evaluate.TTA) as the chooser names them."""
+TTA_TIP = ("Test-time augmentation: average the predictions over views of each image: with "
+           "its mirror (Flip), or after enlarging it by 8/7, its centre crop or TenCrop's ten "
+           "(corners, centre and their mirrors). The accuracy without it shows beside.")
 NO_WEIGHTS = ("No trained weights yet: train the network (Train → Start), then press "
               "Evaluate to see how it does on each class.")
 
@@ -79,6 +85,11 @@ class EvaluationView(QWidget):
         self.split_box = ComboBox()
         self.split_box.addItem("test, else validation", None)
         self.split_box.activated.connect(lambda _i: self.evaluate_now())
+        self.tta_box = ComboBox()
+        for value, label in TTA_LABELS.items():
+            self.tta_box.addItem(label, value)
+        self.tta_box.setToolTip(TTA_TIP)
+        self.tta_box.activated.connect(lambda _i: self.evaluate_now())
         self.predict_button = QPushButton("Predict an image…")
         self.predict_button.clicked.connect(self._choose_image)
         self.busy = QProgressBar()
@@ -92,6 +103,10 @@ class EvaluationView(QWidget):
         bar.addWidget(self.evaluate_button)
         bar.addWidget(QLabel("Split:"))
         bar.addWidget(self.split_box)
+        tta_label = QLabel("TTA:")
+        tta_label.setToolTip(TTA_TIP)
+        bar.addWidget(tta_label)
+        bar.addWidget(self.tta_box)
         bar.addWidget(self.predict_button)
         bar.addWidget(self.busy)
         bar.addWidget(self.status, 1)
@@ -164,7 +179,8 @@ class EvaluationView(QWidget):
             return False
         self._pending = False
         split = self.split_box.currentData()
-        job = src.evaluation_job(self.document, self.controller, self.cache, source, split)
+        job = src.evaluation_job(self.document, self.controller, self.cache, source, split,
+                                 self.tta_box.currentData())
         self.busy.show()
         self._set_message(f"Evaluating {source.label}…")
         self.jobs.start(job, self._evaluated, self._fail)
@@ -179,7 +195,11 @@ class EvaluationView(QWidget):
         m = pred.metrics()
         top = " · ".join(f"top-{k} {100 * v:.1f} %" for k, v in m["top_k"].items())
         auc = f" · macro AUC {m['macro_auc']:.3f}" if m.get("macro_auc") is not None else ""
-        self._set_message(f"{len(pred)} {m['split']} images, {result.source.label}: {top} · "
+        how = result.source.label
+        if result.plain is not None:
+            how += f", {TTA_LABELS[pred.tta].lower()} TTA"
+            top += f" · no TTA {100 * result.plain.metrics()['accuracy']:.1f} %"
+        self._set_message(f"{len(pred)} {m['split']} images, {how}: {top} · "
                           f"macro F1 {m['macro']['f1']:.3f}{auc}")
         self.show_matrix(m["confusion"], pred.classes)
         self.per_class.show_metrics(m)

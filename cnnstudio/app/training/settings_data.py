@@ -1,8 +1,9 @@
 """The Data section of the training settings: the source (built-in sets, an image folder, a
 CSV), its path, downloading a torchvision set now with a progress bar (the engine's own
 downloader, in a Jobs job; its progress crosses to the GUI thread as a queued signal), the
-split, the normalisation and how images are resized (straight to the input, or the shorter
-side then the centre crop, as pretrained weights expect)."""
+split, the normalisation and how images are resized (straight to the input, the shorter
+side then the centre crop, as pretrained weights expect, or letterboxed: the whole image
+scaled to fit and padded)."""
 
 from __future__ import annotations
 
@@ -140,11 +141,13 @@ class DataGroup(QWidget):
         self.relay = _Progress(self)
         self.relay.changed.connect(self._progress)
         when = {"mean": _custom, "std": _custom, "fold": _folds,
-                "val_fraction": lambda values: not _folds(values)}
+                "val_fraction": lambda values: not _folds(values),
+                "resize": lambda values: values.get("fit") != "pad"}
         # folds first: the rows it shows and hides are below it, so it stays under the cursor
         self.split = FieldForm(DatasetConfig, ["folds", "fold", "val_fraction", "test_fraction",
                                                "split_seed", "limit", "normalize", "mean", "std",
-                                               "resize", "interpolation"], self._apply,
+                                               "fit", "resize", "interpolation"],
+                               self._apply,
                                when=when,
                                placeholders={"mean": "e.g. 0.485, 0.456, 0.406",
                                              "std": "e.g. 0.229, 0.224, 0.225"})

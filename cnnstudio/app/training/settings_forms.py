@@ -47,14 +47,18 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "device": {"auto": "Automatic (GPU if present)", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)",
                "mps": "MPS (Apple GPU)"},
     "optimizer.name": {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-                       "adagrad": "Adagrad", "radam": "RAdam"},
+                       "adagrad": "Adagrad", "radam": "RAdam", "adadelta": "AdaDelta",
+                       "lamb": "LAMB (timm)"},
     "schedule.name": {"none": "Constant", "step": "Step decay", "multistep":
                       "Decay at milestones", "exponential": "Exponential decay", "cosine":
                       "Cosine annealing", "cosine_restarts": "Cosine with warm restarts",
-                      "plateau": "Reduce on plateau", "onecycle": "One-cycle"},
+                      "plateau": "Reduce on plateau", "onecycle": "One-cycle",
+                      "polynomial": "Polynomial decay", "cyclic": "Cyclic"},
+    "schedule.cycle_mode": {"triangular": "Triangular", "triangular2":
+                            "Triangular, halving", "exp_range": "Triangular, shrinking by γ"},
     "loss.name": {"cross_entropy": "Cross-entropy", "bce": "Binary cross-entropy (per class)",
                   "focal": "Focal loss", "mse": "Mean squared error", "mae":
-                  "Mean absolute error"},
+                  "Mean absolute error", "hinge": "Hinge (multi-class SVM)"},
 }
 FIELD_LABELS = {
     "loss.name": "Loss", "optimizer.name": "Optimizer", "schedule.name": "Schedule",
@@ -71,7 +75,9 @@ FIELD_LABELS = {
     "Warm-up epochs", "label_smoothing": "Label smoothing", "class_weights": "Class weights",
     "focal_gamma": "Focal γ", "channels_last": "Channels last", "amp": "Mixed precision",
     "compile": "torch.compile", "teacher": "Teacher project", "temperature": "Temperature",
-    "alpha": "Teacher's share α",
+    "alpha": "Teacher's share α", "rho": "ρ", "lookahead_k": "Lookahead steps k",
+    "lookahead_alpha": "Lookahead α", "l1": "L1 penalty λ", "power": "Power",
+    "cycle_mode": "Cycle", "cycle_epochs": "Half cycle (epochs)", "min_lr": "Lowest rate",
 }
 
 

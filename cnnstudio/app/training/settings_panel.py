@@ -36,17 +36,26 @@ from .settings_device import DeviceGroup
 from .settings_forms import CHOICE_LABELS, FieldForm, align_labels, field_label
 from .settings_transfer import TransferGroup
 
+ADAMS = ("adam", "adamw", "radam", "lamb")
 ONE_OF = {  # which options apply to which choice
     "optimizer.momentum": ("sgd", "rmsprop"), "optimizer.nesterov": ("sgd",),
-    "optimizer.beta1": ("adam", "adamw", "radam"), "optimizer.beta2": ("adam", "adamw", "radam"),
-    "optimizer.eps": ("adam", "adamw", "radam", "rmsprop", "adagrad"),
+    "optimizer.beta1": ADAMS, "optimizer.beta2": ADAMS,
+    "optimizer.eps": (*ADAMS, "rmsprop", "adagrad", "adadelta"), "optimizer.rho": ("adadelta",),
     "schedule.step_size": ("step",), "schedule.milestones": ("multistep",),
     "schedule.gamma": ("step", "multistep", "exponential"),
-    "schedule.eta_min": ("cosine", "cosine_restarts"),
+    "schedule.eta_min": ("cosine", "cosine_restarts", "polynomial", "cyclic"),
     "schedule.t0": ("cosine_restarts",), "schedule.t_mult": ("cosine_restarts",),
     "schedule.patience": ("plateau",), "schedule.factor": ("plateau",),
+    "schedule.min_lr": ("plateau",), "schedule.power": ("polynomial",),
+    "schedule.cycle_mode": ("cyclic",), "schedule.cycle_epochs": ("cyclic",),
     "schedule.max_lr": ("onecycle",), "loss.label_smoothing": ("cross_entropy",),
-    "loss.focal_gamma": ("focal",), "loss.class_weights": ("cross_entropy", "focal", "bce"),
+    "loss.focal_gamma": ("focal",),
+    "loss.class_weights": ("cross_entropy", "focal", "bce", "hinge"),
+}
+ALSO_WHEN = {  # rows that apply on another setting too
+    "schedule.gamma": lambda v: v["schedule"]["name"] == "cyclic"
+    and v["schedule"]["cycle_mode"] == "exp_range",
+    "optimizer.lookahead_alpha": lambda v: v["optimizer"]["lookahead_k"] > 0,
 }
 
 
@@ -66,7 +75,10 @@ def _beside(row: Any, text: str, slot: Any) -> QPushButton:
 
 def _when(path: str) -> Any:
     group = path.split(".")[0]
-    return lambda values: values[group]["name"] in ONE_OF[path]
+    also = ALSO_WHEN.get(path, lambda _values: False)
+    if path not in ONE_OF:
+        return also
+    return lambda values: values[group]["name"] in ONE_OF[path] or also(values)
 
 
 def _short(value: Any) -> str:
@@ -133,21 +145,24 @@ class TrainingSettings(QWidget):
                                                "checkpoint_every"], t)
         forms = {
             "Loss": ["loss.name", "loss.label_smoothing", "loss.focal_gamma",
-                     "loss.class_weights"],
+                     "loss.class_weights", "loss.l1"],
             "Optimizer": ["optimizer.name", "optimizer.lr", "optimizer.momentum",
                           "optimizer.nesterov", "optimizer.beta1", "optimizer.beta2",
-                          "optimizer.eps", "optimizer.weight_decay"],
+                          "optimizer.rho", "optimizer.eps", "optimizer.weight_decay",
+                          "optimizer.lookahead_k", "optimizer.lookahead_alpha"],
             "Schedule": ["schedule.name", "schedule.step_size", "schedule.milestones",
-                         "schedule.gamma", "schedule.eta_min", "schedule.t0", "schedule.t_mult",
-                         "schedule.patience", "schedule.factor", "schedule.max_lr",
-                         "schedule.warmup_epochs"],
+                         "schedule.cycle_mode", "schedule.cycle_epochs", "schedule.gamma",
+                         "schedule.eta_min", "schedule.power", "schedule.t0", "schedule.t_mult",
+                         "schedule.patience", "schedule.factor", "schedule.min_lr",
+                         "schedule.max_lr", "schedule.warmup_epochs"],
             "Distillation": ["distill.teacher", "distill.temperature", "distill.alpha"],
         }
         hints = {"loss.class_weights": 'empty, "balanced", or one weight per class',
                  "schedule.milestones": "epochs, e.g. 30, 60, 90",
                  "distill.teacher": "a trained .cnnproj, or pretrained:resnet50"}
         self.forms = {title: FieldForm(TrainConfig, paths, t,
-                                       {p: _when(p) for p in paths if p in ONE_OF}, hints)
+                                       {p: _when(p) for p in paths
+                                        if p in ONE_OF or p in ALSO_WHEN}, hints)
                       for title, paths in forms.items()}
         self.teacher_browse = _beside(self.forms["Distillation"].rows["distill.teacher"],
                                       "Browse…", self._browse_teacher)

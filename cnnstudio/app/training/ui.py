@@ -71,7 +71,7 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-RUN_PANELS = ("Training", "Charts", "Feature maps", "Evaluation", "Runs")
+RUN_PANELS = ("Training", "Charts", "Gradients", "Feature maps", "Evaluation", "Runs")
 """The panels made before a run starts, so they hear it from its first event; the Sweep panel
 reads its study from storage and is made when first shown."""
 
@@ -118,6 +118,11 @@ class TrainingUi(QObject):
 
             return TrainingCharts(d, c)
 
+        def gradients() -> QWidget:
+            from .gradients import GradientFlowView
+
+            return GradientFlowView(d, c)
+
         def features() -> QWidget:
             from .features import FeatureMapsView
 
@@ -146,6 +151,7 @@ class TrainingUi(QObject):
             Qt.DockWidgetArea.BottomDockWidgetArea
         for title, factory, area in (("Training", settings, right),
                                      ("Charts", charts, bottom),
+                                     ("Gradients", gradients, bottom),
                                      ("Feature maps", features, bottom),
                                      ("Evaluation", evaluation, bottom),
                                      ("Runs", runs, bottom),
@@ -156,7 +162,7 @@ class TrainingUi(QObject):
             w.docks[title].visibilityChanged.connect(panel.shown)
         w.tabifyDockWidget(w.docks["History"], w.docks["Training"])
         last = w.docks["Problems"]
-        for title in ("Charts", "Feature maps", "Evaluation", "Runs", "Sweep"):
+        for title in ("Charts", "Gradients", "Feature maps", "Evaluation", "Runs", "Sweep"):
             w.tabifyDockWidget(last, w.docks[title])
             last = w.docks[title]
 

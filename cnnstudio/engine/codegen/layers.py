@@ -11,6 +11,7 @@ from typing import Any
 
 from ...graph import layers
 from .. import build
+from ..modules.batch_instance_norm import BatchInstanceNorm2d
 from ..modules.layer_scale import scale_parameter
 from ..modules.own_layers import BlurPool2d, BranchSoftmax, GlobalResponseNorm
 from ..modules.std_conv import StdConv2d
@@ -28,7 +29,8 @@ COPIED: dict[str, type] = {"cnnstudio:ChannelAffine": build.ChannelAffine,
                            "cnnstudio:StdConv2d": StdConv2d,
                            "cnnstudio:GlobalResponseNorm": GlobalResponseNorm,
                            "cnnstudio:BranchSoftmax": BranchSoftmax,
-                           "cnnstudio:BlurPool2d": BlurPool2d}
+                           "cnnstudio:BlurPool2d": BlurPool2d,
+                           "cnnstudio:BatchInstanceNorm2d": BatchInstanceNorm2d}
 """The engine's own layer modules the file carries as source (inspect.getsource: one source
 for both), so that it builds them without CNN Studio."""
 

@@ -2,7 +2,7 @@
 set or an image folder), split as CNN Studio splits it, normalised and augmented as configured,
 and the project's optimizer, learning-rate schedule, loss, epochs, batch size and seed; it
 loads and saves weights as safetensors. Only torch, torchvision and safetensors are needed
-(scikit-learn for the digits)."""
+(scikit-learn for the digits, timm for the LAMB optimizer)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,11 @@ def training_script(project: Project, *, model_file: str = "model.py",
         "EARLY_STOPPING": cfg.early_stopping, "AMP": cfg.amp,
         "WEIGHTS": weights_file, "DATA_ROOT": ds.path, "DOWNLOAD": ds.download,
         "SOURCE": ds.source, "NORMALIZE": normalize,
-        "RESIZE": ds.resize, "INTERPOLATION": ds.interpolation,
+        "RESIZE": ds.resize, "INTERPOLATION": ds.interpolation, "FIT": ds.fit,
         "LOADER": _loader(ds.source, official),
         "OPTIMIZER": _optimizer(cfg), "LOSS": _settings(cfg.loss),
+        "LOOKAHEAD": (cfg.optimizer.lookahead_k, cfg.optimizer.lookahead_alpha)
+        if cfg.optimizer.lookahead_k else None,
         "SCHEDULE": _settings(cfg.schedule),
         "AUGMENT": _augment(ds.augment, image_shape), "MIX": _mix(ds),
         "UNFREEZE": {s.epoch: _ids(project, s.nodes) for s in cfg.transfer.unfreeze},
@@ -96,25 +98,25 @@ def _loader(source: str, official: bool) -> str:
     return "folder"
 
 
-def _optimizer(cfg: TrainConfig) -> str:
+def _optimizer(cfg: TrainConfig) -> Call:
     """The constructor call engine/training/optim.py makes, as source over ``groups``."""
     o = cfg.optimizer
-    betas = f"betas=({o.beta1!r}, {o.beta2!r})"
+    lr = [("lr", "LR")]
+    betas = [("betas", literal((o.beta1, o.beta2)))]
+    eps, wd = [("eps", repr(o.eps))], [("weight_decay", repr(o.weight_decay))]
     calls = {
-        "sgd": f"torch.optim.SGD(groups, lr=LR, momentum={o.momentum!r}, "
-               f"nesterov={o.nesterov and o.momentum > 0}, weight_decay={o.weight_decay!r})",
-        "adam": f"torch.optim.Adam(groups, lr=LR, {betas}, eps={o.eps!r}, "
-                f"weight_decay={o.weight_decay!r})",
-        "adamw": f"torch.optim.AdamW(groups, lr=LR, {betas}, eps={o.eps!r}, "
-                 f"weight_decay={o.weight_decay!r})",
-        "rmsprop": f"torch.optim.RMSprop(groups, lr=LR, momentum={o.momentum!r}, "
-                   f"eps={o.eps!r}, weight_decay={o.weight_decay!r})",
-        "adagrad": f"torch.optim.Adagrad(groups, lr=LR, eps={o.eps!r}, "
-                   f"weight_decay={o.weight_decay!r})",
-        "radam": f"torch.optim.RAdam(groups, lr=LR, {betas}, eps={o.eps!r}, "
-                 f"weight_decay={o.weight_decay!r})",
+        "sgd": ("torch.optim.SGD", [("momentum", repr(o.momentum)),
+                                    ("nesterov", repr(o.nesterov and o.momentum > 0)), *wd]),
+        "adam": ("torch.optim.Adam", [*betas, *eps, *wd]),
+        "adamw": ("torch.optim.AdamW", [*betas, *eps, *wd]),
+        "rmsprop": ("torch.optim.RMSprop", [("momentum", repr(o.momentum)), *eps, *wd]),
+        "adagrad": ("torch.optim.Adagrad", [*eps, *wd]),
+        "radam": ("torch.optim.RAdam", [*betas, *eps, *wd]),
+        "adadelta": ("torch.optim.Adadelta", [("rho", repr(o.rho)), *eps, *wd]),
+        "lamb": ("timm.optim.Lamb", [*betas, *eps, *wd, ("max_grad_norm", "None")]),
     }
-    return calls[o.name]
+    func, kwargs = calls[o.name]
+    return Call(func, ["groups"], lr + kwargs)
 
 
 def _settings(section: Section) -> dict[str, Any]:
@@ -124,6 +126,8 @@ def _settings(section: Section) -> dict[str, Any]:
 
 _INTERP = {"bilinear": "v2.InterpolationMode.BILINEAR",
            "nearest": "v2.InterpolationMode.NEAREST"}
+_POLICY = {"randaugment": "RandAugment", "autoaugment": "AutoAugment",
+           "trivialaugment": "TrivialAugmentWide"}
 
 
 def _augment(steps: list[Any], image_shape: tuple[int, int, int]) -> list[Call]:
@@ -174,6 +178,15 @@ def _augment(steps: list[Any], image_shape: tuple[int, int, int]) -> list[Call]:
         elif name == "gaussian_blur":
             kh, kw = step.kernel
             t = Call("v2.GaussianBlur", [literal((kw, kh))], [("sigma", _num(step.sigma))])
+        elif name in ("randaugment", "autoaugment", "trivialaugment"):
+            # torchvision's own policies on one image: the same operations and magnitudes
+            t = Call(f"v2.{_POLICY[name]}", kwargs=[
+                ("interpolation", _INTERP[step.mode]), *fill])
+            if name == "randaugment":
+                t.kwargs[:0] = [("num_ops", repr(step.num_ops)),
+                                ("magnitude", repr(step.magnitude))]
+            elif name == "autoaugment":
+                t.kwargs[:0] = [("policy", f"v2.AutoAugmentPolicy.{step.policy.upper()}")]
         else:  # gaussian_noise: CNN Studio draws the std per image in [min, max]
             t = Call("v2.GaussianNoise", kwargs=[("sigma", repr(sum(step.std) / 2)),
                                                  ("clip", repr(step.clip))])

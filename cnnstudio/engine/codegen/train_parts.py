@@ -48,7 +48,10 @@ def _header(v: dict[str, Any], body: str) -> str:
     out.append("from pathlib import Path")
     if re.search(r"\bAny\b", body):
         out.append("from typing import Any")
-    out += ["", "import torch"]
+    out.append("")
+    if "timm.optim." in body:
+        out.append("import timm.optim")
+    out.append("import torch")
     if "F." in body:
         out.append("import torch.nn.functional as F")
     if re.search(r"\bImage\.", body):
@@ -79,6 +82,7 @@ def _settings(v: dict[str, Any]) -> str:
         ("FLAT", v["FLAT"], "the model takes the images flattened"),
         ("RESIZE", v["RESIZE"], "shorter side to this, then the centre crop (None: straight)"),
         ("INTERPOLATION", v["INTERPOLATION"], "bilinear, bicubic or nearest"),
+        ("FIT", v["FIT"], "crop, or pad: keep the aspect ratio, pad with black (letterbox)"),
         ("DATA_ROOT", v["DATA_ROOT"], "the image folder, or the download cache"),
         ("DOWNLOAD", v["DOWNLOAD"], ""),
         ("VAL_FRACTION", v["VAL_FRACTION"], ""), ("TEST_FRACTION", v["TEST_FRACTION"], ""),
@@ -152,10 +156,10 @@ def _data(v: dict[str, Any]) -> str:
             "    for i, (path, _) in enumerate(found.samples):\n"
             "        with Image.open(path) as image:  # decoded as CNN Studio decodes it\n"
             "            rh, rw, _, _ = resize_plan(image.height, image.width, IMAGE_SHAPE[1:], "
-            "RESIZE)\n"
+            "RESIZE, FIT)\n"
             "            image.draft(mode, (rw, rh))  # JPEG: at a reduced scale\n"
             "            image = fit_image(image.convert(mode), IMAGE_SHAPE, RESIZE, "
-            "INTERPOLATION)\n"
+            "INTERPOLATION, FIT)\n"
             "        images[i] = v2.functional.pil_to_tensor(image)\n"
             "    classes = sort_class_names(set(found.classes))  # \"2\" before \"10\"\n"
             "    index = [classes.index(name) for name in found.classes]\n"
@@ -195,7 +199,8 @@ def _data(v: dict[str, Any]) -> str:
     if loader != "folder":
         fit += ("\n\ndef fit(x: torch.Tensor) -> torch.Tensor:\n"
                 '    """uint8 images at IMAGE_SHAPE, sized as CNN Studio sizes them."""\n'
-                "    return fit_images(x, IMAGE_SHAPE, RESIZE, INTERPOLATION).to(torch.uint8)\n")
+                "    return fit_images(x, IMAGE_SHAPE, RESIZE, INTERPOLATION, FIT)"
+                ".to(torch.uint8)\n")
     stats = (
         "def mean_std(x: torch.Tensor) -> tuple[list[float], list[float]]:\n"
         '    """Per-channel mean and std of uint8 images scaled to [0, 1], from histograms."""\n'
@@ -293,7 +298,12 @@ def _maths(v: dict[str, Any]) -> str:
     if v["SCHEDULE"]["name"] == "plateau":
         functions.append(optim.plateau_step)
     functions += [losses.soft_labels, losses.hard_labels, losses.class_weights,
-                  losses.loss_function, losses.training_loss, optim.optimizer_step]
+                  losses.multiclass_hinge, losses.loss_function, losses.training_loss]
+    if v["LOSS"]["l1"]:
+        functions.append(losses.l1_penalty)
+    functions.append(optim.optimizer_step)
+    if v["LOOKAHEAD"]:
+        functions.append(optim.lookahead)
     return "\n\n\n".join(inspect.getsource(f).rstrip("\n") for f in functions)
 
 
@@ -344,8 +354,15 @@ def _training(v: dict[str, Any]) -> str:
         "    if torch.backends.mps.is_available():\n"
         "        return torch.device(\"mps\")\n"
         "    return torch.device(\"cpu\")")
-    optimizer = ("def make_optimizer(groups: list[dict]) -> torch.optim.Optimizer:\n"
-                 f"    return {v['OPTIMIZER']}")
+    head = "def make_optimizer(groups: list[dict]) -> torch.optim.Optimizer:\n"
+    if v["LOOKAHEAD"]:
+        k, alpha = v["LOOKAHEAD"]
+        optimizer = head + "\n".join(
+            [*lines(v["OPTIMIZER"], 4, "optimizer = "),
+             f"    lookahead(optimizer, {k!r}, {alpha!r})  # slow weights every {k} steps",
+             "    return optimizer"])
+    else:
+        optimizer = head + "\n".join(lines(v["OPTIMIZER"], 4, "return "))
     # The engine's own training mode, copied verbatim: frozen BatchNorm layers keep their
     # statistics.
     mode = inspect.getsource(transfer.train_mode).rstrip("\n")
@@ -443,6 +460,8 @@ def _epochs(v: dict[str, Any], mix: bool) -> str:
         + ("            x, y = mix(x, y)\n" if mix else "") +
         "            with torch.autocast(device.type, dtype=half, enabled=amp):\n"
         "                loss, out = training_loss(model(x), y, loss_fn, AUX_WEIGHT)\n"
+        + ("                loss = loss + l1_penalty(model, LOSS[\"l1\"])\n"
+           if v["LOSS"]["l1"] else "") +
         "            optimizer_step(optimizer, loss, model.parameters(), GRAD_CLIP, scaler)\n"
         "            total += loss.detach().float() * len(x)\n"
         "            correct += int((out.argmax(dim=1) == hard_labels(y)).sum())\n"

@@ -5,10 +5,12 @@ cannot be read are skipped and counted, never fatal on their own."""
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,20 +96,24 @@ _PATH_HEADERS = {"path", "file", "filename", "file_name", "filepath", "file_path
 _LABEL_HEADERS = {"label", "labels", "class", "class_name", "target", "category", "y"}
 
 
-def list_csv(path: Path) -> Files:
+def list_csv(path: Path, task: str = "classify") -> Files:
     """Rows of ``path,label`` (a header row is optional; columns named like ``path``/``file``/
     ``image`` and ``label``/``class`` are found by name); paths are relative to the CSV's
-    folder. Missing files are skipped."""
+    folder. Missing files are skipped. ``task`` multilabel reads the label cell as names
+    separated by ``|`` (or ``;`` when that is not the delimiter; empty: no label); regress
+    reads every column but the path as a number (``path,value[,value…]``), named by the header
+    when there is one."""
+    what = _CSV_FORMS[task]
     path = path.expanduser()
     if not path.is_file():
         raise DatasetError(f"dataset.path: {path} is not a file; give a CSV file with one "
-                           "'path,label' row per image")
+                           f"{what} row per image")
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path} cannot be read as text ({e}); give a CSV file with one "
-                           "'path,label' row per image") from e
+                           f"{what} row per image") from e
     first = text.split("\n", 1)[0]
     delimiter = next((d for d in (",", "\t", ";") if d in first), ",")
     reader = csv.reader(text.splitlines(), delimiter=delimiter)
@@ -115,31 +121,99 @@ def list_csv(path: Path) -> Files:
         rows = [(n, r) for n, r in enumerate(reader, 1) if any(cell.strip() for cell in r)]
     except csv.Error as e:  # e.g. a field over csv.field_size_limit()
         raise DatasetError(f"{path}, line {reader.line_num}: cannot be read as CSV ({e}); give "
-                           "a CSV file with one 'path,label' row per image") from e
+                           f"a CSV file with one {what} row per image") from e
     base = path.parent
-    path_col, label_col = 0, 1
+    path_col, label_cols, names = 0, [1], None
     if rows and _is_header(rows[0][1], base):
-        header = [c.strip().lower() for c in rows[0][1]]
+        cells = [c.strip() for c in rows[0][1]]
+        header = [c.lower() for c in cells]
         path_col = next((i for i, c in enumerate(header) if c in _PATH_HEADERS), 0)
-        label_col = next((i for i, c in enumerate(header) if c in _LABEL_HEADERS),
-                         1 if path_col == 0 else 0)
+        if task == "regress":
+            label_cols = [i for i in range(len(header)) if i != path_col]
+            names = [cells[i] or f"value{j + 1}" for j, i in enumerate(label_cols)]
+        else:
+            label_cols = [next((i for i, c in enumerate(header) if c in _LABEL_HEADERS),
+                               1 if path_col == 0 else 0)]
         rows = rows[1:]
-    items: list[tuple[str, str]] = []
+    elif task == "regress":
+        width = max((len(r) for _, r in rows), default=2)
+        label_cols = list(range(1, max(2, width)))
+    if task == "regress" and names is None:
+        names = ["value"] if len(label_cols) == 1 else \
+            [f"value{j + 1}" for j in range(len(label_cols))]
+    separator = "|" if delimiter == ";" else "|;"
+    items: list[tuple[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     for line, row in rows:
-        if len(row) <= max(path_col, label_col) or not row[path_col].strip() \
-                or not row[label_col].strip():
-            raise DatasetError(f"{path}, line {line}: expected 'path,label', found "
+        cells = [row[i].strip() if i < len(row) else "" for i in label_cols]
+        if len(row) <= path_col or not row[path_col].strip() or \
+                (task != "multilabel" and not all(cells)):
+            raise DatasetError(f"{path}, line {line}: expected {what}, found "
                                f"{delimiter.join(row)!r}; fix or delete that line")
-        rel, label = row[path_col].strip(), row[label_col].strip()
+        rel = row[path_col].strip()
+        if task == "regress":
+            label: Any = _numbers(cells, path, line)
+        elif task == "multilabel":
+            label = sorted({n.strip() for n in _split_any(cells[0], separator) if n.strip()})
+        else:
+            label = cells[0]
         file = Path(rel).expanduser()
         file = file if file.is_absolute() else base / file
         if not file.is_file():
             skipped.append((rel, "missing"))
             continue
         items.append((str(file), label))
-    what = "give one 'path,label' row per image, paths relative to the CSV's folder"
+    what = f"give one {what} row per image, paths relative to the CSV's folder"
+    if task == "regress":
+        return _regress_listing(path.stem, path, items, skipped, names or [], what)
+    if task == "multilabel":
+        return _multilabel_listing(path.stem, path, items, skipped, what)
     return _listing(path.stem, path, items, skipped, [], what)
+
+
+_CSV_FORMS = {"classify": "'path,label'", "multilabel": "'path,label|label…'",
+              "regress": "'path,value[,value…]'"}
+
+
+def _split_any(cell: str, separators: str) -> list[str]:
+    for sep in separators[1:]:
+        cell = cell.replace(sep, separators[0])
+    return cell.split(separators[0])
+
+
+def _numbers(cells: list[str], path: Path, line: int) -> list[float]:
+    try:
+        values = [float(c) for c in cells]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise DatasetError(f"{path}, line {line}: expected numbers after the path, found "
+                           f"{', '.join(cells)!r}; fix or delete that line")
+    return values
+
+
+def _multilabel_listing(name: str, root: Path, items: list[tuple[str, Any]],
+                        skipped: list[tuple[str, str]], what: str) -> Files:
+    if not items:
+        raise DatasetError(f"{root} holds no images{_skipped_hint(skipped)}: {what}")
+    classes = sort_class_names({n for _, names in items for n in names})
+    if not classes:
+        raise DatasetError(f"{root} names no label on any row: {what}")
+    index = {c: i for i, c in enumerate(classes)}
+    labels = torch.zeros(len(items), len(classes), dtype=torch.float32)
+    for row, (_, names) in enumerate(items):
+        labels[row, [index[n] for n in names]] = 1.0
+    return Files(name, classes, [p for p, _ in items], labels, str(root), skipped, [],
+                 task="multilabel")
+
+
+def _regress_listing(name: str, root: Path, items: list[tuple[str, Any]],
+                     skipped: list[tuple[str, str]], names: list[str], what: str) -> Files:
+    if not items:
+        raise DatasetError(f"{root} holds no images{_skipped_hint(skipped)}: {what}")
+    labels = torch.tensor([v for _, v in items], dtype=torch.float32)
+    return Files(name, names, [p for p, _ in items], labels, str(root), skipped, [],
+                 task="regress")
 
 
 def _is_header(row: list[str], base: Path) -> bool:

@@ -66,6 +66,10 @@ class Files:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     probe: tuple[int, int, int] | None = None
+    task: str = "classify"
+    """classify: ``labels`` int64 ``[N]`` indexing ``classes``; multilabel: multi-hot float32
+    ``[N, K]`` over ``classes``; regress: float32 ``[N, T]``, ``classes`` naming the T
+    targets."""
 
 
 # ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class Predictions:
     indices: torch.Tensor  # int64 [N]
     classes: list[str]
     split: str = "val"
+    tta: str = "none"  # the test-time augmentation (engine.training.evaluate.TTA)
     probs: torch.Tensor = field(init=False)  # float32 [N, K]
     predicted: torch.Tensor = field(init=False)  # int64 [N]
     _metrics: dict[str, Any] | None = field(default=None, init=False, repr=False)
@@ -62,6 +63,7 @@ class Predictions:
         if self._metrics is None:
             self._metrics = evaluate(self.logits, self.labels, self.classes)
             self._metrics["split"] = SPLIT_NAMES.get(self.split, self.split)
+            self._metrics["tta"] = self.tta
         return self._metrics
 
 
@@ -71,9 +73,11 @@ def _on(device: torch.device, batches: Any) -> Iterator[tuple[torch.Tensor, torc
 
 
 def predict_split(model: nn.Module, data: Any, split: str = "val",
-                  batch_size: int = 256, names: Sequence[str] = ()) -> Predictions:
+                  batch_size: int = 256, names: Sequence[str] = (),
+                  tta: str = "none") -> Predictions:
     """The model's predictions over ``data``'s split ``split`` (train, val or test), in order;
-    its classes named by ``class_names`` (``names``: the project's)."""
+    its classes named by ``class_names`` (``names``: the project's); ``tta`` averages over
+    views of each image (``predict``)."""
     chosen = data.splits.get(split)
     if chosen is None:
         raise ValueError(f"the dataset has no {SPLIT_NAMES.get(split, split)} split")
@@ -82,9 +86,9 @@ def predict_split(model: nn.Module, data: Any, split: str = "val",
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else chosen.device
     batches = chosen.batches(batch_size, shuffle=False, seed=0, epoch=0)
-    logits, labels = predict(model, _on(device, batches))
+    logits, labels = predict(model, _on(device, batches), tta)
     classes = class_names(int(logits.shape[1]), data.classes, names)
-    return Predictions(logits, labels, torch.arange(len(chosen)), classes, split)
+    return Predictions(logits, labels, torch.arange(len(chosen)), classes, split, tta)
 
 
 def cell_indices(pred: Predictions, true_class: int, predicted_class: int) -> list[int]:

@@ -1,5 +1,13 @@
 """Evaluation of a classifier: accuracy, top-k, per-class precision/recall/F1, the confusion
-matrix, and one-vs-rest ROC curves with their AUC — as JSON-able numbers for the run history."""
+matrix, and one-vs-rest ROC curves with their AUC — as JSON-able numbers for the run history.
+
+Test-time augmentation (``predict(..., tta=)``) averages the softmax over views of each batch:
+``flip`` the image and its mirror; ``center`` and ``ten_crop`` first enlarge the batch by
+TTA_SCALE (8/7, torchvision's 224 → 256) and take crops of the input size: the centre one, or
+TenCrop's ten (the four corners and the centre, and their mirrors). The batches are already
+normalised; resizing and cropping commute with the per-channel normalisation, so the views are
+made from them directly.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +15,58 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 ROC_POINTS = 101
+TTA = ("none", "flip", "center", "ten_crop")
+TTA_SCALE = 8 / 7
+"""How much ``center`` and ``ten_crop`` enlarge an image before cropping the input's size."""
+
+
+def tta_views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
+    """The views of a batch ``[B, C, H, W]`` whose predictions ``tta`` averages."""
+    if tta not in TTA:
+        raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of "
+                         f"{', '.join(TTA)}")
+    if tta == "none":
+        return [x]
+    if x.dim() != 4:
+        raise ValueError("test-time augmentation needs image input ([C, H, W]); this network "
+                         "takes flat vectors")
+    if tta == "flip":
+        return [x, x.flip(-1)]
+    h, w = x.shape[-2:]
+    big = TF.resize(x, [max(h, round(h * TTA_SCALE)), max(w, round(w * TTA_SCALE))],
+                    antialias=True)
+    if tta == "center":
+        return [TF.center_crop(big, [h, w])]
+    return list(TF.ten_crop(big, [h, w]))
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = model(x)
+    return (out[0] if isinstance(out, tuple) else out).float()
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and labels (on the CPU) over ``batches`` of (x, y), in evaluation mode."""
+def predict(model: nn.Module, batches: Any, tta: str = "none"
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels (on the CPU) over ``batches`` of (x, y), in evaluation mode. With
+    ``tta`` (see the module's notes), the "logits" are the log of the softmax averaged over
+    the views, so that their softmax is that average."""
     was_training = model.training
     model.eval()
     logits, labels = [], []
     try:
         for x, y in batches:
-            out = model(x)
-            if isinstance(out, tuple):
-                out = out[0]
-            logits.append(out.float().cpu())
+            views = tta_views(x, tta)
+            if tta == "none":
+                out = _forward(model, x)
+            else:
+                probs = torch.stack([_forward(model, v).softmax(1) for v in views]).mean(0)
+                out = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+            logits.append(out.cpu())
             labels.append((y.argmax(dim=1) if y.dim() == 2 else y).cpu())
     finally:
         model.train(was_training)

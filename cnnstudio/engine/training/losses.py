@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ...project.config import LossConfig
 
@@ -92,7 +93,40 @@ def loss_function(loss: dict[str, Any], num_classes: int, class_counts: Sequence
             return distance(probs, soft_labels(target, num_classes, probs.dtype))
 
         return regression
+    if name == "hinge":
+        def hinge(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            # torch's multi_margin_loss is the same sum divided by the number of classes.
+            return multiclass_hinge(logits.float(), target, w).mean()
+
+        return hinge
     raise ValueError(f"training.loss.name: unknown loss {name!r}")
+
+
+def multiclass_hinge(s: torch.Tensor, target: torch.Tensor,
+                     w: torch.Tensor | None) -> torch.Tensor:
+    """Per sample, cs231n's multi-class SVM loss (Weston & Watkins): Σ_{j≠y} max(0, s_j − s_y
+    + 1), times class y's weight. Soft labels (mixup, cutmix) get the loss expected over them,
+    from every pair of classes (N·C² values: fine for the class counts a hinge loss suits)."""
+    if target.dim() == 2:
+        pairs = (s.unsqueeze(1) - s.unsqueeze(2) + 1).clamp(min=0)  # [n, c, j]: s_j − s_c + 1
+        own = torch.eye(s.shape[1], dtype=torch.bool, device=s.device)
+        per_class = pairs.masked_fill(own, 0.0).sum(dim=2)
+        y = target.to(s.dtype) if w is None else target.to(s.dtype) * w
+        return (y * per_class).sum(dim=1)
+    at = target.unsqueeze(1)
+    margins = (s - s.gather(1, at) + 1).clamp(min=0).scatter(1, at, 0.0)
+    return margins.sum(dim=1) if w is None else margins.sum(dim=1) * w[target]
+
+
+def l1_penalty(model: nn.Module, l1: float) -> torch.Tensor | float:
+    """λ·Σ|w| over the trainable weights of convolutions and fully connected layers: the
+    parameters with two dimensions or more. Biases and normalisation scales and shifts (one
+    dimension) are left out: they set offsets and scales, not which inputs count, and pulling
+    a BatchNorm's scale to 0 would switch its channel off rather than thin its weights."""
+    if not l1:
+        return 0.0
+    weights = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    return l1 * sum(p.abs().sum() for p in weights)
 
 
 def training_loss(out: torch.Tensor | tuple[torch.Tensor, ...], target: torch.Tensor,

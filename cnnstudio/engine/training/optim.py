@@ -2,9 +2,15 @@
 
 A schedule here is a pure function of the (fractional) epoch, applied before every step, so a
 resumed run follows exactly the curve of an uninterrupted one; only reduce-on-plateau keeps
-state, and it travels in the checkpoint. ``lr_factor``, ``plateau_step`` and ``optimizer_step``
-use torch alone and read settings as dicts, because the code generator copies them verbatim into
-the standalone ``train.py``: the script and the application follow one curve.
+state, and it travels in the checkpoint. ``lr_factor``, ``plateau_step``, ``lookahead`` and
+``optimizer_step`` use torch alone and read settings as dicts, because the code generator copies
+them verbatim into the standalone ``train.py``: the script and the application follow one curve.
+
+LAMB is timm's (``timm.optim.Lamb``, an optional dependency: ``pip install 'cnnstudio[timm]'``).
+Lookahead is ``lookahead`` below rather than ``timm.optim.Lookahead``: timm's wrapper skips
+``Optimizer.__init__``, so step hooks (the gradient sampling) never fire on it, and it would make
+every exported ``train.py`` need timm; ``lookahead`` steps exactly as timm's does (a test holds
+them together).
 """
 
 from __future__ import annotations
@@ -20,7 +26,16 @@ from ...project.config import OptimizerConfig, ScheduleConfig
 
 
 def make_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-    """The configured optimizer over parameter ``groups`` (each with its own ``lr``)."""
+    """The configured optimizer over parameter ``groups`` (each with its own ``lr``), with
+    Lookahead around it when ``lookahead_k`` is set."""
+    optimizer = _base_optimizer(config, groups)
+    if config.lookahead_k:
+        lookahead(optimizer, config.lookahead_k, config.lookahead_alpha)
+    return optimizer
+
+
+def _base_optimizer(config: OptimizerConfig,
+                    groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     wd = config.weight_decay
     betas = (config.beta1, config.beta2)
     name = config.name
@@ -42,7 +57,47 @@ def make_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]]) -> tor
     if name == "radam":
         return torch.optim.RAdam(groups, lr=config.lr, betas=betas, eps=config.eps,
                                  weight_decay=wd)
+    if name == "adadelta":
+        return torch.optim.Adadelta(groups, lr=config.lr, rho=config.rho, eps=config.eps,
+                                    weight_decay=wd)
+    if name == "lamb":
+        try:
+            from timm.optim import Lamb
+        except ImportError:
+            raise ValueError("the LAMB optimizer is timm's: install it with "
+                             "pip install 'cnnstudio[timm]'") from None
+        # No clipping inside LAMB (timm's default clips to 1): train.grad_clip is the one clip.
+        return Lamb(groups, lr=config.lr, betas=betas, eps=config.eps, weight_decay=wd,
+                    max_grad_norm=None)
     raise ValueError(f"training.optimizer.name: unknown optimizer {name!r}")
+
+
+def lookahead(optimizer: torch.optim.Optimizer, k: int, alpha: float) -> None:
+    """Lookahead (Zhang et al., 2019) around ``optimizer``: after every ``k``-th step the slow
+    weights move ``alpha`` of the way to the fast ones, and the fast weights restart from
+    them. As timm's ``Lookahead``: the slow weights start at the fast ones of the first sync,
+    and live in the optimizer's state (``lookahead_slow_buff``, the step count in its groups),
+    so they travel in its ``state_dict``."""
+    for group in optimizer.param_groups:
+        group.setdefault("lookahead_step", 0)
+
+    @torch.no_grad()
+    def sync(opt: torch.optim.Optimizer, _args: Any, _kwargs: Any) -> None:
+        for group in opt.param_groups:
+            group["lookahead_step"] += 1
+            if group["lookahead_step"] % k:
+                continue
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = opt.state[p]
+                if "lookahead_slow_buff" not in state:
+                    state["lookahead_slow_buff"] = p.detach().clone()
+                slow = state["lookahead_slow_buff"]
+                slow.add_(p - slow, alpha=alpha)
+                p.copy_(slow)
+
+    optimizer.register_step_post_hook(sync)
 
 
 def lr_factor(schedule: dict[str, Any], t: float, epochs: int, steps: int, base_lr: float,
@@ -68,8 +123,24 @@ def lr_factor(schedule: dict[str, Any], t: float, epochs: int, steps: int, base_
             now = t - start
         floor = schedule["eta_min"] / base_lr
         f = floor + (1 - floor) * (1 + math.cos(math.pi * now / period)) / 2
-    elif name == "plateau":
-        f = plateau_scale
+    elif name == "polynomial":  # (1 − t/T)^power from 1 down to the lowest rate
+        floor = schedule["eta_min"] / base_lr
+        f = floor + (1 - floor) * (1 - min(t, epochs) / epochs) ** schedule["power"]
+    elif name == "cyclic":
+        # torch's CyclicLR by epochs: from the lowest rate up to 1 and back, each way
+        # cycle_epochs long; triangular2 halves each cycle, exp_range shrinks by γ an epoch.
+        x = t / schedule["cycle_epochs"]
+        cycle = math.floor(1 + x / 2)
+        height = max(0.0, 1 - abs(x - 2 * cycle + 1))
+        mode = schedule["cycle_mode"]
+        if mode == "triangular2":
+            height /= 2 ** (cycle - 1)
+        elif mode == "exp_range":
+            height *= schedule["gamma"] ** t
+        floor = schedule["eta_min"] / base_lr
+        f = floor + (1 - floor) * height
+    elif name == "plateau":  # never below min_lr (nor raised above 1 by it)
+        f = max(plateau_scale, min(1.0, schedule["min_lr"] / base_lr))
     elif name == "onecycle":
         # torch's OneCycleLR with its defaults: 30% up from max/25, then down to max/25e4.
         peak = (schedule["max_lr"] or 10 * base_lr) / base_lr

@@ -15,6 +15,7 @@ from ...project.model import Project, Run, graph_hash, now
 from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
 from .distill import load_teacher
+from .gradflow import GradientSample
 from .trainer import (
     BatchEnd,
     CheckpointSaved,
@@ -237,8 +238,9 @@ class Session:
         elif isinstance(event, Failed):
             self._fail(run, event.message)
             yield from self._save()
-        elif isinstance(event, BatchEnd):
-            pass
+        elif isinstance(event, (BatchEnd, GradientSample)):
+            pass  # live only: gradient samples are a diagnosis of this run, which --log-json
+            # keeps where wanted; the project's history holds the per-epoch metrics
 
     def _fail(self, run: Run, message: str) -> None:
         run.status, run.finished, run.message = "failed", now(), message

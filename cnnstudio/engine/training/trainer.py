@@ -1,7 +1,8 @@
 """The Qt-free trainer (DESIGN.md §6). ``Trainer.run()`` is a generator of events (started,
-batch end, epoch end, checkpoint, finished, failed); the command line prints them, the window
-turns them into signals. Pause and stop are honoured between batches. Metrics accumulate on the
-device and are read back a few times a second, never with ``.item()`` on every step.
+batch end, gradient samples, epoch end, checkpoint, finished, failed); the command line prints
+them, the window turns them into signals. Pause and stop are honoured between batches. Metrics
+accumulate on the device and are read back a few times a second, never with ``.item()`` on every
+step.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .. import checkpoint as ckpt
 from ..build import to_module
 from ..data.errors import DatasetError
 from .evaluate import evaluate, predict
-from .losses import AUX_WEIGHT, distilled, hard_labels, make_loss, training_loss
+from .gradflow import SAMPLES_PER_EPOCH, GradientFlow, GradientSample, sample_steps
+from .losses import AUX_WEIGHT, distilled, hard_labels, l1_penalty, make_loss, training_loss
 from .optim import LrSchedule, make_optimizer, optimizer_step
 from .transfer import (
     LoadReport,
@@ -100,7 +102,7 @@ class Failed:
     event: str = "failed"
 
 
-Event = Started | BatchEnd | EpochEnd | CheckpointSaved | Finished | Failed
+Event = Started | BatchEnd | GradientSample | EpochEnd | CheckpointSaved | Finished | Failed
 
 
 class TrainingError(RuntimeError):
@@ -193,6 +195,7 @@ class Trainer:
         report_interval: float = 0.25,
         teacher: Any = None,
         prepare: Callable[[nn.Module], None] | None = None,
+        grad_samples: int = SAMPLES_PER_EPOCH,
     ) -> None:
         self.graph = graph
         self.teacher_source = teacher
@@ -208,6 +211,8 @@ class Trainer:
         self.resume_from = resume
         self.dist = distributed or Distributed(0, 1)
         self.report_interval = report_interval
+        self.grad_samples = grad_samples
+        """Steps per epoch whose gradient flow is sampled (GradientSample events; 0: none)."""
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -304,6 +309,8 @@ class Trainer:
             cfg.optimizer,
             param_groups(model, self.graph, cfg.optimizer.lr, cfg.transfer.lr_multipliers))
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.gradflow = GradientFlow(model, self.graph) \
+            if self.grad_samples > 0 and self.dist.main else None
         data = self.data
         self.loss_fn = make_loss(cfg.loss, data.num_classes, data.class_counts, self.device)
         batches = data.train.num_batches(cfg.batch_size, drop_last=False)
@@ -378,6 +385,8 @@ class Trainer:
         channels_last = self.device.type == "cuda" and cfg.channels_last
         # Several processes must read back (all-reduce) at the same steps: every few steps.
         sync_every = max(1, self.steps // 20) if world > 1 else 0
+        sampled = sample_steps(self.steps, self.grad_samples) if self.gradflow is not None \
+            else frozenset()
         for i, (x, y) in enumerate(batches, start=first * world):
             if step >= self.steps:
                 break
@@ -399,6 +408,8 @@ class Trainer:
                 loss, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
                 if self.teacher is not None:
                     loss = self._distilled(loss, out, x)
+                loss = loss + l1_penalty(self.model, cfg.loss.l1)
+            watch = self.gradflow.watch(optimizer) if step in sampled else None
             optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
             with torch.no_grad():
@@ -407,6 +418,8 @@ class Trainer:
                 correct.add_((out.argmax(dim=1) == hard_labels(y)).sum())
             sums.count += n
             step += 1
+            if watch is not None and (sample := watch.sample(epoch + 1, step, self.steps)):
+                yield sample
             now = time.perf_counter()
             due = step % sync_every == 0 if world > 1 else now - last_report >= self.report_interval
             if due:

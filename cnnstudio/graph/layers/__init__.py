@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (each module registers its specs)
     activation,
     affine,
+    batch_instance,
     branches,
     conv,
     convnext,

@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (each family registers its presets)
     simple,
     squeezenet,
     vgg,
+    xception,
 )
 from .registry import Preset, PresetError, all_presets, build, describe, get, names
 

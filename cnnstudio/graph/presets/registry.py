@@ -22,6 +22,9 @@ class Preset:
     fixed: dict[str, Any] = field(default_factory=dict)
     torchvision: bool = False
     """True when torchvision has the same model under the same name, with the same keys."""
+    layout: tuple[str, ...] = ()
+    """Options that leave torchvision's layout when set away from their defaults (a ResNet's
+    ``skip``): the graph then no longer takes its weights, and its origin says so."""
 
     def options(self) -> dict[str, Any]:
         """The options a user may set, with their defaults."""
@@ -39,9 +42,10 @@ class Preset:
                     f"preset {self.name!r} has no option {key!r}; its options are "
                     f"{', '.join(allowed) or 'none'}")
         graph = self.builder(**self.fixed, **options)
+        same_layout = all(options.get(key, allowed[key]) == allowed[key] for key in self.layout)
         graph.metadata["origin"] = {
             "preset": self.name, "options": plain({**allowed, **options}),
-            "torchvision": self.torchvision,
+            "torchvision": self.torchvision and same_layout,
         }
         if self.torchvision:  # torchvision's models start as its builders initialise them
             graph.metadata[init.KEY] = {"scheme": "torchvision", "family": self.family}
@@ -56,10 +60,10 @@ _PRESETS: dict[str, Preset] = {}
 
 
 def register(name: str, family: str, description: str, builder: Callable[..., Graph], *,
-             torchvision: bool = False, **fixed: Any) -> None:
+             torchvision: bool = False, layout: tuple[str, ...] = (), **fixed: Any) -> None:
     if name in _PRESETS:
         raise ValueError(f"preset {name!r} is registered twice")
-    _PRESETS[name] = Preset(name, family, description, builder, fixed, torchvision)
+    _PRESETS[name] = Preset(name, family, description, builder, fixed, torchvision, layout)
 
 
 def get(name: str) -> Preset:

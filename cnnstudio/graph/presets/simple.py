@@ -77,9 +77,51 @@ def build_gap_cnn(
     return b.graph
 
 
+def build_cs231n_pattern(
+    *,
+    num_classes: int = 10,
+    input_shape: Sequence[int] = (3, 32, 32),
+    n: int = 2,
+    m: int = 2,
+    k: int = 1,
+    width: int = 32,
+    hidden: int = 128,
+    pool: bool = True,
+) -> Graph:
+    """cs231n's recipe INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC: M blocks of
+    ``n`` 3×3 convolutions (padding 1, so only the pools shrink the maps) with ``width``
+    filters, doubled after each 2×2 max pool, then ``k`` hidden layers of ``hidden`` units.
+    Without ``pool`` the width stays and the maps keep the input's size."""
+    if n < 1 or m < 1 or k < 0:
+        raise ValueError(f"n and m are at least 1 and k at least 0, not n={n}, m={m}, k={k}")
+    b = Builder(input_shape)
+    x = b.input
+    filters = width
+    for i in range(1, m + 1):
+        label = f"Block {i}: [CONV → RELU]×{n}" + (" → POOL" if pool else "")
+        with b.scope(f"block{i}", label):
+            for j in range(1, n + 1):
+                x = b.add("Conv2d", f"conv{j}", x, out_channels=filters, kernel_size=3,
+                          padding=1)
+                x = b.add("ReLU", f"relu{j}", x)
+            if pool:
+                x = b.add("MaxPool2d", "pool", x, kernel_size=2)
+                filters *= 2
+    x = b.add("Flatten", "flatten", x)
+    with b.scope("classifier", f"Classifier: [FC → RELU]×{k} → FC"):
+        for j in range(1, k + 1):
+            x = b.add("Linear", f"fc{j}", x, out_features=hidden)
+            x = b.add("ReLU", f"relu{j}", x)
+        b.add("Linear", "output", x, out_features=num_classes)
+    return b.graph
+
+
 register("simple_cnn", "simple", "Simple CNN for 28×28 digits: [CONV 3×3 → RELU → POOL 2×2]×2 "
          "(32, 64 filters), flatten 7×7×64 = 3,136, FC 128 → RELU → FC 10; 421.6 K parameters",
          build_simple_cnn)
 register("gap_cnn", "simple", "5-layer CNN with global average pooling: 3 conv blocks (32, 64, "
          "128 filters) on 224×224×3, GAP instead of flatten, FC 128 → dropout → FC 10; outputs "
          "class scores, 111 K parameters", build_gap_cnn)
+register("cs231n_pattern", "simple", "cs231n pattern: INPUT → [[CONV → RELU]×N → POOL?]×M → "
+         "[FC → RELU]×K → FC with N, M, K, the width and pooling as options; by default "
+         "N=2, M=2, K=1 on 32×32×3 (32 then 64 filters), 591 K parameters", build_cs231n_pattern)

@@ -227,7 +227,7 @@ def test_every_layer_type_is_written(tmp_path) -> None:
              ("Slice", {"start": 1, "end": 2}),
              ("Conv2d", {"out_channels": 4, "kernel_size": 1, "weight_standardization": "scaled"}),
              ("GlobalResponseNorm", {}), ("BranchSoftmax", {"branches": 2, "groups": 2}),
-             ("BlurPool2d", {"stride": 1})]
+             ("BlurPool2d", {"stride": 1}), ("BatchInstanceNorm2d", {"rho_init": 0.5})]
     flat = [("Flatten", {}), ("Linear", {"out_features": 6}), ("BatchNorm1d", {}),
             ("Dropout", {"p": 0.2}), ("LogSoftmax", {})]
     nodes = [{"id": "input", "type": "Input", "params": {"shape": [3, 6, 6]}}]

@@ -1,7 +1,8 @@
 """The generated train.py and the trainer train alike (issue 18): for every schedule (with and
-without warm-up) the script sets the learning rates the trainer sets, step by step, and for every
-loss variant (plain, label smoothing, class weights, soft labels, auxiliary heads) its loss on one
-fixed batch is the trainer's."""
+without warm-up) the script sets the learning rates the trainer sets, step by step, for every
+loss variant (plain, label smoothing, class weights, soft labels, auxiliary heads, an L1 penalty)
+its loss on one fixed batch is the trainer's, and every optimizer (with and without Lookahead)
+moves the weights as the trainer's does."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from cnnstudio.engine.codegen.train import training_script
 from cnnstudio.engine.training.trainer import BatchEnd, EpochEnd, Failed, Trainer
 from cnnstudio.graph import Graph, load_graph
 from cnnstudio.project import DatasetConfig, Project, TrainConfig
-from cnnstudio.project.config import LOSSES, SCHEDULES
+from cnnstudio.project.config import LOSSES, OPTIMIZERS, SCHEDULES
 
 from .fakes import TensorData, TensorSplit
 
@@ -77,13 +78,15 @@ def run(trainer: Trainer) -> list:
 
 # -- learning rates ----------------------------------------------------------------------------
 @pytest.mark.parametrize("warmup", [0.0, 1.5])
-@pytest.mark.parametrize("name", SCHEDULES)
-def test_learning_rates_match(tmp_path, monkeypatch, name: str, warmup: float) -> None:
+@pytest.mark.parametrize("schedule", [*SCHEDULES, "cyclic:triangular2", "cyclic:exp_range"])
+def test_learning_rates_match(tmp_path, monkeypatch, schedule: str, warmup: float) -> None:
     epochs, steps = 6, 4
+    name, _, mode = schedule.partition(":")
     cfg = config({"epochs": epochs, "schedule": {
         "name": name, "warmup_epochs": warmup, "step_size": 2, "milestones": [1, 3],
         "gamma": 0.5, "eta_min": 0.01, "t0": 2, "t_mult": 2, "patience": 0, "factor": 0.5,
-        "max_lr": 0.4}})
+        "min_lr": 0.03, "max_lr": 0.4, "power": 2.0, "cycle_epochs": 1.5,
+        "cycle_mode": mode or "triangular"}})
     data = TensorData(n=steps * cfg.batch_size, classes=CLASSES, val=32)
     # Validation labels that disagree with training's: the better the net learns, the worse
     # its validation loss, so reduce-on-plateau has epochs to act on.
@@ -111,6 +114,8 @@ def test_learning_rates_match(tmp_path, monkeypatch, name: str, warmup: float) -
         assert len(set(trainer_lrs)) > 1
     if name == "plateau":
         assert plateau["scale"] < 1  # the run had epochs without improvement
+        assert plateau["scale"] * script.LR < 0.03  # scaled below min_lr, held at it:
+        assert epoch_lrs[-1] == pytest.approx(0.03)
 
 
 # -- the loss on one batch ---------------------------------------------------------------------
@@ -128,6 +133,7 @@ VARIANTS = {
     "soft_labels": ({"label_smoothing": 0.1, "class_weights": "balanced"}, False, True),
     "aux_heads": ({"label_smoothing": 0.1}, True, False),
     "aux_heads_soft_weighted": ({"class_weights": [1.0, 2.0, 3.0]}, True, True),
+    "l1_penalty": ({"l1": 0.01}, True, False),
     **{f"{loss}_weighted": ({"name": loss, "class_weights": "balanced"}, False, True)
        for loss in LOSSES if loss != "cross_entropy"},
 }
@@ -161,13 +167,43 @@ def test_loss_on_one_batch_matches(tmp_path, monkeypatch, variant: str) -> None:
         out = model(x)
         assert isinstance(out, tuple) == aux
         loss, logits = script.training_loss(out, target, loss_fn, script.AUX_WEIGHT)
+        if script.LOSS["l1"]:
+            loss = loss + script.l1_penalty(model, script.LOSS["l1"])
     assert logits.shape == (batch, CLASSES)
     assert float(loss) == pytest.approx(record.train_loss, rel=1e-5)
     if aux:  # the auxiliary head's loss is part of it
         assert float(loss) > float(loss_fn(logits, target))
 
 
-# -- the optimizer step ------------------------------------------------------------------------
+# -- the optimizer ----------------------------------------------------------------------------
+@pytest.mark.parametrize("lookahead_k", [0, 2])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_match(tmp_path, monkeypatch, name: str, lookahead_k: int) -> None:
+    """The script's make_optimizer is written by the code generator, not copied: over five
+    steps on the same gradients it moves the weights exactly as the trainer's optimizer."""
+    from cnnstudio.engine.training.optim import make_optimizer
+
+    if name == "lamb":
+        pytest.importorskip("timm")
+    cfg = config({"optimizer": {"name": name, "lr": 0.05, "momentum": 0.5, "nesterov": True,
+                                "weight_decay": 0.01, "rho": 0.8, "beta1": 0.8,
+                                "lookahead_k": lookahead_k, "lookahead_alpha": 0.3}})
+    script = generated(tmp_path, monkeypatch, graph(), cfg)
+    x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    weights = []
+    for make in (lambda ps: make_optimizer(cfg.optimizer, [{"params": ps, "lr": 0.05}]),
+                 lambda ps: script.make_optimizer([{"params": ps, "lr": 0.05}])):
+        model = to_module(graph(), seed=3)
+        optimizer = make(list(model.parameters()))
+        for _ in range(5):
+            optimizer.zero_grad()
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+        weights.append(model.state_dict())
+    for key, value in weights[0].items():
+        torch.testing.assert_close(weights[1][key], value, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("grad_clip", [None, 0.05])
 def test_optimizer_step_clips_the_unscaled_gradients(grad_clip: float | None) -> None:
     """Through a float16 GradScaler (as on GPUs without bfloat16) a step equals the plain one:

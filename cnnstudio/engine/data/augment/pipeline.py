@@ -29,7 +29,13 @@ gaussian_blur           ``kernel_size`` 3 (odd), ``sigma`` [0.1, 2.0] (or one nu
 gaussian_noise          ``std`` 0.05 (or [min, max]), ``clip`` true
 random_erasing          ``p`` 0.5, ``scale`` [0.02, 0.33], ``ratio`` [0.3, 3.3], ``value`` 0
                         (a number, one per channel, or "random")
+randaugment             ``num_ops`` 2 operations a sample, each at ``magnitude`` 9 (of 0–30)
+autoaugment             ``policy`` imagenet | cifar10 | svhn (the learned sub-policies)
+trivialaugment          one operation a sample at a random magnitude (TrivialAugmentWide)
 ======================  ===================================================================
+
+The three policies (``policies``) also take ``fill`` and ``interpolation`` (nearest) and draw
+their operations per sample.
 
 Mixup and CutMix (``mix``) draw λ ~ Beta(α, α) per sample, pair each sample with another of
 the batch, and return soft labels ``[B, K]`` that sum to 1 (per sample, either one when both
@@ -58,12 +64,13 @@ from .geometry import (
     VerticalFlip,
     box_mask,
 )
+from .policies import AutoAugment, RandAugment, TrivialAugment
 
 __all__ = ["STEPS", "Draw", "Params", "Pipeline", "Step", "check_steps", "make_step", "mix"]
 
 STEPS: dict[str, type[Step]] = {s.name: s for s in (
     RandomCrop, RandomResizedCrop, HorizontalFlip, VerticalFlip, Rotation, Affine, ColorJitter,
-    GaussianBlur, GaussianNoise, RandomErasing)}
+    GaussianBlur, GaussianNoise, RandomErasing, RandAugment, AutoAugment, TrivialAugment)}
 
 
 def make_step(name: str, params: dict[str, Any] | None = None) -> Step:
