@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import engine
-from ..project.config import MAX_FOLDS
+from ..project.config import MAX_FOLDS, TASK_SCORES
 from ..project.examples import is_example
 from .common import CliError, add_recipe_option, apply_recipe, positive_int, read_project
 from .progress import Bar, duration
@@ -302,7 +302,8 @@ class _Report:
         if self.bar is not None:
             extra = ""
             if summary:
-                extra = f"; {summary['split']} accuracy {100 * summary['accuracy']:.2f}%"
+                score = TASK_SCORES[summary.get("task", "classify")]
+                extra = f"; {summary['split']} {score} {100 * summary['accuracy']:.2f}%"
             self.bar.line(f"{event.status}: {event.message}{extra}")
         return 130 if event.status == "stopped" else 0
 
@@ -310,9 +311,12 @@ class _Report:
 def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any]:
     if not evaluation:
         return {}
+    # multi-label: accuracy is the micro-F1; regression: the mean R², and no macro F1
     return {"split": evaluation.get("split"), "accuracy": evaluation["accuracy"],
-            "top_k": evaluation.get("top_k"), "macro_f1": evaluation["macro"]["f1"],
-            "macro_auc": evaluation.get("macro_auc")}
+            "top_k": evaluation.get("top_k"),
+            "macro_f1": evaluation.get("macro", {}).get("f1"),
+            "macro_auc": evaluation.get("macro_auc"),
+            **({"task": evaluation["task"]} if "task" in evaluation else {})}
 
 
 def _fresh_runs(option: str, args: argparse.Namespace, *also: str) -> None:

@@ -194,6 +194,10 @@ SOURCES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", 
 TASKS = ("classify", "multilabel", "regress")
 TASK_LOSSES = {"multilabel": ("bce",), "regress": ("mse", "mae")}
 """The losses a task trains with (classify: every loss)."""
+TASK_SCORES = {"classify": "accuracy", "multilabel": "micro-F1", "regress": "R²"}
+"""What the per-epoch "accuracy" (train_acc, val_acc) and an evaluation's ``accuracy`` are
+for each task: all higher-is-better; micro-F1 rather than subset accuracy, which stays near 0
+for many labels; R² (averaged over the targets) rather than −MAE, which has no fixed scale."""
 
 
 @dataclass
@@ -431,10 +435,10 @@ class TrainConfig(Section):
     extra: dict = _extra()
 
 
-def task_problem(dataset: DatasetConfig, training: TrainConfig) -> str | None:
-    """Why the loss cannot train the dataset's task (one line), or None: checked before any
-    data is read."""
-    task, loss = dataset.task, training.loss
+def task_problem(task: str, training: TrainConfig) -> str | None:
+    """Why the loss cannot train the dataset's ``task`` (one line), or None: checked before
+    any data is read."""
+    loss = training.loss
     allowed = TASK_LOSSES.get(task)
     if allowed is not None and loss.name not in allowed:
         return (f"training.loss.name: {loss.name} does not fit dataset.task {task}; choose "

@@ -34,7 +34,8 @@ def test_every_example_project_opens_and_is_valid() -> None:
 
     names = sorted(p.name for p in EXAMPLES.glob("*.cnnproj"))
     assert names == ["alexnet-mnist.cnnproj", "lenet5-digits.cnnproj",
-                     "resnet18-cifar10.cnnproj", "resnet18-mnist.cnnproj",
+                     "plain56-digits.cnnproj", "resnet18-cifar10.cnnproj",
+                     "resnet18-mnist.cnnproj", "resnet56-digits.cnnproj",
                      "simple-cnn-digits.cnnproj"]
     for name in names:
         project = load_project(EXAMPLES / name)

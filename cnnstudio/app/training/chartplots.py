@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...project.config import TASK_SCORES
 from ..widgets import color_icon
 from ..workers import Jobs
 from .rundata import run_label
@@ -93,6 +94,7 @@ class ChartPlots(pg.GraphicsLayoutWidget):
         self.hover_text: dict[str, pg.TextItem] = {}
         self.overlays: dict[str, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
         self.bands: dict[str, list[Any]] = {}  # configuration → its band's items (acc plot)
+        self.titles = dict(PLOTS)
         self.anchors: dict[str, pg.PlotDataItem] = {}
         """Per plot, two invisible points at the nice bounds of its data: the plot's own
         autorange (and the user's "View all") then covers them, and stays put between steps."""
@@ -163,9 +165,18 @@ class ChartPlots(pg.GraphicsLayoutWidget):
     def apply_theme(self, pal: QPalette) -> None:
         text = pal.color(QPalette.ColorRole.WindowText)
         self.setBackground(pal.color(QPalette.ColorRole.Base))
-        for name, title in PLOTS:
+        for name, title in self.titles.items():
             style_plot(self.plots[name], title, text)
         style_legend(self.legend, text)
+
+    def set_task(self, task: str) -> None:
+        """Title the "acc" plot with the task's per-epoch score."""
+        name = TASK_SCORES.get(task, "accuracy")
+        title = f"{name[0].upper()}{name[1:]} ({'×100' if task == 'regress' else '%'})"
+        if self.titles["acc"] != title:
+            self.titles["acc"] = title
+            text = self.palette().color(QPalette.ColorRole.WindowText)
+            style_plot(self.plots["acc"], title, text)
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         start = time.thread_time()

@@ -148,6 +148,7 @@ class TrainingCharts(QWidget):
         self.smoothed.clear()
         self.view.hide_cross()
         self.title.setText(NO_RUN)
+        self.view.set_task(self.document.project.dataset.task)
         self._dirty = True
         self._redraw()
 

@@ -29,6 +29,7 @@ from ..style import ERROR_COLOR
 from ..widgets import ComboBox, muted_label
 from ..workers import Jobs
 from . import evalsource as src
+from .evaltasks import MultiLabelPage, RegressionPage, summary_line
 from .evalwidgets import (
     CellFrame,
     ConfusionModel,
@@ -117,6 +118,10 @@ class EvaluationView(QWidget):
         self.pages = QStackedWidget()
         self.pages.addWidget(self.placeholder)
         self.pages.addWidget(self._results())
+        self.multilabel = MultiLabelPage()
+        self.regression = RegressionPage()
+        self.pages.addWidget(self.multilabel)  # in place of the confusion matrix
+        self.pages.addWidget(self.regression)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
@@ -193,6 +198,9 @@ class EvaluationView(QWidget):
         self.cell_label.setText("Click a cell of the matrix to see its images.")
         self._fill_splits(result.data, pred.split)
         m = pred.metrics()
+        if pred.task != "classify":
+            self._show_task(result)
+            return
         top = " · ".join(f"top-{k} {100 * v:.1f} %" for k, v in m["top_k"].items())
         auc = f" · macro AUC {m['macro_auc']:.3f}" if m.get("macro_auc") is not None else ""
         how = result.source.label
@@ -212,6 +220,19 @@ class EvaluationView(QWidget):
             self.strip.clear()
             self.strip.hide()
         self.pages.setCurrentIndex(1)
+        self.evaluated.emit(pred)
+
+    def _show_task(self, result: src.Evaluated) -> None:
+        """A multi-label or regression evaluation: its page instead of the matrix."""
+        pred = result.predictions
+        m = pred.metrics()
+        how = result.source.label
+        if result.plain is not None:
+            how += f", {TTA_LABELS[pred.tta].lower()} TTA"
+        self._set_message(f"{len(pred)} {m['split']} images, {how}: {summary_line(m)}")
+        page = self.multilabel if pred.task == "multilabel" else self.regression
+        page.show_metrics(m)
+        self.pages.setCurrentWidget(page)
         self.evaluated.emit(pred)
 
     def _fill_splits(self, data: Any, current: str) -> None:
@@ -283,6 +304,10 @@ class EvaluationView(QWidget):
         source = src.resolve(self.document, self.controller)
         if source is None:
             self._set_message(NO_WEIGHTS, error=True)
+            return False
+        if self.document.project.dataset.task != "classify":
+            self._set_message("Predicting one image shows a classifier's top classes; this "
+                              "network is trained for another task.", error=True)
             return False
         problem = src.graph_problem(self.document)
         if problem:

@@ -1,9 +1,9 @@
 """The Data section of the training settings: the source (built-in sets, an image folder, a
-CSV), its path, downloading a torchvision set now with a progress bar (the engine's own
-downloader, in a Jobs job; its progress crosses to the GUI thread as a queued signal), the
-split, the normalisation and how images are resized (straight to the input, the shorter
-side then the centre crop, as pretrained weights expect, or letterboxed: the whole image
-scaled to fit and padded)."""
+CSV), its path, the task (a CSV's: classes, several labels or numbers per image), downloading
+a torchvision set now with a progress bar (the engine's own downloader, in a Jobs job; its
+progress crosses to the GUI thread as a queued signal), the split, the normalisation and how
+images are resized (straight to the input, the shorter side then the centre crop, as
+pretrained weights expect, or letterboxed: the whole image scaled to fit and padded)."""
 
 from __future__ import annotations
 
@@ -141,10 +141,13 @@ class DataGroup(QWidget):
         self.relay = _Progress(self)
         self.relay.changed.connect(self._progress)
         when = {"mean": _custom, "std": _custom, "fold": _folds,
+                "task": lambda values: values["source"] == "csv" or values["task"] != "classify",
+                "standardize": lambda values: values["task"] == "regress",
                 "val_fraction": lambda values: not _folds(values),
                 "resize": lambda values: values.get("fit") != "pad"}
         # folds first: the rows it shows and hides are below it, so it stays under the cursor
-        self.split = FieldForm(DatasetConfig, ["folds", "fold", "val_fraction", "test_fraction",
+        self.split = FieldForm(DatasetConfig, ["task", "standardize", "folds", "fold",
+                                               "val_fraction", "test_fraction",
                                                "split_seed", "limit", "normalize", "mean", "std",
                                                "fit", "resize", "interpolation"],
                                self._apply,

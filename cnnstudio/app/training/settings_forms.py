@@ -44,6 +44,8 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
                   "imagenet": "ImageNet mean and std",
                   "custom": "Custom mean and std"},
     "interpolation": {"bilinear": "Bilinear", "bicubic": "Bicubic", "nearest": "Nearest"},
+    "task": {"classify": "Classify (one class per image)", "multilabel":
+             "Multi-label (names split by | or ;)", "regress": "Regression (numbers per image)"},
     "device": {"auto": "Automatic (GPU if present)", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)",
                "mps": "MPS (Apple GPU)"},
     "optimizer.name": {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -66,7 +68,7 @@ FIELD_LABELS = {
     "split_seed": "Split seed", "folds": "Folds", "fold": "Validation fold",
     "limit": "Sample limit", "normalize": "Normalize",
     "mean": "Mean", "std": "Std", "resize": "Resize (shorter side)",
-    "interpolation": "Interpolation",
+    "interpolation": "Interpolation", "standardize": "Standardize targets",
     "mixup_alpha": "Mixup α", "cutmix_alpha": "CutMix α", "batch_size": "Batch size",
     "lr": "Learning rate", "beta1": "β1", "beta2": "β2", "eps": "ε", "weight_decay":
     "Weight decay", "grad_clip": "Gradient clip", "early_stopping": "Early stopping",

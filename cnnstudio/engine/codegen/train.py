@@ -39,6 +39,11 @@ def training_script(project: Project, *, model_file: str = "model.py",
     if cfg.distill.teacher:
         raise ValueError("the training script does not distil from a teacher yet; clear "
                          "training.distill.teacher to export it")
+    if ds.task != "classify":
+        what = "multi-label" if ds.task == "multilabel" else "regression"
+        raise ValueError(f"the training script trains classifiers only; this project's "
+                         f"{what} CSV (dataset.task {ds.task}) trains in CNN Studio or with "
+                         "`cnnstudio train`")
     if ds.source == "csv":
         raise ValueError("the training script reads digits, torchvision sets and image "
                          "folders; this project's data is a CSV list of files")

@@ -155,10 +155,24 @@ class Data:
     notes: list[str] = field(default_factory=list)
     split_config: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    task: str = "classify"
+    """classify | multilabel | regress (see ``Files.task``)."""
+    target_mean: list[float] | None = None
+    """Regression with standardised targets: the training split's mean and std per target;
+    the splits' targets are (value − mean) / std."""
+    target_std: list[float] | None = None
 
     @property
     def num_classes(self) -> int:
+        """The network's outputs: classes, labels or regression targets."""
         return len(self.classes)
+
+    def original_units(self, values: torch.Tensor) -> torch.Tensor:
+        """Regression outputs or targets ``[N, T]`` in the CSV's units (as they are when the
+        targets are not standardised)."""
+        if self.target_mean is None or self.target_std is None:
+            return values
+        return values * torch.tensor(self.target_std) + torch.tensor(self.target_mean)
 
     @property
     def class_counts(self) -> list[int]:
@@ -187,6 +201,8 @@ class Data:
             "resize": self.sizing.resize, "interpolation": self.sizing.interpolation,
             "split": dict(self.split_config), "storage": self.storage,
             "notes": list(self.notes), "fingerprint": self.fingerprint,
+            **({"task": self.task, "target_mean": self.target_mean,
+                "target_std": self.target_std} if self.task != "classify" else {}),
         }
 
 
@@ -209,7 +225,8 @@ def _open(cfg: Any, cache_dir: Any, progress: Progress) -> Arrays | Files:
         return load_torchvision(cfg.source, root, cfg.download, progress)
     if not cfg.path:
         raise DatasetError(f"dataset.path: a {cfg.source} dataset needs a path")
-    listing = list_folder(Path(cfg.path)) if cfg.source == "folder" else list_csv(Path(cfg.path))
+    listing = list_folder(Path(cfg.path)) if cfg.source == "folder" else \
+        list_csv(Path(cfg.path), getattr(cfg, "task", "classify"))
     for p in listing.paths[:20]:
         try:
             listing.probe = probe(p)
@@ -384,7 +401,11 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     if folds:
         notes.append(f"val_fraction is not used: validation is fold {cfg.fold} of {folds} "
                      "(cross-validation)")
-    tr, va, te = split_indices(src.labels, k, cfg.val_fraction,
+    task = getattr(src, "task", "classify")
+    # only classes are stratified: multi-label and regression rows split as one group
+    strata, groups = (src.labels, k) if task == "classify" else \
+        (torch.zeros(len(src.labels), dtype=torch.int64), 1)
+    tr, va, te = split_indices(strata, groups, cfg.val_fraction,
                                0.0 if official else cfg.test_fraction, cfg.split_seed, cfg.limit,
                                folds=folds, fold=cfg.fold)
     pipeline = Pipeline.from_config(cfg, shape, k)
@@ -399,6 +420,8 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     budget = _budget(device, memory_budget)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr((cfg.source, src.name, classes, shape, flat)).encode())
+    if task != "classify":  # classification keeps the fingerprints of earlier runs
+        digest.update(repr((task, bool(cfg.standardize))).encode())
     if sizing != STRAIGHT:  # the default leaves the fingerprints of earlier runs as they were
         digest.update(repr(tuple(sizing)).encode())
     if isinstance(src, Arrays):
@@ -420,11 +443,15 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
                          f"{_rounded(mean)} and {_rounded(std)}")
     digest.update(repr((cfg.normalize, [round(v, 6) for v in mean],
                         [round(v, 6) for v in std])).encode())
+    scale = _target_scale(stored.labels["train"]) if task == "regress" and cfg.standardize \
+        else None
+    if scale is not None:
+        stored.labels = {name: (lab - scale[0]) / scale[1] for name, lab in stored.labels.items()}
     splits = {name: Split(name, store, stored.labels[name], num_classes=k,
                           input_shape=input_shape, mean=mean, std=std, pipeline=pipeline,
-                          device=device) for name, store in stored.stores.items()}
+                          device=device, task=task) for name, store in stored.stores.items()}
     empty = [classes[i] for i, n in enumerate(splits["train"].class_counts) if n == 0]
-    if empty:
+    if empty and task != "regress":
         notes.append(f"no training images for {len(empty)} class(es): "
                      f"{', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''}")
     return Data(
@@ -439,7 +466,17 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
                       "test_fraction": 0.0 if official else cfg.test_fraction,
                       "seed": cfg.split_seed, "limit": cfg.limit, "folds": folds,
                       "fold": cfg.fold if folds else 0},
-        fingerprint=digest.hexdigest())
+        fingerprint=digest.hexdigest(), task=task,
+        target_mean=scale[0].tolist() if scale is not None else None,
+        target_std=scale[1].tolist() if scale is not None else None)
+
+
+def _target_scale(train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std per regression target over the training split (std 1 where constant)."""
+    mean = train.double().mean(0)
+    std = train.double().std(0, correction=0) if len(train) > 1 else torch.ones_like(mean)
+    std = torch.where(std > 1e-12, std, torch.ones_like(std))
+    return mean.float(), std.float()
 
 
 def _rounded(values: Sequence[float]) -> str:

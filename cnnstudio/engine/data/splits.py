@@ -103,12 +103,15 @@ class FileStore:
 class Split:
     """One split's images and labels. ``batches`` yields ``(x, y)`` on the device: x float32
     ``[B, C, H, W]`` (``[B, F]`` for a flat input), normalised; y int64 ``[B]``, or soft
-    labels float32 ``[B, K]`` when augmenting with Mixup/CutMix (``soft_labels``)."""
+    labels float32 ``[B, K]`` when augmenting with Mixup/CutMix (``soft_labels``); for the
+    multilabel and regress tasks, y is float32 ``[B, K]`` (multi-hot, or the targets)."""
 
     def __init__(self, name: str, store: TensorStore | FileStore, labels: torch.Tensor, *,
                  num_classes: int, input_shape: tuple[int, ...], mean: Sequence[float],
-                 std: Sequence[float], pipeline: Pipeline, device: torch.device) -> None:
+                 std: Sequence[float], pipeline: Pipeline, device: torch.device,
+                 task: str = "classify") -> None:
         self.name = name
+        self.task = task
         self.store = store
         self._labels = labels.to(device)
         self.num_classes = num_classes
@@ -139,11 +142,16 @@ class Split:
 
     @property
     def labels(self) -> torch.Tensor:
-        """int64 ``[N]`` on the device."""
+        """int64 ``[N]`` on the device (multi-hot or regression targets: float32 ``[N, K]``)."""
         return self._labels
 
     @property
     def class_counts(self) -> list[int]:
+        """Samples per class (multilabel: images carrying each label; regress: none)."""
+        if self.task == "regress":
+            return []
+        if self.task == "multilabel":
+            return [int(v) for v in self._labels.sum(0).round().tolist()]
         return torch.bincount(self._labels, minlength=self.num_classes).tolist()
 
     @property

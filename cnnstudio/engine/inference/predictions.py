@@ -19,7 +19,10 @@ SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 @dataclass
 class Predictions:
     """Logits, probabilities, labels and predicted classes (CPU) of a split's samples;
-    ``indices[i]`` is sample i's position in the split (for ``Split.images``)."""
+    ``indices[i]`` is sample i's position in the split (for ``Split.images``). For the
+    ``task`` multilabel, labels are multi-hot float ``[N, K]``, probabilities sigmoids and
+    ``predicted`` the multi-hot answer at 0.5; for regress, logits and labels are the
+    predicted and true values ``[N, T]`` in the CSV's units."""
 
     logits: torch.Tensor  # float32 [N, K]
     labels: torch.Tensor  # int64 [N]
@@ -27,16 +30,24 @@ class Predictions:
     classes: list[str]
     split: str = "val"
     tta: str = "none"  # the test-time augmentation (engine.training.evaluate.TTA)
+    task: str = "classify"
     probs: torch.Tensor = field(init=False)  # float32 [N, K]
     predicted: torch.Tensor = field(init=False)  # int64 [N]
     _metrics: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.logits = self.logits.detach().float().cpu()
-        self.labels = self.labels.detach().long().cpu()
+        self.labels = self.labels.detach().cpu()
+        self.labels = self.labels.long() if self.task == "classify" else self.labels.float()
         self.indices = self.indices.detach().long().cpu()
-        self.probs = self.logits.softmax(dim=1)
-        self.predicted = self.logits.argmax(dim=1)
+        if self.task == "multilabel":
+            self.probs = self.logits.sigmoid()
+            self.predicted = (self.probs >= 0.5).float()
+        elif self.task == "regress":
+            self.probs, self.predicted = self.logits, self.logits
+        else:
+            self.probs = self.logits.softmax(dim=1)
+            self.predicted = self.logits.argmax(dim=1)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -61,7 +72,7 @@ class Predictions:
     def metrics(self) -> dict[str, Any]:
         """``engine.evaluate.evaluate`` of these logits: the numbers a run stores."""
         if self._metrics is None:
-            self._metrics = evaluate(self.logits, self.labels, self.classes)
+            self._metrics = evaluate(self.logits, self.labels, self.classes, self.task)
             self._metrics["split"] = SPLIT_NAMES.get(self.split, self.split)
             self._metrics["tta"] = self.tta
         return self._metrics
@@ -86,9 +97,12 @@ def predict_split(model: nn.Module, data: Any, split: str = "val",
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else chosen.device
     batches = chosen.batches(batch_size, shuffle=False, seed=0, epoch=0)
-    logits, labels = predict(model, _on(device, batches), tta)
+    task = getattr(data, "task", "classify")
+    logits, labels = predict(model, _on(device, batches), tta, task)
+    if task == "regress":
+        logits, labels = data.original_units(logits), data.original_units(labels)
     classes = class_names(int(logits.shape[1]), data.classes, names)
-    return Predictions(logits, labels, torch.arange(len(chosen)), classes, split, tta)
+    return Predictions(logits, labels, torch.arange(len(chosen)), classes, split, tta, task)
 
 
 def cell_indices(pred: Predictions, true_class: int, predicted_class: int) -> list[int]:

@@ -1,5 +1,6 @@
 """Loss functions for classification, all taking class scores (logits) and either class indices
-or soft labels (mixup, cutmix).
+or soft labels (mixup, cutmix); with ``loss["task"]`` multilabel, bce takes multi-hot targets,
+and regress makes mse and mae compare the raw outputs with the target values.
 
 The plain functions here use torch alone and read the settings as a dict, because the code
 generator copies them verbatim into the standalone ``train.py`` (codegen/train_parts.py): the
@@ -53,7 +54,8 @@ def loss_function(loss: dict[str, Any], num_classes: int, class_counts: Sequence
                   device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The loss that the settings ``loss`` name, as ``loss_fn(logits, target)`` (mean over
     the batch); ``class_counts`` are the training split's, for balanced class weights."""
-    weights = class_weights(loss["class_weights"], class_counts)
+    task = loss.get("task", "classify")
+    weights = class_weights(loss["class_weights"], class_counts) if task != "regress" else None
     w = torch.tensor(weights, dtype=torch.float32, device=device) if weights else None
     name = loss["name"]
     if name == "cross_entropy":
@@ -86,6 +88,12 @@ def loss_function(loss: dict[str, Any], num_classes: int, class_counts: Sequence
         return bce
     if name in ("mse", "mae"):
         distance = F.mse_loss if name == "mse" else F.l1_loss
+        if task == "regress":
+            def regress(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+                # The outputs are the predicted (standardised) values themselves.
+                return distance(out.float(), target.float())
+
+            return regress
 
         def regression(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             # Between the predicted probabilities and the one-hot labels.
@@ -154,6 +162,7 @@ def distilled(base: torch.Tensor, student: torch.Tensor, teacher: torch.Tensor,
 
 
 def make_loss(config: LossConfig, num_classes: int, class_counts: Sequence[int],
-              device: torch.device) -> Loss:
-    """The configured loss as ``loss(logits, target)`` (mean over the batch)."""
-    return loss_function(config.to_dict(), num_classes, class_counts, device)
+              device: torch.device, task: str = "classify") -> Loss:
+    """The configured loss as ``loss(logits, target)`` (mean over the batch), for the
+    dataset's ``task``."""
+    return loss_function({**config.to_dict(), "task": task}, num_classes, class_counts, device)

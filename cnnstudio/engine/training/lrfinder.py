@@ -39,7 +39,8 @@ def lr_range_test(graph: Graph, config: TrainConfig, data: Any, *, start: float 
     net.to(device).train()
     optimizer = make_optimizer(config.optimizer, [{"params": list(net.parameters()),
                                                    "lr": start}])
-    loss_fn = make_loss(config.loss, data.num_classes, data.class_counts, device)
+    loss_fn = make_loss(config.loss, data.num_classes, data.class_counts, device,
+                        getattr(data, "task", "classify"))
     ratio = (end / start) ** (1 / max(steps - 1, 1))
     lrs: list[float] = []
     losses: list[float] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...graph import analyze
+from ...project.config import task_problem
 from ...project.model import Project, Run, graph_hash, now
 from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
@@ -171,6 +172,9 @@ class Session:
             run.epochs = run.epochs[: len(checkpoint.history)]
             return config, run, checkpoint
         training = self.training or project.training
+        problem = task_problem(project.dataset.task, training)
+        if problem:
+            raise TrainingError(problem)
         self.teacher = load_teacher(training.distill, self.base_dir, report)
         project.note_graph_change()
         config = copy.deepcopy(training)

@@ -18,15 +18,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...graph import Graph
-from ...project.config import TrainConfig
+from ...graph import Graph, analyze
+from ...project.config import TrainConfig, task_problem
 from ...project.model import Checkpoint, EpochRecord
 from .. import checkpoint as ckpt
 from ..build import to_module
 from ..data.errors import DatasetError
-from .evaluate import evaluate, predict
+from .evaluate import batch_score, epoch_score, evaluate, predict, score_width
 from .gradflow import SAMPLES_PER_EPOCH, GradientFlow, GradientSample, sample_steps
-from .losses import AUX_WEIGHT, distilled, hard_labels, l1_penalty, make_loss, training_loss
+from .losses import AUX_WEIGHT, distilled, l1_penalty, make_loss, training_loss
 from .optim import LrSchedule, make_optimizer, optimizer_step
 from .transfer import (
     LoadReport,
@@ -152,27 +152,29 @@ def device_name(device: torch.device) -> str:
 
 @dataclass
 class _EpochSums:
-    """Running sums of one epoch, kept on the device: [loss·n, correct]. A NaN or infinite
-    loss makes the first sum non-finite, which is how it is noticed at read-back."""
+    """Running sums of one epoch, kept on the device: [loss·n, the task's score sums
+    (evaluate.batch_score; classify: correct)]. A NaN or infinite loss makes the first sum
+    non-finite, which is how it is noticed at read-back."""
 
     values: torch.Tensor
     count: int = 0
 
     @classmethod
-    def zeros(cls, device: torch.device) -> _EpochSums:
-        return cls(torch.zeros(2, dtype=torch.float64, device=device))
+    def zeros(cls, device: torch.device, width: int = 1) -> _EpochSums:
+        return cls(torch.zeros(1 + width, dtype=torch.float64, device=device))
 
     @property
     def views(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.values[0], self.values[1]
+        return self.values[0], self.values[1:]
 
 
 @dataclass
 class _Best:
-    """The best epoch so far (highest validation accuracy, then lowest loss)."""
+    """The best epoch so far (highest validation accuracy, or the task's score, then lowest
+    loss)."""
 
     epoch: int | None = None
-    acc: float = -1.0
+    acc: float = -math.inf  # R² has no lower bound
     loss: float = math.inf
     state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     changed: bool = False
@@ -312,7 +314,19 @@ class Trainer:
         self.gradflow = GradientFlow(model, self.graph) \
             if self.grad_samples > 0 and self.dist.main else None
         data = self.data
-        self.loss_fn = make_loss(cfg.loss, data.num_classes, data.class_counts, self.device)
+        self.task = getattr(data, "task", "classify")
+        self.score_width = score_width(self.task, data.num_classes)
+        problem = task_problem(self.task, cfg)
+        if problem:
+            raise TrainingError(problem, "data")
+        heads = analyze(self.graph).output_shapes if self.task != "classify" else []
+        if heads and tuple(heads[0] or ()) != (data.num_classes,):
+            what = "labels" if self.task == "multilabel" else "target values"
+            raise TrainingError(f"the network gives {list(heads[0] or ())} outputs per image "
+                                f"and the dataset has {data.num_classes} {what}: give the last "
+                                f"layer {data.num_classes} outputs", "data")
+        self.loss_fn = make_loss(cfg.loss, data.num_classes, data.class_counts, self.device,
+                                 self.task)
         batches = data.train.num_batches(cfg.batch_size, drop_last=False)
         self.steps = batches // self.dist.world if self.dist.world > 1 else batches
         if self.steps < 1:
@@ -327,7 +341,7 @@ class Trainer:
         self.sync_stop = False
         self.history: list[EpochRecord] = []
         self.start_epoch, self.start_step = 0, 0
-        self.sums = _EpochSums.zeros(self.device)
+        self.sums = _EpochSums.zeros(self.device, self.score_width)
         self.epoch_seconds = 0.0
         if self.resume_from is not None:
             self._restore(self.resume_from)
@@ -373,7 +387,7 @@ class Trainer:
         train_mode(net)  # frozen BatchNorm layers keep their statistics
         first = self.start_step if epoch == self.start_epoch else 0
         if epoch != self.start_epoch or self.resume_from is None or first == 0:
-            self.sums = _EpochSums.zeros(self.device)
+            self.sums = _EpochSums.zeros(self.device, self.score_width)
             self.epoch_seconds = 0.0
         sums = self.sums
         world = dist.world
@@ -413,9 +427,9 @@ class Trainer:
             optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
             with torch.no_grad():
-                loss_sum, correct = sums.views
+                loss_sum, scored = sums.views
                 loss_sum.add_(loss.detach(), alpha=n)
-                correct.add_((out.argmax(dim=1) == hard_labels(y)).sum())
+                scored.add_(batch_score(self.task, out, y))
             sums.count += n
             step += 1
             if watch is not None and (sample := watch.sample(epoch + 1, step, self.steps)):
@@ -461,10 +475,11 @@ class Trainer:
             values = torch.cat((values, stop))
             torch.distributed.all_reduce(values)
             count *= self.dist.world
-            self.sync_stop = bool(values[2] > 0)
-            values = values[:2]
-        loss_sum, correct = values.tolist()
-        return loss_sum / max(count, 1), correct / max(count, 1), not math.isfinite(loss_sum)
+            self.sync_stop = bool(values[-1] > 0)
+            values = values[:-1]
+        loss_sum, *scored = values.tolist()
+        return (loss_sum / max(count, 1), epoch_score(self.task, scored, count),
+                not math.isfinite(loss_sum))
 
     def _nan(self, epoch: int, step: int) -> None:
         lr = self.lr
@@ -510,7 +525,7 @@ class Trainer:
     def _validate(self) -> tuple[float, float]:
         model, cfg = self.model, self.config
         model.eval()
-        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        total = torch.zeros(1 + self.score_width, dtype=torch.float64, device=self.device)
         count = 0
         try:
             for x, y in self.data.val.batches(cfg.batch_size, shuffle=False, seed=cfg.seed,
@@ -520,21 +535,22 @@ class Trainer:
                     if isinstance(out, tuple):
                         out = out[0]
                     loss = self.loss_fn(out, y)
-                total += torch.stack((loss.detach().double() * x.shape[0],
-                                      (out.argmax(dim=1) == hard_labels(y)).sum().double()))
+                total[0] += loss.detach().double() * x.shape[0]
+                total[1:] += batch_score(self.task, out, y)
                 count += x.shape[0]
         finally:
             train_mode(model)
-        loss_sum, correct = total.tolist()
-        return loss_sum / max(count, 1), correct / max(count, 1)
+        loss_sum, *scored = total.tolist()
+        return loss_sum / max(count, 1), epoch_score(self.task, scored, count)
 
     def _finish(self, status: str, message: str) -> Iterator[Event]:
         evaluation = None
         split = self.data.test if self.data.test is not None else self.data.val
         if split is not None and len(split) and self.dist.main:
             logits, labels = predict(self.model, split.batches(
-                self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0))
-            evaluation = evaluate(logits, labels, self.data.classes)
+                self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0),
+                task=self.task)
+            evaluation = evaluate(logits, labels, self.data.classes, self.task, self.data)
             evaluation["split"] = "test" if self.data.test is not None else "validation"
         if self.dist.main:
             yield Finished(status, self.best.epoch, evaluation, message)
@@ -557,7 +573,7 @@ class Trainer:
             "sums_count": self.sums.count, "epoch_seconds": self.epoch_seconds,
             "optimizer": opt_meta, "schedule": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "best_epoch": self.best.epoch, "best_acc": self.best.acc,
+            "best_epoch": self.best.epoch, "best_acc": _finite(self.best.acc),
             "best_loss": _finite(self.best.loss), "lowest_loss": _finite(self.lowest_loss),
             "bad_epochs": self.bad_epochs,
             "history": [r.to_dict() for r in self.history],
@@ -587,7 +603,8 @@ class Trainer:
         self.bad_epochs = int(state["bad_epochs"])
         self.history = [EpochRecord.from_dict(r, "history") for r in checkpoint.history]
         best_loss, lowest = state["best_loss"], state["lowest_loss"]
-        self.best = _Best(state["best_epoch"], float(state["best_acc"]),
+        best_acc = state["best_acc"]
+        self.best = _Best(state["best_epoch"], -math.inf if best_acc is None else float(best_acc),
                           math.inf if best_loss is None else float(best_loss))
         self.lowest_loss = math.inf if lowest is None else float(lowest)
 
