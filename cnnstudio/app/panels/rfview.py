@@ -152,9 +152,12 @@ def sample_image(config: Any,
         config = dataclasses.replace(config, **changes)
     data = engine.load_data(config, input_shape, "cpu")
     images = data.train.images([0])
-    label = int(data.train.labels[0])
+    target = data.train.labels[0]
     array = images[0].contiguous().numpy()
     c, h, w = array.shape
+    if target.ndim:  # multi-label or regression targets: no single class to name
+        return (array.tobytes(), c, h, w), f"{data.name}: image 0"
+    label = int(target)
     name = data.classes[label] if 0 <= label < len(data.classes) else str(label)
     return (array.tobytes(), c, h, w), f"{data.name}: class {name}"
 

@@ -228,7 +228,8 @@ class FeatureMapsView(QWidget):
             self._say(f"{exc}\n\nOpen an image file to probe the model.", error=True)
             return
         split = (self.data.val or self.data.train).name
-        self._set_probe(images[0], int(labels[0]), f"{SPLIT_NAMES.get(split, split)} image {i}")
+        label = int(labels[0]) if labels[0].ndim == 0 else None  # multi-hot or values: no class
+        self._set_probe(images[0], label, f"{SPLIT_NAMES.get(split, split)} image {i}")
 
     def open_image(self, path: str | None = None) -> None:
         """Probe with an image file (a dialog asks for it when ``path`` is None)."""

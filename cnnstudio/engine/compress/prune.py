@@ -261,18 +261,20 @@ class CurvePoint:
 
 
 def accuracy(graph: Any, state: Any, data: Any) -> float | None:
-    """Validation accuracy of ``graph`` with ``state`` (None without a validation split)."""
+    """Validation accuracy of ``graph`` with ``state`` (the task's score for multi-label or
+    regression targets; None without a validation split)."""
     import torch
 
     from ..inference.model import model_from_state
-    from ..training.evaluate import predict
+    from ..training.evaluate import predict, task_score
 
     if data.val is None:
         return None
     model = model_from_state(graph, state)
     with torch.no_grad():
-        logits, labels = predict(model, data.val.batches(256, shuffle=False, seed=0, epoch=0))
-    return float((logits.argmax(1) == labels).float().mean())
+        logits, labels = predict(model, data.val.batches(256, shuffle=False, seed=0, epoch=0),
+                                 task=data.task)
+    return task_score(data.task, logits, labels)
 
 
 def prune_project(project: Any, state: Any, keep_macs: float, data: Any, *,
@@ -286,7 +288,7 @@ def prune_project(project: Any, state: Any, keep_macs: float, data: Any, *,
     from ..training.losses import make_loss
 
     loss = make_loss(project.training.loss, data.num_classes, data.class_counts,
-                     torch.device("cpu"))
+                     torch.device("cpu"), data.task)
     size = min(project.training.batch_size, 64)
     batches = list(itertools.islice(
         data.train.batches(size, shuffle=True, seed=0, epoch=0), TAYLOR_BATCHES))

@@ -132,8 +132,8 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
         say(f"calibrating on {min(calibrate, len(data.train))} training images")
         source, int8, seen = _quantized(fp32, Path(work), "ptq", data, calibrate, keep_float)
         say("scoring both on the validation split")
-        fp32_acc, n = _accuracy(fp32, data.val)
-        int8_acc, _ = _accuracy(int8, data.val)
+        fp32_acc, n = _accuracy(fp32, data.val, data.task)
+        int8_acc, _ = _accuracy(int8, data.val, data.task)
         ptq_acc = None
         if qat_epochs and fp32_acc - int8_acc > qat_below:
             say(f"int8 loses {100 * (fp32_acc - int8_acc):.2f} points: fine-tuning "
@@ -143,7 +143,7 @@ def quantize_project(project: Any, out: str | Path, *, calibrate: int = CALIBRAT
             _export(tuned, shape, qat_fp32)
             qat_source, qat_int8, _ = _quantized(qat_fp32, Path(work), "qat", data, calibrate,
                                                  keep_float)
-            qat_acc, _ = _accuracy(qat_int8, data.val)
+            qat_acc, _ = _accuracy(qat_int8, data.val, data.task)
             say(f"int8 after fine-tuning: {100 * qat_acc:.2f} % (before {100 * int8_acc:.2f} %)")
             ptq_acc = int8_acc
             if qat_acc > int8_acc:  # the fine-tuned weights only where they quantise better
@@ -325,15 +325,19 @@ def _check(path: Path) -> None:
                             ) from None
 
 
-def _accuracy(path: Path, split: Any) -> tuple[float, int]:
+def _accuracy(path: Path, split: Any, task: str) -> tuple[float, int]:
+    """The file's validation accuracy (the task's score for multi-label or regression
+    targets) under onnxruntime, and the images scored."""
+    from ..training.evaluate import task_score
+
     session = _session(path)
     name = session.get_inputs()[0].name
-    right = total = 0
+    outs, labels = [], []
     for x, y in split.batches(BATCH, shuffle=False, seed=0, epoch=0):
-        logits = session.run(None, {name: np.ascontiguousarray(x.cpu().numpy())})[0]
-        right += int((torch.from_numpy(logits).argmax(1) == y.cpu()).sum())
-        total += len(y)
-    return right / total, total
+        outs.append(torch.from_numpy(
+            session.run(None, {name: np.ascontiguousarray(x.cpu().numpy())})[0]))
+        labels.append(y.cpu())
+    return task_score(task, torch.cat(outs), torch.cat(labels)), sum(len(y) for y in labels)
 
 
 def _latencies(paths: list[Path], batch: np.ndarray, warmup: int = 10) -> list[Latency]:

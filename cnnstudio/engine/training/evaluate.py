@@ -89,6 +89,11 @@ def epoch_score(task: str, sums: list[float], count: int) -> float:
     return sums[0] / max(count, 1)
 
 
+def task_score(task: str, out: torch.Tensor, y: torch.Tensor) -> float:
+    """The task's score (accuracy, micro-F1 or R²) of outputs ``out`` against ``y``."""
+    return epoch_score(task, batch_score(task, out, y).tolist(), len(y))
+
+
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     out = model(x)
     return (out[0] if isinstance(out, tuple) else out).float()

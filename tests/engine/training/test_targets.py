@@ -231,3 +231,20 @@ def test_a_session_refuses_the_mismatch_before_reading_any_data(tmp_path) -> Non
     assert project.runs == []
     with pytest.raises(ValueError, match="trains classifiers only; this project's multi-label"):
         training_script(project)
+
+
+def test_task_score_is_the_tasks_own_measure() -> None:
+    """What pruning and int8 report as "accuracy" for each task (sklearn's figures)."""
+    import torch
+    from sklearn.metrics import f1_score, r2_score
+
+    from cnnstudio.engine.training.evaluate import task_score
+
+    logits = torch.tensor([[2.0, 0.1], [0.2, 1.0], [3.0, -1.0]])
+    assert task_score("classify", logits, torch.tensor([0, 1, 1])) == 2 / 3
+    multi = torch.tensor([[1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    hot = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert abs(task_score("multilabel", multi, hot) -
+               f1_score(hot.numpy(), (multi > 0).numpy(), average="micro")) < 1e-9
+    pred, true = torch.tensor([[1.0], [2.1], [2.9]]), torch.tensor([[1.0], [2.0], [3.0]])
+    assert abs(task_score("regress", pred, true) - r2_score(true.numpy(), pred.numpy())) < 1e-9
