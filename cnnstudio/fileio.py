@@ -10,7 +10,9 @@ it runs; a dead process holds no lock).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -73,6 +75,83 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         if lock is not None:
             os.close(lock)
     _fsync_folder(target.parent)
+
+
+class OutputRefused(ValueError):
+    """Why a file is not written (one line, without its path: the caller adds that)."""
+
+
+def check_output(path: str | os.PathLike[str], temporary: str = TEMP_SUFFIX) -> Path:
+    """The file to write for ``path``, checked before any work (OutputRefused says why not):
+    a new name or a regular file, never a folder, device, FIFO or socket, which a write would
+    replace or block on; in a folder that exists and takes the temporary file written beside
+    it, ``.NAME.XXXXXXXX`` + ``temporary`` (so the name is not too long once that is added).
+    A symlink is followed, as the project save follows it: the file it points at is checked
+    and returned, and a write to that replaces the file and keeps the link."""
+    from .graph.userfile import kind  # here: graph imports this module
+
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None  # a new file (or a missing folder, which the trial below names)
+    except OSError as exc:
+        raise OutputRefused(write_reason(exc, target)) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise OutputRefused("it is a folder; choose a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputRefused(f"it is {kind(mode)}, not a file to replace; choose a file name")
+    try:  # the one way to know the folder takes it: ask the file system
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=temporary,
+                                   dir=target.parent)
+    except OSError as exc:
+        raise OutputRefused(write_reason(exc, target)) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return target
+
+
+def check_room(path: str | os.PathLike[str], need: int, what: str) -> None:
+    """OutputRefused when the disk of ``path``'s folder has less than ``need`` bytes free
+    for ``what``; nothing when the free space cannot be known."""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < need:
+        raise OutputRefused(f"its folder has {_mb(free)} free, too little for {what} (about "
+                            f"{_mb(need)}); free some space or choose another folder")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB"
+
+
+def write_reason(exc: OSError, target: Path) -> str:
+    """Why writing ``target`` failed with ``exc``, and what to do, for a one-line message."""
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied; choose another folder"
+    if code == errno.ENOENT and not target.parent.is_dir():
+        return f"the folder {target.parent} does not exist; choose another folder"
+    if code == errno.ENOENT:  # /proc and the like: a folder that takes no new files
+        return f"the folder {target.parent} takes no new files; choose another folder"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full; free some space or choose another folder"
+    if code == errno.EFBIG:
+        return "the file is larger than this disk or a limit allows; choose another folder"
+    if code == errno.EROFS:
+        return "the disk is read-only; choose another folder"
+    if code == errno.EISDIR:
+        return "that is a folder; choose a file name"
+    if code == errno.ENOTDIR:
+        return "part of the path is not a folder; choose another folder"
+    if code == errno.ENAMETOOLONG:
+        return ("the name is too long for this disk once the temporary suffix of the save is "
+                "added; choose a shorter one")
+    return f"{exc.strerror or exc}; choose another folder"
 
 
 def _lock(fd: int) -> int | None:

@@ -59,7 +59,7 @@ class Autosaver:
     def write(self, project: Project, original: Path | None) -> None:
         """Both files are written atomically: an autosave that fails (a full disk) leaves the
         previous recovery files as they were, still offered after a crash."""
-        save_project(project, self.project_file)
+        save_project(project, self.project_file, aside=True)  # still the user's file's
         meta = {"original": str(original) if original else None, "name": project.name,
                 "saved_at": time.time()}
         atomic_write(self.meta_file, json.dumps(meta).encode("utf-8"))

@@ -128,12 +128,16 @@ class Document(QObject):
         self.analysis_ready.emit(self.report)
         return self.report
 
-    def mark_saved(self, path: Path) -> None:
+    def mark_saved(self, path: Path, merged: Iterable[Any] = ()) -> None:
+        """Saved to ``path``; ``merged``: runs another writer had added to the file, which
+        the save took into the project (save_project), so the views list them too."""
         self.path = path
         self._extra_dirty = False
         self.undo_stack.setClean()
         self.dirty_changed.emit(False)
         self.path_changed.emit(path)
+        if list(merged):
+            self.runs_changed.emit()
 
     def mark_dirty(self) -> None:
         """A change outside the undo stack (dataset or training settings)."""

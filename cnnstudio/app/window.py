@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QUndoView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -26,11 +27,13 @@ from ..graph.model import Graph
 from ..graph.table import si, size
 from ..project import Project, ProjectError, load_project, save_project
 from ..project.examples import is_example, untitled_copy
+from ..project.lock import LockedError
 from ..project.resume import interrupted_run
 from . import autosave, gc_guard, preferences
 from .canvas import GraphView
 from .canvas.scene import INT8, LATENCY
 from .dialogs import PresetDialog
+from .disk_watch import DiskBar, DiskChange, DiskWatch
 from .document import Document
 from .exchange import Exchange
 from .head_dialog import replace_head
@@ -71,7 +74,14 @@ class MainWindow(QMainWindow):
         self.view = GraphView(self.document)
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.view)
-        self.setCentralWidget(self.stack)
+        self.disk_bar = DiskBar()  # above the canvas: the open file changed on disk
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.disk_bar)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
 
         self.palette_panel = Palette(self.document)
         self.inspector = Inspector(self.document)
@@ -96,6 +106,8 @@ class MainWindow(QMainWindow):
         self.training = TrainingUi(self)
         self.exchange = Exchange(self)
         self.training.add_docks()
+        self.disk_watch = DiskWatch(self.document, self.training.controller.save_lock.locked,
+                                    self)
         self.docks["Inspector"].raise_()
         self.docks["Summary"].raise_()
         self.workspaces = Workspaces(self)  # lays the docks out: Design, Train, Evaluate
@@ -123,6 +135,10 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(lambda: self.open_file())
         self.welcome.open_example.connect(lambda p: self.open_file(Path(p), as_copy=True))
         self.welcome.open_recent.connect(lambda p: self.open_file(Path(p)))
+        self.disk_watch.changed.connect(self._disk_changed)
+        self.disk_bar.reload_requested.connect(self.reload_from_disk)
+        self.disk_bar.keep_requested.connect(self.keep_mine)
+        doc.reset.connect(self.disk_bar.dismiss)
 
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(autosave.INTERVAL_MS)
@@ -351,6 +367,7 @@ class MainWindow(QMainWindow):
             self._docks_on_top = [n for n, d in self.docks.items() if d.isVisible()]
             for dock in self.docks.values():
                 dock.hide()
+        self.disk_bar.dismiss()
         self.stack.setCurrentWidget(self.welcome)
         self._update_title()
         self._update_totals(self.document.report)
@@ -498,17 +515,55 @@ class MainWindow(QMainWindow):
             doc.project.name = path.stem
         try:
             with self.training.controller.save_lock:
-                save_project(doc.project, path)
+                merged = save_project(doc.project, path) or []
         except ProjectError as exc:  # save_project turns OSError (no access, full disk) into it
             doc.project.name = name  # named after a file it was never saved to: not yet
-            QMessageBox.warning(self, "The project was not saved", f"{exc}\n\nYour work is "
-                                "still open and unsaved; choose another place with Save As.")
+            more = "" if isinstance(exc, LockedError) else \
+                "\n\nYour work is still open and unsaved; choose another place with Save As."
+            QMessageBox.warning(self, "The project was not saved", f"{exc}{more}")
             return False
-        doc.mark_saved(path)
+        doc.mark_saved(path, merged)
+        self.disk_bar.dismiss()
         preferences.add_recent(path)
         self.autosaver.clear()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        added = f", with {len(merged)} run{'s' if len(merged) != 1 else ''} from disk added" \
+            if merged else ""
+        self.statusBar().showMessage(f"Saved {path}{added}", 8000 if merged else 5000)
         return True
+
+    def reload_from_disk(self) -> bool:
+        """The bar's Reload: the open project as its file is now (unsaved changes asked
+        about; a run of this window stopped first, as opening another project does)."""
+        doc, path = self.document, self.document.path
+        if path is None or not self.training.may_leave("reload the project"):
+            return False
+        if doc.dirty:
+            answer = QMessageBox.question(
+                self, "Reload from disk?", f"Reload {path.name} as it is on disk? Your "
+                "unsaved changes to it will be lost.",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Discard:
+                return False
+        try:
+            project = load_project(path)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot reload the file", str(exc))
+            return False
+        self.open_project(project, path)  # no offer to resume: its writer may be at it now
+        self.statusBar().showMessage(f"Reloaded {path.name}", 5000)
+        return True
+
+    def _disk_changed(self, change: DiskChange) -> None:
+        if self.stack.currentWidget() is not self.welcome:  # it shows no project to reload
+            self.disk_bar.show_change(change)
+
+    def keep_mine(self) -> None:
+        """The bar's Keep mine: this version stays; the next Save merges (save_project)."""
+        change: DiskChange | None = self.disk_bar.change
+        self.disk_bar.dismiss()
+        if change is not None:
+            self.statusBar().showMessage(change.keep_message(), 10000)
 
     def import_graph(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "Import a graph",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,9 @@ from .. import engine
 from .common import (
     CliError,
     download_bar,
+    is_project_file,
     load_target,
+    output_path,
     parse_shape,
     positive_int,
     project_out,
@@ -90,7 +92,7 @@ def _load_source(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     from ..project import ProjectError, load_project
 
     path = Path(args.target)
-    if path.is_file() and (path.suffix == ".cnnproj" or zipfile.is_zipfile(path)):
+    if os.path.exists(path) and not os.path.isdir(path) and is_project_file(path):
         if args.classes is not None:
             raise CliError("--classes cannot change a project's trained classifier; edit the "
                            "project in the window instead")
@@ -112,6 +114,8 @@ def _load_source(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.training_script and args.format != "python":
         raise CliError("--training-script goes with --format python")
+    fmt = engine.FORMATS[args.format]
+    out = _check_outputs(args, fmt)
     graph, state, project, source = _load_source(args)
     if args.training_script and project is None:
         raise CliError("--training-script needs a project (its dataset and training settings)")
@@ -120,11 +124,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         graph, model = engine.model_to_export(graph, state, shape)
     except engine.InferenceError as exc:
         raise CliError(str(exc), 1) from None
-    fmt = engine.FORMATS[args.format]
-    out = Path(args.out) if args.out else Path(Path(args.target).stem + fmt.suffix)
+    except engine.GraphBuildError as exc:  # too large for this machine: refused before building
+        raise CliError(f"cannot export: {exc}") from None
+    from ..engine.build import check_memory
     from ..graph import analyze
 
-    input_shape = analyze(graph).input_shape
+    analysis = analyze(graph)
+    input_shape = analysis.input_shape
+    try:  # the check runs the model and the file's copy of it at batch 3, before writing
+        check_memory(graph, analysis, batch=1 if args.static_batch else 3, copies=2)
+    except engine.GraphBuildError as exc:
+        raise CliError(f"cannot export: {exc}") from None
     try:
         result = engine.export_model(model, input_shape, args.format, out, graph=graph,
                                      opset=args.opset, dynamic_batch=not args.static_batch)
@@ -148,15 +158,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+STAGING_SUFFIX = ".export"
+"""The exporter's staging folder beside the file, ``.NAME.XXXXXXXX.export``: the longest name
+an export writes there (engine/export/exporter.py ``_staging``)."""
+
+
+def _check_outputs(args: argparse.Namespace, fmt: Any) -> Path:
+    """``--out`` (by default the target's name with the format's suffix) and the files written
+    beside it, checked before any work (``output_path``); the file to write."""
+    out = output_path(args.out or Path(args.target).stem + fmt.suffix, temporary=STAGING_SUFFIX)
+    beside = {"python": [out.with_suffix(".safetensors")],
+              "onnx": [out.with_name(out.name + ".data")]}.get(fmt.name, [])
+    if args.training_script:
+        beside.append(out.with_name("train.py"))
+    for path in beside:
+        output_path(path, "beside --out:")
+    return out
+
+
 def _keep_report(out: Path, report: str) -> Path | None:
     """The exporter's own report beside the file that was not written (None: no report or
-    no room for it)."""
+    no room for it, or a name taken by what is no regular file)."""
+    from ..fileio import atomic_write
+
     if not report.strip():
         return None
-    path = out.with_name(out.name + ".export-report.txt")
     try:
-        path.write_text(report.rstrip("\n") + "\n", encoding="utf-8")
-    except OSError:
+        path = output_path(out.with_name(out.name + ".export-report.txt"))
+        atomic_write(path, (report.rstrip("\n") + "\n").encode("utf-8"))
+    except (CliError, OSError):
         return None
     return path
 
@@ -197,7 +227,7 @@ def _import(args: argparse.Namespace) -> tuple[Any, str, Any]:
     path = Path(source)
     is_timm = source.startswith("timm:")
     is_torchvision = source.startswith("torchvision:") or (
-        not is_timm and not path.suffix and not path.exists())
+        not is_timm and not path.suffix and not os.path.exists(path))
     if args.weights and not is_torchvision:
         raise CliError("--weights goes with torchvision:NAME" +
                        (" (timm models take --pretrained)" if is_timm else ""))
@@ -212,7 +242,7 @@ def _import(args: argparse.Namespace) -> tuple[Any, str, Any]:
             name = source.removeprefix("torchvision:")
             imported, info = _import_torchvision(name, args.weights, args.classes, shape)
             return imported, name, info
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise CliError(f"{source}: no such file")
         if path.suffix.lower() == ".onnx":
             return engine.from_onnx(path), path.stem, None

@@ -4,9 +4,9 @@ own with its parsers and ``cmd_*`` functions; errors are one line on stderr unle
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from .. import __version__
 from . import export, lab, new, profile, prune, quantize, runs, summary, sweep, train
@@ -47,7 +47,7 @@ def top_parser() -> argparse.ArgumentParser:
 
 
 def open_window(path: str | None) -> int:
-    if path is not None and not Path(path).exists():
+    if path is not None and not os.path.exists(path):
         raise CliError(f"{path!r} is neither a file nor a command ({', '.join(COMMANDS)})")
     from ..app import main as app_main  # Qt and the window load only when a window opens
 

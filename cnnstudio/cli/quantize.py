@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.compress.options import CALIBRATE, MAX_CALIBRATE, QAT_BELOW
-from .common import CliError, positive_int, read_project
+from .common import CliError, output_path, positive_int, read_project
 
 
 def add_parser(sub: Any) -> None:
@@ -42,6 +42,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     if args.calibrate > MAX_CALIBRATE:
         raise CliError(f"--calibrate must be at most {MAX_CALIBRATE:,}, not {args.calibrate}")
+    out = output_path(args.out)
     source = Path(args.project)
     project = read_project(source)
     if args.weights and args.weights not in project.weights:
@@ -49,7 +50,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     say = (lambda _text: None) if args.json else \
         (lambda text: print(f"{text}…", file=sys.stderr, flush=True))
     try:
-        result = quantize_project(project, args.out, calibrate=args.calibrate,
+        result = quantize_project(project, out, calibrate=args.calibrate,
                                   weights=args.weights, base_dir=source.parent,
                                   cache_dir=args.data_cache, progress=say,
                                   keep_float=_nodes(args.keep_float),

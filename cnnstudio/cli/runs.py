@@ -18,7 +18,7 @@ from ..project.stats import (
     percent,
     varying,
 )
-from .common import CliError, read_project
+from .common import CliError, output_path, read_project
 
 
 def add_parser(sub: Any) -> None:
@@ -39,12 +39,13 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    csv = output_path(args.csv, "--csv") if args.csv else None
     project = read_project(args.project)
-    if args.csv:
+    if csv is not None:
         from ..project.runs_csv import write_runs_csv
 
         try:
-            count = write_runs_csv(project.runs, args.csv)
+            count = write_runs_csv(project.runs, csv)
         except OSError as exc:
             raise CliError(f"--csv {args.csv}: cannot write ({exc.strerror or exc})") from None
         if not args.json:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..project.examples import is_example
 from ..project.sweep import PRUNERS, SAMPLERS, SweepSpace
-from .common import CliError, positive_int
+from .common import CliError, hold_output, output_folder, positive_int, project_file, runs_out
 
 
 def add_parser(sub: Any) -> None:
@@ -52,22 +52,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..engine.sweep.runner import SweepError, run_sweep
     from ..engine.training import tblog
 
-    out = Path(args.out or args.project)
-    if is_example(out):  # the runs would be written into a template every user starts from
-        raise CliError(f"{out} is an example project that comes with CNN Studio and is never "
+    shown = Path(args.out or args.project)
+    if is_example(shown):  # the runs would be written into a template every user starts from
+        raise CliError(f"{shown} is an example project that comes with CNN Studio and is never "
                        "written; pass --out NEW.cnnproj to save the sweep's runs there")
-    if out.suffix != ".cnnproj":
-        raise CliError(f"--out must be a .cnnproj file, not {out.name!r}")
-    if not Path(args.project).is_file():
-        raise CliError(f"{args.project}: no such project file")
+    if shown.suffix != ".cnnproj":
+        raise CliError(f"--out must be a .cnnproj file, not {shown.name!r}")
+    project_file(args.project)
+    out = runs_out(args.out, args.project)
     if args.tensorboard and (problem := tblog.missing()):  # before any trial, as train does
         raise CliError(problem)
+    if args.tensorboard:
+        output_folder(args.tensorboard, "--tensorboard")
     space = _read_space(args.space) if args.space else None
-    try:
-        result = run_sweep(args.project, args.trials, args.jobs, args.storage, args.study,
-                           args.epochs, _progress, out=out, sampler=args.sampler,
-                           pruner=args.pruner, cache_dir=args.data_cache,
-                           tensorboard=args.tensorboard, search_space=space)
+    try:  # the workers only train; this process alone writes ``out``, holding its lock
+        with hold_output(out, args):
+            result = run_sweep(args.project, args.trials, args.jobs, args.storage, args.study,
+                               args.epochs, _progress, out=out, sampler=args.sampler,
+                               pruner=args.pruner, cache_dir=args.data_cache,
+                               tensorboard=args.tensorboard, search_space=space)
     except SweepError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -106,9 +109,14 @@ def _show(value: Any) -> str:
 
 def _read_space(path: str) -> SweepSpace:
     """The search space of ``--space FILE`` (JSON, as a project stores it)."""
+    from ..graph.jsonformat import MAX_BYTES
+    from ..graph.userfile import FileRefused, read_regular
+
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(read_regular(path, MAX_BYTES, "search space file").decode("utf-8"))
         return SweepSpace.from_dict(doc, "--space")
+    except FileRefused as exc:
+        raise CliError(f"--space: {path}: {exc}") from None
     except OSError as exc:
         raise CliError(f"--space: cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # bad JSON, or a ConfigError naming the dimension

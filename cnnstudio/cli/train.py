@@ -4,6 +4,7 @@ resume, and several processes through torchrun (DESIGN.md §3.3)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -15,9 +16,21 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import engine
+from ..project import lock
 from ..project.config import MAX_FOLDS, TASK_SCORES
 from ..project.examples import is_example
-from .common import CliError, add_recipe_option, apply_recipe, positive_int, read_project
+from .common import (
+    CliError,
+    add_recipe_option,
+    apply_recipe,
+    check_room,
+    hold_output,
+    output_folder,
+    output_path,
+    positive_int,
+    read_project,
+    runs_out,
+)
 from .progress import Bar, duration
 
 MIN_FOLDS = 2
@@ -85,9 +98,14 @@ def add_preview_parser(sub: Any) -> None:
 def cmd_preview(args: argparse.Namespace) -> int:
     from PIL import Image
 
+    from ..fileio import atomic_writer
     from ..graph import analyze
     from ..project import ProjectError, load_project
 
+    out = output_path(args.out)
+    image_format = Image.registered_extensions().get(out.suffix.lower())
+    if image_format is None:
+        raise CliError(f"--out {args.out}: name an image file (.png, .jpg ...)")
     try:
         project = load_project(args.project)
     except ProjectError as exc:
@@ -107,8 +125,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         bar.close()
         raise CliError(str(exc), 1) from None
     bar.close()
-    try:
-        Image.fromarray(grid).save(args.out)
+    try:  # never a half-written image
+        with atomic_writer(out) as fh:
+            Image.fromarray(grid).save(fh, format=image_format)
     except (OSError, ValueError) as exc:
         raise CliError(f"--out {args.out}: cannot write the image ({exc})") from None
     print(f"saved {args.out} ({grid.shape[1]}×{grid.shape[0]} pixels, {args.n} images)")
@@ -146,12 +165,20 @@ def load_for_training(args: argparse.Namespace, path: Path | None = None):
 def cmd_train(args: argparse.Namespace) -> int:
     from ..engine.training import tblog
 
-    out = Path(args.out or args.project)
-    if is_example(out):  # the run would be written into a template every user starts from
-        raise CliError(f"{out} is an example project that comes with CNN Studio and is never "
-                       "written; pass --out NEW.cnnproj to save the trained copy there")
-    if args.tensorboard and (problem := tblog.missing()):  # before any training
+    if is_example(Path(args.out or args.project)):  # a template every user starts from
+        raise CliError(f"{args.out or args.project} is an example project that comes with CNN "
+                       "Studio and is never written; pass --out NEW.cnnproj to save the "
+                       "trained copy there")
+    out = runs_out(args.out, args.project)  # before any training, as the checks below
+    if args.tensorboard and (problem := tblog.missing()):
         raise CliError(problem)
+    if args.tensorboard:
+        output_folder(args.tensorboard, "--tensorboard")
+    with hold_output(out, args):
+        return _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
     if args.folds is not None:
         return _cross_validate(args, out)
     if args.repeat is not None:
@@ -172,6 +199,8 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
     """One run of ``project`` saved to ``out``; the exit status."""
     from ..engine.training import tblog
 
+    check_room(out, _room_needed(project, out, Path(args.project)),
+               "the project with a checkpoint")  # before the run, not at its first save
     dist = engine.setup_from_env(project.training.device)
     session = engine.Session(project, out, resume=args.resume,
                              resume_epochs=args.epochs if args.resume else None,
@@ -215,6 +244,21 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
         engine.teardown(dist)
 
 
+CHECKPOINT_COPIES = 5
+"""Copies of the weights a run adds to the project file until it ends: the last and the best
+weights, and the checkpoint's own copy with up to two optimizer moments (Adam's)."""
+
+
+def _room_needed(project: Any, out: Path, source: Path) -> int:
+    """Bytes a save of ``project`` with a checkpoint needs: the file it was read from (the
+    larger of ``out`` and ``source``) plus the float32 copies of its weights a run adds."""
+    from ..graph import analyze
+
+    sizes = [p.stat().st_size for p in (out, source) if p.is_file()]
+    params = analyze(project.graph).total_params or 0
+    return max(sizes, default=0) + CHECKPOINT_COPIES * 4 * params
+
+
 class _Report:
     """The main process's view of a run: a progress bar on the terminal (``bar``, None with
     --quiet) and one JSON line per event in ``log`` (--log-json)."""
@@ -231,6 +275,8 @@ class _Report:
         bar = self.bar
         if isinstance(event, engine.DataProgress) and bar is not None:
             bar.update(event.stage, event.done, event.total)
+        elif isinstance(event, engine.DataReady):
+            self._skipped(event.skipped)
         elif isinstance(event, engine.Started):
             self._started(event)
         elif isinstance(event, engine.BatchEnd) and bar is not None and self.started:
@@ -254,6 +300,19 @@ class _Report:
             print(f"cnnstudio: training failed: {event.message}", file=sys.stderr)
             return 1
         return status
+
+    def _skipped(self, skipped: Any) -> None:
+        """The files left out of the dataset, once, grouped by reason: a warning, so it is
+        said under --quiet too."""
+        if not skipped:
+            return
+        _emit(self.log, {"event": "skipped", "count": len(skipped),
+                         "files": [{"file": n, "reason": r} for n, r in skipped[:100]]})
+        line = engine.describe_skipped(skipped)
+        if self.bar is not None:
+            self.bar.line(line)
+        else:
+            print(f"cnnstudio: {line}", file=sys.stderr)
 
     def _started(self, event: Any) -> None:
         self.started, self.epochs = True, event.epochs
@@ -441,10 +500,15 @@ def _restore(path: Path, change: Callable[[Any], None], what: str) -> None:
 def _open_log(path: str | None, mode: str = "w") -> TextIO | None:
     if path is None:
         return None
-    try:
-        return open(path, mode, buffering=1, encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    try:  # without waiting: a FIFO nobody reads would block here for ever
+        fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
     except OSError as exc:
-        raise CliError(f"--log-json {path}: cannot write ({exc.strerror or exc})") from None
+        reason = "no process is reading that FIFO" if exc.errno == errno.ENXIO \
+            else exc.strerror or str(exc)
+        raise CliError(f"--log-json {path}: cannot write ({reason})") from None
+    os.set_blocking(fd, True)  # a reader is there (or it is a file): lines wait for it
+    return open(fd, mode, buffering=1, encoding="utf-8")
 
 
 def _emit(log: TextIO | None, obj: dict[str, Any]) -> None:
@@ -469,7 +533,7 @@ def _launch(args: argparse.Namespace) -> int:
         cleaned.append(a)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc-per-node={args.nproc}", "-m", "cnnstudio", *cleaned]
-    try:
-        return subprocess.call(cmd)
+    try:  # the ranks do this command's work under the lock this process holds
+        return subprocess.call(cmd, env={**os.environ, **lock.child_env()})
     except KeyboardInterrupt:
         return 130

@@ -20,10 +20,10 @@ _FACE: dict[str, str] = {
     "DatasetError": "data.errors", "load_data": "data.load", "Pipeline": "data.augment.pipeline",
     "preview_grid": "data.preview", "preview_from_config": "data.preview",
     "default_cache_dir": "data.sources", "load_torchvision": "data.sources",
-    "fixed_mean_std": "data.load",
+    "fixed_mean_std": "data.load", "describe_skipped": "data.imagefiles",
     # training
     "Session": "training.session", "DataProgress": "training.session",
-    "Saved": "training.session",
+    "DataReady": "training.session", "Saved": "training.session",
     "Started": "training.trainer", "BatchEnd": "training.trainer",
     "EpochEnd": "training.trainer", "CheckpointSaved": "training.trainer",
     "Finished": "training.trainer", "Failed": "training.trainer",

@@ -4,6 +4,7 @@ are the ids (``layer1.0.conv1.weight``) and torchvision's weights load into pres
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Protocol
 
 import torch
@@ -11,6 +12,8 @@ from torch import nn
 
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
+from ..graph.analysis import BYTES_PER_VALUE
+from ..graph.table import size
 from .modules.batch_instance_norm import BatchInstanceNorm2d
 from .modules.layer_scale import LayerScale
 from .modules.own_layers import BlurPool2d, BranchSoftmax, GlobalResponseNorm
@@ -26,6 +29,14 @@ class GraphBuildError(ValueError):
         shown = "; ".join(f"{i.node + ': ' if i.node else ''}{i.message}" for i in issues[:3])
         more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
         super().__init__(f"the graph cannot be built: {shown}{more}")
+
+
+class TooLargeError(GraphBuildError):
+    """The model would need more memory than this machine has (found before allocating)."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)  # the reason alone: the graph itself is valid
+        self.issues = [Issue(None, message, "error")]
 
 
 class Add(nn.Module):
@@ -246,8 +257,71 @@ def _plan(graph: Graph, order: list[str], modules: dict[str, nn.Module],
 
 def to_module(graph: Graph, seed: int = 0) -> GraphModule:
     """Build ``graph`` as a module with weights drawn from ``seed`` (the same seed gives the
-    same weights). Raises GraphBuildError with the analysis' errors for an invalid graph."""
+    same weights). Raises GraphBuildError with the analysis' errors for an invalid graph, and
+    TooLargeError, before allocating, for one whose weights and one sample's values do not
+    fit in this machine's memory (torch would fail after minutes of swapping, or be killed)."""
     report = analyze(graph)
     if not report.ok:
         raise GraphBuildError(report.errors)
+    check_memory(graph, report)
     return GraphModule(graph, report, seed)
+
+
+def check_memory(graph: Graph, report: Report | None = None, *, batch: int = 1,
+                 copies: int = 1) -> None:
+    """Raise TooLargeError when ``copies`` of the weights and the values of a forward pass at
+    ``batch`` (those alive at once, as GraphModule frees them) need more memory than this
+    machine has free. An estimate from the analysis in float32: a lower bound of what torch
+    takes, so what it refuses cannot fit."""
+    report = report or analyze(graph)
+    weights = copies * (report.total_params + report.buffers) * BYTES_PER_VALUE
+    values = batch * inference_peak(graph, report)
+    total, free = machine_memory()
+    room = free if free is not None else total
+    if room is None or weights + values <= room:
+        return
+    has = f"{size(room)} free" + (f" of {size(total)}" if total and total != room else "")
+    if weights > room:
+        raise TooLargeError(f"the model would need {size(weights)} for its weights; this "
+                            f"machine has {has}")
+    samples = "one sample" if batch == 1 else f"a batch of {batch}"
+    held = "" if copies == 1 else f" for {copies} copies"
+    raise TooLargeError(f"the model would need {size(weights + values)} to run {samples} "
+                        f"(weights {size(weights)}{held}, layer outputs {size(values)}); this "
+                        f"machine has {has}")
+
+
+def inference_peak(graph: Graph, report: Report) -> int:
+    """Bytes of the layer outputs alive at once while one sample runs forward: each value is
+    kept until its last use (as GraphModule's plan frees them); the most over all steps."""
+    inputs = graph.input_map()
+    order = list(report.nodes)
+    last_use: dict[str, int] = {}
+    for step, nid in enumerate(order):
+        for src in inputs[nid]:
+            last_use[src] = step
+    freed_at: dict[int, list[str]] = {}
+    for nid, step in last_use.items():
+        freed_at.setdefault(step, []).append(nid)
+    live = peak = 0
+    for step, nid in enumerate(order):
+        live += report.nodes[nid].memory
+        peak = max(peak, live)
+        live -= sum(report.nodes[src].memory for src in freed_at.get(step, ()))
+    return peak
+
+
+def machine_memory() -> tuple[int | None, int | None]:
+    """(total, available) RAM in bytes: /proc/meminfo, else sysconf; None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f
+                    if line.split()[1:2] and line.split()[1].isdigit()}
+        return info.get("MemTotal"), info.get("MemAvailable", info.get("MemFree"))
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_PHYS_PAGES") * page, os.sysconf("SC_AVPHYS_PAGES") * page
+    except (ValueError, OSError, AttributeError):
+        return None, None

@@ -18,6 +18,10 @@ from .layers.spec import WHOLE, LayerError, Out, Shape, Window
 from .model import Graph, GraphError
 
 BYTES_PER_VALUE = 4  # float32
+MAX_LAYER_VALUES = 2**32
+"""The most values one layer's output (per sample) or weights may hold: 17.2 GB in float32.
+Past it a graph is no network any machine trains; refused here, it is a message, not an
+allocator's failure or a C++ overflow in torch."""
 
 # Per-axis receptive-field state: (r, j, start), r the field size, j the jump (distance in
 # input pixels between neighbouring outputs), start the centre of the first output's field.
@@ -381,6 +385,10 @@ def analyze(graph: Graph) -> Report:
                     message += f" (inputs from {', '.join(srcs)})"
                 rep.errors.append(message)
                 continue
+            too_large = _too_large(node.type, out)
+            if too_large:
+                rep.errors.append(too_large)
+                continue
             rep.in_shapes = ins
             rep._resolved = resolved
             rep._out = out
@@ -406,6 +414,29 @@ def analyze(graph: Graph) -> Report:
         for message in rep.warnings:
             issues.append(Issue(nid, message, "warning"))
     return report
+
+
+def _too_large(type_name: str, out: Out) -> str | None:
+    """Why a layer's output or weights are past ``MAX_LAYER_VALUES``, or None."""
+    values = prod(out.shape)
+    if values > MAX_LAYER_VALUES:
+        what = "a sample" if type_name == "Input" else "its output"
+        advice = "a smaller input" if type_name == "Input" else "fewer channels or a smaller input"
+        return (f"{what} would hold {_short(values)} values ({_gb(values)} per sample), more "
+                f"than the {_LIMIT} one layer may hold: use {advice}")
+    if out.params > MAX_LAYER_VALUES:
+        return (f"it would have {_short(out.params)} weights ({_gb(out.params)}), more than the "
+                f"{_LIMIT} one layer may hold: use fewer channels or features")
+    return None
+
+
+_LIMIT = (f"{MAX_LAYER_VALUES / 1e9:.1f} G values "
+          f"({MAX_LAYER_VALUES * BYTES_PER_VALUE / 1e9:.1f} GB)")
+
+
+def _gb(values: int) -> str:
+    whole = values * BYTES_PER_VALUE // 10**9  # an int: no float overflow for a hostile size
+    return f"{values * BYTES_PER_VALUE / 1e9:,.1f} GB" if whole < 10**6 else f"{whole:,} GB"
 
 
 def _receptive_field(out: Out, srcs: list[str], reports: dict[str, NodeReport]) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from ..fileio import atomic_write
 from . import init as inits
 from .model import Graph, GraphError
+from .userfile import FileRefused, read_regular
 
 FORMAT = "cnnstudio.graph"
 VERSION = 1
@@ -103,11 +104,9 @@ def load_graph(source: str | os.PathLike[str] | dict[str, Any]) -> Graph:
         return loads_graph(source)
     path = Path(source)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise GraphError(f"{path}: {size:,} bytes is too large for a graph file "
-                             f"(the limit is {MAX_BYTES:,})")
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path, MAX_BYTES, "graph file").decode("utf-8")
+    except FileRefused as exc:
+        raise GraphError(f"{path}: {exc}") from None
     except UnicodeDecodeError:
         raise GraphError(f"{path}: not a text file (a graph file is JSON)") from None
     except OSError as exc:

@@ -34,10 +34,11 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..fileio import atomic_writer
+from ..fileio import atomic_writer, write_reason
 from ..graph import GraphError, dumps_graph, graph_from_dict
 from ..graph.jsonformat import shorten
-from . import migrations
+from ..graph.userfile import FileRefused, open_regular
+from . import lock, migrations, ondisk
 from .config import ConfigError, DatasetConfig, TrainConfig, number, text
 from .errors import ProjectError
 from .model import Checkpoint, Project, Run, now
@@ -68,6 +69,8 @@ MAX_NAME_CHARS = 1024
 MAX_DIRECTORY_BYTES = 16 * MiB
 """The zip's table of contents (about 100 bytes a member): zipfile parses all of it before
 the member count can be checked, so a huge one is refused first."""
+MAX_FILE_BYTES = MAX_TOTAL_BYTES + MAX_DIRECTORY_BYTES
+"""The file itself: its members, stored at worst, and its table of contents."""
 CHUNK = 1 * MiB
 
 PROJECT_JSON = "project.json"
@@ -112,16 +115,16 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     """Open a .cnnproj file; raises ProjectError with a message that names the problem."""
     shown = os.fspath(path)
     try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISDIR(mode):
-            raise ProjectError(f"cannot open {shown}: it is a folder, not a project file")
-        if not stat.S_ISREG(mode):  # a pipe or a device would block or never end
-            raise ProjectError(f"cannot open {shown}: it is not a regular file")
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
+        fh = open_regular(path, MAX_FILE_BYTES, "project file")  # closed below
+    except FileRefused as exc:  # a pipe or a device would block or never end
+        raise ProjectError(f"cannot open {shown}: {exc}") from None
     except OSError as exc:
         raise ProjectError(f"cannot open {shown}: {_os_reason(exc)}") from None
     with fh:
-        return _read(fh, shown)
+        st = os.fstat(fh.fileno())  # of the file read, whatever replaces it meanwhile
+        project = _read(fh, shown)
+    project.disk = ondisk.state_of(project, path, st)
+    return project
 
 
 def read_project_bytes(data: bytes, name: str = "project") -> Project:
@@ -534,12 +537,47 @@ def _checkpoint(docs: dict[str, Any], raw: dict[str, bytes], runs: list[Run]) ->
 
 
 # -- writing ---------------------------------------------------------------------------------
-def save_project(project: Project, path: str | os.PathLike[str]) -> None:
+def save_project(project: Project, path: str | os.PathLike[str], *,
+                 aside: bool = False) -> list[Run]:
+    """Write ``project`` to ``path`` holding its lock (lock.py: LockedError while another
+    process writes it). When the file changed on disk since the project was read from it or
+    last saved to it, the runs another writer added are merged into ``project`` first (and
+    returned); when that writer changed the network or the settings, nothing is overwritten:
+    ``project`` goes to a conflict copy beside the file and a ProjectError says where.
+    ``aside``: a copy (a recovery file); the project's own file stays the one it came from."""
+    target = Path(path)
+    with lock.hold(target, hint="wait for it to finish or save to another file"):
+        merged = _merge_from_disk(project, target)
+        _write_project(project, target)
+        if not aside:
+            project.disk = ondisk.state_of(project, target)
+    return merged
+
+
+def _merge_from_disk(project: Project, target: Path) -> list[Run]:
+    """The runs merged from the file at ``target`` when it changed since ``project`` saw it;
+    a ProjectError, with ``project`` saved aside, when they cannot be."""
+    if not ondisk.changed_since(project, target) or not target.exists():
+        return []  # unchanged, or removed: writing it again loses nothing
+    try:
+        why = ondisk.conflict(project, disk := load_project(target))
+    except ProjectError as exc:
+        why = f"it can no longer be read ({exc})"
+    if why is None:
+        return ondisk.merge_runs(project, disk)
+    aside = ondisk.conflict_path(target)
+    _write_project(project, aside)
+    raise ProjectError(f"{target} changed on disk since it was read ({why}), so it was not "
+                       f"overwritten: your version was saved as {aside.name} beside it")
+
+
+def _write_project(project: Project, path: str | os.PathLike[str]) -> None:
     """Write ``project`` to ``path`` atomically: a temporary file beside it, flushed, then
     renamed over it. Bumps the graph revision when the network changed since the last save
     and sets ``modified``; on failure the project and the old file stay as they were and a
-    ProjectError says why in one line."""
-    target = Path(path)
+    ProjectError says why in one line. A symlink is followed: the file it points at is
+    replaced, as an editor saving through it would, and the link stays."""
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     before = (project.graph_revision, project.saved_graph_hash, project.modified)
     try:
         project.note_graph_change()
@@ -555,29 +593,10 @@ def save_project(project: Project, path: str | os.PathLike[str]) -> None:
             _write_zip(fh, members)
     except OSError as exc:
         project.graph_revision, project.saved_graph_hash, project.modified = before
-        raise ProjectError(f"cannot save to {target}: {_save_reason(exc, target)}") from None
+        raise ProjectError(f"cannot save to {target}: {write_reason(exc, target)}") from None
     except BaseException:
         project.graph_revision, project.saved_graph_hash, project.modified = before
         raise
-
-
-def _save_reason(exc: OSError, target: Path) -> str:
-    code = exc.errno
-    if code in (errno.EACCES, errno.EPERM):
-        return "permission denied; choose another folder"
-    if code == errno.ENOENT:
-        return f"the folder {target.parent} does not exist; choose another folder"
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return "the disk is full; free some space or choose another folder"
-    if code == errno.EROFS:
-        return "the disk is read-only; choose another folder"
-    if code == errno.EISDIR:
-        return "that is a folder; choose a file name"
-    if code == errno.ENOTDIR:
-        return "part of the path is not a folder; choose another folder"
-    if code == errno.ENAMETOOLONG:
-        return "the name is too long; choose a shorter one"
-    return f"{exc.strerror or exc}; choose another folder"
 
 
 def _os_reason(exc: OSError) -> str:

@@ -16,6 +16,9 @@ from typing import Any
 SEED_MAX = 2**32 - 1
 MAX_CLASSES = 100_000
 MAX_FOLDS = 20
+MAX_LR = 1000
+"""A learning rate above this never trains (MoCo's linear probe, among the highest in use,
+takes 30); refused when set, not found as a NaN loss after the first epoch."""
 
 
 class ConfigError(ValueError):
@@ -288,7 +291,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "radam", "adadelta",
 @dataclass
 class OptimizerConfig(Section):
     name: str = _opt("adam", choice(*OPTIMIZERS), "The optimizer.")
-    lr: float = _opt(1e-3, number(0, above=True), "Learning rate.")
+    lr: float = _opt(1e-3, number(0, MAX_LR, above=True), "Learning rate.")
     momentum: float = _opt(0.9, number(0, 1), "Momentum (SGD, RMSprop).")
     nesterov: bool = _opt(False, boolean, "Nesterov momentum (SGD).")
     beta1: float = _opt(0.9, number(0, 1), "Adam's β1 (Adam, AdamW, RAdam, LAMB).")
@@ -335,7 +338,7 @@ class ScheduleConfig(Section):
     factor: float = _opt(0.1, number(0, 1, above=True), "Decay factor (plateau).")
     min_lr: float = _opt(0.0, number(0), "Lowest rate reduce-on-plateau goes down to "
                          "(plateau; a block with a multiplier: that multiple of it).")
-    max_lr: float | None = _opt(None, number(0, above=True, nullable=True),
+    max_lr: float | None = _opt(None, number(0, MAX_LR, above=True, nullable=True),
                                 "Peak rate (one-cycle; empty: 10× the learning rate).")
     warmup_epochs: float = _opt(0.0, number(0), "Linear warm-up from 0 over this many epochs.")
     extra: dict = _extra()
@@ -445,6 +448,32 @@ def task_problem(task: str, training: TrainConfig) -> str | None:
                 f"{' or '.join(allowed)}")
     if task == "regress" and loss.class_weights is not None:
         return "training.loss.class_weights: a regression has no classes to weigh; leave it empty"
+    return None
+
+
+def classes_problem(task: str, count: int | None, outputs: Any,
+                    training: TrainConfig) -> str | None:
+    """Why a network with the output shapes ``outputs`` (the analysis') cannot train on a
+    dataset of ``count`` classes (labels, regression targets), or None: checked once the
+    dataset is listed, before the run is recorded, and by the trainer itself. A classifier may
+    have more outputs than classes (they are never a target), never fewer."""
+    if count is None:
+        return None
+    head = list(outputs[0] or ()) if outputs else None
+    what = {"multilabel": "labels", "regress": "target values"}.get(task, "classes")
+    if head is None:
+        short = False
+    elif task == "classify":
+        short = len(head) == 1 and head[0] < count
+    else:
+        short = head != [count]
+    if short:
+        return (f"the network gives {head} outputs per image and the dataset has {count} "
+                f"{what}: give the last layer {count} outputs")
+    weights = training.loss.class_weights
+    if task != "regress" and isinstance(weights, list) and len(weights) != count:
+        return (f"training.loss.class_weights: {len(weights)} weights for {count} {what}; give "
+                f"one per class, 'balanced', or leave it empty")
     return None
 
 

@@ -222,6 +222,9 @@ class Project:
     extra: dict[str, Any] = field(default_factory=dict)
     extra_members: dict[str, bytes] = field(default_factory=dict)
     """Members this version does not know (JSON or safetensors), kept as they were."""
+    disk: Any = field(default=None, compare=False, repr=False)
+    """What its file was when it was read or last saved (ondisk.DiskState; None: never), so a
+    save can tell that another writer changed the file meanwhile."""
 
     def note_graph_change(self) -> None:
         """Bump the graph revision when the network differs from the one last saved."""

@@ -106,8 +106,8 @@ def test_export_bad_input_is_one_line(capsys, argv, message) -> None:
 def test_export_into_a_missing_folder_fails_cleanly(tmp_path, capsys) -> None:
     code, _, err = run(capsys, "export", "lenet5", "--format", "torchscript", "--out",
                        str(tmp_path / "nowhere" / "l.pt"))
-    assert code == 1 and err.startswith("cnnstudio: error:") and err.count("\n") == 1
-    assert not (tmp_path / "nowhere").exists()
+    assert code == 2 and err.startswith("cnnstudio: error:") and err.count("\n") == 1
+    assert "does not exist" in err and not (tmp_path / "nowhere").exists()
 
 
 def test_failed_verification_exits_1_and_keeps_the_report(tmp_path, capsys, monkeypatch):

@@ -235,7 +235,7 @@ def test_preview_writes_a_grid_png(tmp_path, capsys) -> None:
     assert image.mode == "RGB" and image.width == image.height > 3 * 28
     assert main(["preview", str(EXAMPLES / "simple-cnn-digits.cnnproj"), "--out",
                  str(tmp_path / "missing" / "x.png")]) == 2
-    assert "cannot write the image" in capsys.readouterr().err
+    assert "missing does not exist" in capsys.readouterr().err
 
 
 def test_the_three_phase_recipe_trains_from_the_command_line(lenet, capsys) -> None:

@@ -336,18 +336,19 @@ def test_an_upsample_that_overflows_a_float_reports_an_error_on_its_node() -> No
 
 def test_strides_past_a_float_leave_the_receptive_field_unknown() -> None:
     # The jump j·S overflowed to inf, and Report.to_json() raised OverflowError on ceil(inf).
+    # Strides are at most 2**31 - 1 (layers/spec.py MAX_INT): 40 of them pass a float's range.
     conv = {"type": "Conv2d", "params": {"out_channels": 2, "kernel_size": 3, "padding": 1,
-                                         "stride": 10**300}}
+                                         "stride": 2**31 - 1}}
     doc = {"format": "cnnstudio.graph", "version": 1, "nodes": [
         {"id": "in", "type": "Input", "params": {"shape": [1, 8, 8]}},
-        {"id": "c1", **conv}, {"id": "c2", **conv},
-        {"id": "c3", "type": "Conv2d", "params": {"out_channels": 2, "kernel_size": 3,
-                                                  "padding": 1}}]}
+        *({"id": f"c{i}", **conv} for i in range(1, 41)),
+        {"id": "c41", "type": "Conv2d", "params": {"out_channels": 2, "kernel_size": 3,
+                                                   "padding": 1}}]}
     graph = opened(doc)
     assert graph is not None
     nodes = {n["id"]: n for n in analyze(graph).to_json()["nodes"]}
     assert nodes["c1"]["receptive_field"] == [3, 3]
-    assert nodes["c3"]["receptive_field"] is None and nodes["c3"]["output_shape"] == [2, 1, 1]
+    assert nodes["c41"]["receptive_field"] is None and nodes["c41"]["output_shape"] == [2, 1, 1]
 
 
 def test_many_nodes_and_edges_within_the_size_limit() -> None:

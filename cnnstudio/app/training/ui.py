@@ -31,6 +31,8 @@ ADVICE = {  # where in the window to act; the engine's message says what went wr
            "panel, BatchNorm in the Layers palette.",
     "oom": "Set a smaller batch size in the Training panel, then train again.",
     "data": "Check the dataset in the Training panel (its source, path and split).",
+    "locked": "Wait for that process to finish, or Save As another file and train that one.",
+    "save": "Free some space or Save As another folder, then train again.",
     "error": "Check the Training panel's settings; the Problems panel lists what is wrong "
              "with the network.",
 }

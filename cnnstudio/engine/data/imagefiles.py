@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ...graph.userfile import FileRefused, read_regular
 from .errors import DatasetError
 from .geometry import STRAIGHT, Sizing, fit_image, resize_plan
 from .sources import Files, Progress
@@ -54,9 +55,15 @@ def _skipped_hint(skipped: Sequence[tuple[str, str]]) -> str:
     return f" that can be read ({len(skipped)} skipped: {shown}{more})"
 
 
+NOT_REGULAR = "not a regular file (a pipe, a device or a broken link)"
+LINK_LOOPS = "a link that loops (to the dataset folder, a folder above it or its own)"
+LINK_TWICE = "a link to a folder read elsewhere (its images would count twice)"
+
+
 def list_folder(root: Path) -> Files:
     """One sub-folder per class (searched recursively); hidden files are ignored, files
-    directly in ``root`` are skipped."""
+    directly in ``root`` are skipped. Folder links are followed, except those that loop or lead
+    into a folder read already (see ``_link_problem``): those are skipped and counted."""
     root = root.expanduser()
     if not root.is_dir():
         raise DatasetError(f"dataset.path: {root} is not a folder; give the folder that holds "
@@ -65,17 +72,30 @@ def list_folder(root: Path) -> Files:
     items: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     notes: list[str] = []
+    walked = [os.path.realpath(root)]
+    classes = []  # the class folders first: a link to one from inside another is the extra
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
         if entry.is_file():
             skipped.append((entry.name, "not in a class folder"))
-            continue
-        if not entry.is_dir():
-            continue
+        elif not entry.is_dir():
+            skipped.append((entry.name, NOT_REGULAR))
+        elif entry.is_symlink() and (problem := _link_problem(entry.path, walked)):
+            skipped.append((entry.name, problem))
+        else:
+            classes.append(entry)
+    for entry in classes:
         found = []
-        for dirpath, dirnames, filenames in os.walk(entry.path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for dirpath, dirnames, filenames in os.walk(entry.path, followlinks=True):
+            kept = []
+            for d in sorted(d for d in dirnames if not d.startswith(".")):
+                folder = os.path.join(dirpath, d)
+                if os.path.islink(folder) and (problem := _link_problem(folder, walked)):
+                    skipped.append((os.path.relpath(folder, root), problem))
+                else:
+                    kept.append(d)
+            dirnames[:] = kept
             for f in sorted(filenames):
                 if f.startswith("."):
                     continue
@@ -83,14 +103,61 @@ def list_folder(root: Path) -> Files:
                 if os.path.isfile(file):  # a pipe or device would block or never end
                     found.append(file)
                 else:
-                    skipped.append((os.path.relpath(file, root),
-                                    "not a regular file (a pipe, a device or a broken link)"))
+                    skipped.append((os.path.relpath(file, root), NOT_REGULAR))
         if not found:
             notes.append(f"class folder {entry.name!r} is empty and was left out")
         items += [(p, entry.name) for p in found]
     return _listing(root.name or str(root), root, items, skipped, notes, what)
 
 
+def _link_problem(link: str, walked: list[str]) -> str | None:
+    """Why the folder link ``link`` is not followed, or None (its target joins ``walked``, the
+    real folders read so far, the dataset's own first). A link to its own folder or one above
+    it would walk forever (a class holding every image); one into or around a folder read
+    already would read the same images twice, perhaps under another class."""
+    target = os.path.realpath(link)
+    if _within(os.path.realpath(os.path.dirname(link)), target):
+        return LINK_LOOPS
+    if any(_within(target, top) or _within(top, target) for top in walked):
+        return LINK_TWICE
+    walked.append(target)
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+_SKIP_KINDS = (  # (how the reason starts, said of one, said of several)
+    ("UnidentifiedImageError", "not an image", "not images"),
+    ("DecompressionBombError", "too large to decode", "too large to decode"),
+    ("missing", "missing", "missing"),
+    ("not in a class folder", "not in a class folder", "not in a class folder"),
+    (NOT_REGULAR, "not a regular file", "not regular files"),
+    (LINK_LOOPS, "a link that loops", "links that loop"),
+    (LINK_TWICE, "a link to a folder read elsewhere", "links to folders read elsewhere"),
+)
+
+
+def describe_skipped(skipped: Sequence[tuple[str, str]], shown: int = 3) -> str:
+    """The files left out, grouped by reason, in one line ("" when none): ``skipped 3 files:
+    2 not images (a.txt, b.csv), 1 a link that loops (loop)``; ``shown`` names per reason."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, reason in skipped:
+        kind = next(((one, many) for start, one, many in _SKIP_KINDS
+                     if reason.startswith(start)), ("unreadable", "unreadable"))
+        groups.setdefault(kind, []).append(name)
+    parts = []
+    for (one, many), names in groups.items():
+        listed = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+        parts.append(f"{len(names)} {one if len(names) == 1 else many} ({listed})")
+    n = len(skipped)
+    return f"skipped {n} file{'s' * (n != 1)}: {', '.join(parts)}" if n else ""
+
+
+MAX_CSV_BYTES = 1 << 30
+"""A CSV of image paths: a million rows take about 50 MB."""
 _PATH_HEADERS = {"path", "file", "filename", "file_name", "filepath", "file_path", "image",
                  "img", "image_path", "images"}
 _LABEL_HEADERS = {"label", "labels", "class", "class_name", "target", "category", "y"}
@@ -109,8 +176,9 @@ def list_csv(path: Path, task: str = "classify") -> Files:
         raise DatasetError(f"dataset.path: {path} is not a file; give a CSV file with one "
                            f"{what} row per image")
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
+        text = read_regular(path, MAX_CSV_BYTES, "CSV file").decode("utf-8-sig")
+    except FileRefused as e:
+        raise DatasetError(f"dataset.path: {path}: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path} cannot be read as text ({e}); give a CSV file with one "
                            f"{what} row per image") from e

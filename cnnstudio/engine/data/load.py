@@ -40,8 +40,8 @@ from .sources import (
 )
 from .splits import FileStore, Split, TensorStore, mix_seed, split_indices
 
-__all__ = ["Data", "DatasetError", "Split", "fixed_mean_std", "load_data", "plan_shape",
-           "split_indices"]
+__all__ = ["Data", "DatasetError", "Split", "fixed_mean_std", "known_classes", "list_files",
+           "load_data", "plan_shape", "split_indices"]
 
 GiB = 1 << 30
 DEFAULT_BUDGET = 4 * GiB
@@ -223,6 +223,17 @@ def _open(cfg: Any, cache_dir: Any, progress: Progress) -> Arrays | Files:
         else:
             root = (Path(cache_dir) if cache_dir else default_cache_dir()) / cfg.source
         return load_torchvision(cfg.source, root, cfg.download, progress)
+    listing = list_files(cfg)
+    assert listing is not None  # a folder or a CSV
+    return listing
+
+
+def list_files(cfg: Any) -> Files | None:
+    """A folder's or a CSV's listing (no image decoded: the first readable one's header is
+    probed), None for the built-in sets. Cheap next to loading, so a run lists its data, and
+    refuses an empty folder or too many classes, before it is recorded."""
+    if cfg.source == "digits" or cfg.source in TORCHVISION_SETS:
+        return None
     if not cfg.path:
         raise DatasetError(f"dataset.path: a {cfg.source} dataset needs a path")
     listing = list_folder(Path(cfg.path)) if cfg.source == "folder" else \
@@ -234,6 +245,17 @@ def _open(cfg: Any, cache_dir: Any, progress: Progress) -> Arrays | Files:
         except Exception:  # noqa: BLE001 - decoding will skip and count it
             continue
     return listing
+
+
+def known_classes(cfg: Any, listing: Files | None) -> int | None:
+    """How many classes (labels, regression targets) the dataset has, known before any image
+    is read: the listing's, or a built-in set's own."""
+    if listing is not None:
+        return len(listing.classes)
+    if cfg.source == "digits":
+        return 10
+    ts = TORCHVISION_SETS.get(cfg.source)
+    return ts.classes if ts is not None else None
 
 
 def _stats(chunks: Iterator[torch.Tensor], c: int) -> tuple[list[float], list[float]]:
@@ -369,12 +391,13 @@ def _store_files(src: Files, parts: Parts, shape: tuple[int, int, int], sizing: 
 
 def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str = "cpu", *,
               cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
-              memory_budget: int | None = None) -> Data:
+              memory_budget: int | None = None, listing: Files | None = None) -> Data:
     """Loads ``cfg`` (a DatasetConfig) for a graph whose Input takes ``input_shape``
     (``[C, H, W]`` or ``[F]``). ``cache_dir`` is the base folder for the downloaded sets
     (default ``~/.cache/cnnstudio/datasets``; ``cfg.path`` names a set's folder outright);
     ``progress(stage, done, total)`` hears about downloads, decoding and preparation;
-    ``memory_budget`` (bytes, default 4 GiB) decides the storage (see the module's notes)."""
+    ``memory_budget`` (bytes, default 4 GiB) decides the storage (see the module's notes);
+    ``listing``: ``list_files(cfg)`` already made (it is not listed again)."""
     report = progress or _quiet
     device = torch.device(device)
     input_shape = tuple(int(v) for v in input_shape)
@@ -385,7 +408,7 @@ def load_data(cfg: Any, input_shape: Sequence[int], device: torch.device | str =
     if len(input_shape) == 3:
         plan_shape(input_shape, None)
         check_resize(sizing.resize, input_shape)
-    src = _open(cfg, cache_dir, report)
+    src = listing if listing is not None else _open(cfg, cache_dir, report)
     native = src.native_shape if isinstance(src, Arrays) else src.probe
     shape, flat = plan_shape(input_shape, native)
     check_resize(sizing.resize, shape)

@@ -163,6 +163,7 @@ class TorchvisionSet:
     class_name: str  # in torchvision.datasets
     kind: str  # mnist | cifar | svhn
     size_mb: int  # about how much the download is
+    classes: int = 10  # known before the download: a run checks the network's outputs first
 
     def cls(self):  # noqa: ANN201
         import torchvision.datasets as tvd
@@ -176,7 +177,7 @@ TORCHVISION_SETS = {
         TorchvisionSet("fashion_mnist", "Fashion-MNIST", "FashionMNIST", "mnist", 31),
         TorchvisionSet("kmnist", "KMNIST", "KMNIST", "mnist", 21),
         TorchvisionSet("cifar10", "CIFAR-10", "CIFAR10", "cifar", 163),
-        TorchvisionSet("cifar100", "CIFAR-100", "CIFAR100", "cifar", 162),
+        TorchvisionSet("cifar100", "CIFAR-100", "CIFAR100", "cifar", 162, 100),
         TorchvisionSet("svhn", "SVHN", "SVHN", "svhn", 246),
     )
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -20,7 +21,7 @@ BUILD_FUNCTION = "build_model"
 
 def _load(path: Path) -> ModuleType:
     """Import the file as a fresh module under a unique name (its code runs here)."""
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise ModelImportError(f"no such file: {path}")
     mod_name = f"cnnstudio_user_{uuid.uuid4().hex[:12]}"
     spec = importlib.util.spec_from_file_location(mod_name, path)

@@ -6,6 +6,7 @@ instead of failing at the first batch."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def load_teacher(config: Any, base_dir: str | Path | None, student: Any) -> Teac
 def _project(path: Path, where: str) -> Any:
     from ...project import ProjectError, load_project
 
-    if not path.is_file():
+    if not os.path.isfile(path):  # an OSError for a name too long
         raise TrainingError(f"{where}: no such project file")
     try:
         return load_project(path)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...graph import analyze
-from ...project.config import task_problem
+from ...project import ProjectError, lock
+from ...project.config import classes_problem, task_problem
 from ...project.model import Project, Run, graph_hash, now
 from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
@@ -48,7 +50,16 @@ class Saved:
     event: str = "saved"
 
 
-SessionEvent = Event | DataProgress | Saved
+@dataclass(frozen=True)
+class DataReady:
+    """The dataset is loaded: the files left out of it, (name, reason) each, and notes."""
+
+    skipped: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+    event: str = "data_ready"
+
+
+SessionEvent = Event | DataProgress | DataReady | Saved
 
 
 class Session:
@@ -90,6 +101,7 @@ class Session:
         self.run: Run | None = None
         self._stop_requested = False
         self.teacher: Any = None  # distill.Teacher, read before the run starts
+        self.listing: Any = None  # a folder's or CSV's files, listed before the run starts
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -106,6 +118,18 @@ class Session:
 
     # -- the run -------------------------------------------------------------------------------
     def events(self) -> Iterator[SessionEvent]:
+        """The run's events; it holds the project file's lock throughout (refused at once,
+        with the project untouched, while another process writes that file)."""
+        with ExitStack() as held:
+            if self.path is not None and self.dist.main:
+                try:
+                    held.enter_context(lock.hold(self.path))
+                except lock.LockedError as exc:
+                    yield Failed(str(exc), "locked")
+                    return
+            yield from self._events()
+
+    def _events(self) -> Iterator[SessionEvent]:
         try:
             config, run, checkpoint = self._prepare()
         except TrainingError as exc:
@@ -129,13 +153,24 @@ class Session:
             if self._stop_requested:
                 self.trainer.stop()
             retry: Failed | None = None
-            for event in self.trainer.run():
-                yield event
+            steps = self.trainer.run()
+            for event in steps:
+                saved_first = isinstance(event, (CheckpointSaved, Finished))  # told once on disk
+                if not saved_first:
+                    yield event
                 if isinstance(event, Failed) and event.kind == "oom" and self.retry_oom \
                         and event.suggested_batch_size and config.batch_size > 1:
                     retry = event
                     continue
-                yield from self._record(event, run)
+                try:
+                    yield from self._record(event, run)
+                except ProjectError as exc:  # a full disk ...: the file keeps its last save
+                    steps.close()
+                    self._fail(run, str(exc))
+                    yield Failed(str(exc), "save")
+                    return
+                if saved_first:
+                    yield event
             if retry is None:
                 return
             config = copy.deepcopy(config)
@@ -166,6 +201,8 @@ class Session:
             self.teacher = load_teacher(config.distill, self.base_dir, report)
             if self.resume_epochs is not None:
                 config.epochs = self.resume_epochs
+            self._check(config, report)  # before the run changes
+            if self.resume_epochs is not None:
                 checkpoint.config = config.to_dict()
                 run.training = config.to_dict()
             run.status, run.finished, run.message = "running", None, None
@@ -176,6 +213,7 @@ class Session:
         if problem:
             raise TrainingError(problem)
         self.teacher = load_teacher(training.distill, self.base_dir, report)
+        self._check(training, report)  # before the run is recorded
         project.note_graph_change()
         config = copy.deepcopy(training)
         run = Run(
@@ -186,6 +224,36 @@ class Session:
         project.checkpoint = None
         return config, run, None
 
+    def _check(self, config: Any, report: Any) -> None:
+        """What is known before any work is refused before the run is recorded (nothing is
+        written then): a device this machine lacks, and the dataset's listing (an empty folder,
+        more classes than the network's outputs, class weights of another count)."""
+        pick_device(config.device)
+        if self.data is not None:
+            task, count = getattr(self.data, "task", "classify"), self.data.num_classes
+        else:
+            from ..data.errors import DatasetError
+            from ..data.load import known_classes, list_files
+
+            dataset = self._dataset()
+            try:
+                self.listing = list_files(dataset)
+            except DatasetError as exc:
+                raise TrainingError(str(exc), "data") from None
+            task, count = dataset.task, known_classes(dataset, self.listing)
+        problem = classes_problem(task, count, report.output_shapes, config)
+        if problem:
+            raise TrainingError(problem, "data")
+
+    def _dataset(self) -> Any:
+        """The project's dataset, a relative path read from ``base_dir``."""
+        dataset = self.project.dataset
+        if dataset.path and self.base_dir is not None and \
+                not Path(dataset.path).expanduser().is_absolute():
+            dataset = copy.deepcopy(dataset)
+            dataset.path = str(self.base_dir / dataset.path)
+        return dataset
+
     def _load_data(self, config: Any) -> Iterator[SessionEvent]:
         if self.data is not None:
             data = self.data
@@ -194,20 +262,16 @@ class Session:
             from ..data.load import load_data
 
             progress: list[DataProgress] = []
-            dataset = self.project.dataset
-            if dataset.path and self.base_dir is not None and \
-                    not Path(dataset.path).expanduser().is_absolute():
-                dataset = copy.deepcopy(dataset)
-                dataset.path = str(self.base_dir / dataset.path)
             try:
                 device = pick_device(config.device)
-                data = load_data(dataset, self.input_shape, device,
-                                 cache_dir=self.cache_dir,
+                data = load_data(self._dataset(), self.input_shape, device,
+                                 cache_dir=self.cache_dir, listing=self.listing,
                                  progress=lambda s, d, t: progress.append(DataProgress(s, d, t)))
             except DatasetError as exc:
                 raise TrainingError(str(exc), "data") from None
             yield from progress
         self.run.dataset = {"config": self.project.dataset.to_dict(), "summary": data.summary()}
+        yield DataReady(tuple(getattr(data, "skipped", ())), tuple(getattr(data, "notes", ())))
         return data
 
     def _record(self, event: Event, run: Run) -> Iterator[SessionEvent]:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ...graph import Graph, analyze
-from ...project.config import TrainConfig, task_problem
+from ...project.config import TrainConfig, classes_problem, task_problem
 from ...project.model import Checkpoint, EpochRecord
 from .. import checkpoint as ckpt
 from ..build import to_module
@@ -250,7 +250,7 @@ class Trainer:
             if _out_of_memory(exc):
                 yield self._oom()
             else:
-                yield Failed(f"training failed: {type(exc).__name__}: {exc}")
+                yield Failed(f"{type(exc).__name__}: {exc}")  # the caller says it failed
 
     @property
     def lr(self) -> float:
@@ -316,15 +316,10 @@ class Trainer:
         data = self.data
         self.task = getattr(data, "task", "classify")
         self.score_width = score_width(self.task, data.num_classes)
-        problem = task_problem(self.task, cfg)
+        problem = task_problem(self.task, cfg) or classes_problem(
+            self.task, data.num_classes, analyze(self.graph).output_shapes, cfg)
         if problem:
             raise TrainingError(problem, "data")
-        heads = analyze(self.graph).output_shapes if self.task != "classify" else []
-        if heads and tuple(heads[0] or ()) != (data.num_classes,):
-            what = "labels" if self.task == "multilabel" else "target values"
-            raise TrainingError(f"the network gives {list(heads[0] or ())} outputs per image "
-                                f"and the dataset has {data.num_classes} {what}: give the last "
-                                f"layer {data.num_classes} outputs", "data")
         self.loss_fn = make_loss(cfg.loss, data.num_classes, data.class_counts, self.device,
                                  self.task)
         batches = data.train.num_batches(cfg.batch_size, drop_last=False)

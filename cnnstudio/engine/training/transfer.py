@@ -3,6 +3,7 @@ and shapes match, freeze layers or blocks, give blocks their own learning rates.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from torch import nn
 
 from ...graph import Graph
 from ...graph.edits import members_of
+from ...graph.userfile import FileRefused, open_regular
+from ...project.archive import MAX_TENSOR_BYTES
 
 
 class WeightsError(ValueError):
@@ -57,8 +60,14 @@ def read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a ``.safetensors`` file or of a ``.pth``/``.pt`` state_dict, read with
     ``weights_only=True`` so that a file cannot run code."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.exists(path):
         raise WeightsError(f"{path}: no such file")
+    try:
+        open_regular(path, MAX_TENSOR_BYTES, "weights file").close()
+    except FileRefused as exc:
+        raise WeightsError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

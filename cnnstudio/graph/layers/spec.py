@@ -13,6 +13,10 @@ from typing import Any
 
 Shape = tuple[int, ...]
 
+MAX_INT = 2**31 - 1
+"""The largest integer a layer parameter may be (channels, features, sizes, strides): no
+layer needs more, and torch's C++ side overflows (a stack trace) on ints past 64 bits."""
+
 
 class _Required:
     def __repr__(self) -> str:
@@ -113,6 +117,9 @@ class Param:
                 return f"must be at least {_fmt(self.min)} (got {_fmt(value)})"
         if self.max is not None and value > self.max:
             return f"must be at most {_fmt(self.max)} (got {_fmt(value)})"
+        if integer and abs(value) > MAX_INT:  # past torch's C++ ints long before any memory
+            bound = f"at most {MAX_INT:,}" if value > 0 else f"at least {-MAX_INT:,}"
+            return f"must be {bound} (got {_digits(value)})"
         return None
 
 
@@ -128,6 +135,14 @@ def _fmt(x: float) -> str:
     if isinstance(x, int):  # not float(x): an int past a float's range would overflow
         return str(x)
     return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _digits(n: int) -> str:
+    """A huge integer for a message: as it is up to 20 digits, else its length."""
+    digits = len(str(abs(n))) if abs(n).bit_length() < 10_000 else None
+    if digits is not None and digits <= 20:
+        return str(n)
+    return f"a {'negative ' if n < 0 else ''}number of {digits or 'thousands of'} digits"
 
 
 def pair(value: Any) -> tuple[Any, Any]:

@@ -233,7 +233,8 @@ def test_links_out_of_the_folder(tmp_path) -> None:
     """Policy: a link to a regular file is followed, like any program opening the folder
     would (datasets are often assembled from links); its target is only ever opened as an
     image by PIL, and nothing is written anywhere. Links that lead nowhere or to a device
-    are skipped and named; a link back up the tree is not walked (no endless loop)."""
+    are skipped and named; a link back up the tree is not walked (no endless loop), and is
+    counted as skipped (issue 25: it used to be left out without a word)."""
     root = good_folder(tmp_path / "set")
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -255,7 +256,7 @@ def test_links_out_of_the_folder(tmp_path) -> None:
     assert "not a regular file" in reasons["cat/dangling.png"]
     if os.path.exists("/dev/zero"):
         assert "not a regular file" in reasons["cat/zero.png"]
-    assert not any("loop" in name for name in reasons)
+    assert reasons["cat/loop"].startswith("a link that loops")
 
 
 @needs_links

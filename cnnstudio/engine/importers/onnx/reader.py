@@ -12,12 +12,14 @@ without a layer is listed in one ModelImportError.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ....graph.userfile import FileRefused, open_regular
 from ..common import (
     INPUT_KEY,
     DraftGraph,
@@ -38,6 +40,7 @@ from .regions import Regions, reads
 
 __all__ = ["from_onnx"]
 
+MAX_ONNX_BYTES = 2 << 30  # protobuf's limit; larger weights live in external data files
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _SCOPES_KEY = "pkg.torch.onnx.name_scopes"
 _CLASSES_KEY = "pkg.torch.onnx.class_hierarchy"
@@ -48,8 +51,12 @@ def _read(path: Path) -> Any:
     """The model in ``path``, with local functions inlined; a clear error for anything else."""
     import onnx
 
-    if not path.is_file():
+    if not os.path.exists(path):
         raise ModelImportError(f"no such file: {path}")
+    try:
+        open_regular(path, MAX_ONNX_BYTES, "ONNX model").close()  # then read by its path
+    except (FileRefused, OSError) as exc:
+        raise ModelImportError(f"{path}: {exc}") from None
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf's DecodeError, missing external data, ...
