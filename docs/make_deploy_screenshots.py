@@ -141,10 +141,17 @@ def distillation(window: QWidget, student: Path, check: Path | None) -> None:
     settings = window.training.panel("Training")
     settings.sections["Training"].set_expanded(True)
     pump(300)
+    dock = window.docks["Training"]
+    dock.setFloating(True)  # docked it is a narrow column: the rows and their labels clip
+    dock.resize(520, 420)
+    pump(300)
     form = settings.forms["Distillation"]
-    settings.scroll.ensureWidgetVisible(form, 0, 40)
+    settings.scroll.ensureWidgetVisible(form, 0, 10)
+    bar = settings.scroll.verticalScrollBar()
+    bar.setValue(form.mapTo(settings.scroll.widget(), form.rect().topLeft()).y() - 160)
     pump(400)
-    shoot(check, {"distill-settings": window.docks["Training"]})
+    shoot(check, {"distill-settings": dock})
+    dock.setFloating(False)
     window.training.show_panel("Runs")
     panel = window.training.panel("Runs")
     pump(400)

@@ -18,9 +18,9 @@ LAYERS = ("graph", "project", "engine", "cli", "app")
 ALLOWED = {
     "graph": {"graph", "fileio"},
     "project": {"graph", "project", "fileio"},
-    "engine": {"graph", "project", "engine", "fileio"},
-    "cli": {"graph", "project", "engine", "cli", "app", "fileio"},
-    "app": {"graph", "project", "engine", "app", "fileio"},
+    "engine": {"graph", "project", "engine", "fileio", "machine"},
+    "cli": {"graph", "project", "engine", "cli", "app", "fileio", "machine"},
+    "app": {"graph", "project", "engine", "app", "fileio", "machine"},
 }
 
 

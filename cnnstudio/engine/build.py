@@ -4,12 +4,12 @@ are the ids (``layer1.0.conv1.weight``) and torchvision's weights load into pres
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from .. import machine
 from ..graph import Graph, Issue, Report, analyze, layers
 from ..graph import init as inits
 from ..graph.analysis import BYTES_PER_VALUE
@@ -312,16 +312,5 @@ def inference_peak(graph: Graph, report: Report) -> int:
 
 
 def machine_memory() -> tuple[int | None, int | None]:
-    """(total, available) RAM in bytes: /proc/meminfo, else sysconf; None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f
-                    if line.split()[1:2] and line.split()[1].isdigit()}
-        return info.get("MemTotal"), info.get("MemAvailable", info.get("MemFree"))
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        return os.sysconf("SC_PHYS_PAGES") * page, os.sysconf("SC_AVPHYS_PAGES") * page
-    except (ValueError, OSError, AttributeError):
-        return None, None
+    """(total, available) RAM in bytes (None where unknown)."""
+    return machine.memory()

@@ -102,7 +102,8 @@ def test_sizes_past_any_machine_are_graph_errors(changes, node, message, tmp_pat
     code, _, err = run(capsys, "export", str(path), "--format", "pth",
                        "--out", str(tmp_path / "big.pth"))
     assert code == 1
-    assert one_line_error(err) == "cnnstudio: error: the graph has 1 error(s); fix them first"
+    assert one_line_error(err) == (f"cnnstudio: error: the graph cannot be built: {node}: "
+                                   f"{message}; fix them first")
     assert not (tmp_path / "big.pth").exists()
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ... import engine
+from ... import engine, machine
 from ...graph.analysis import memory_optimizer
 from ...project import TrainConfig
 from .. import preferences
@@ -74,19 +74,8 @@ def size(n_bytes: float) -> str:
 
 
 def system_memory() -> tuple[int | None, int | None]:
-    """(total, available) RAM in bytes: /proc/meminfo, else sysconf."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f
-                    if line.split()[1:2] and line.split()[1].isdigit()}
-        return info.get("MemTotal"), info.get("MemAvailable", info.get("MemFree"))
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        return os.sysconf("SC_PHYS_PAGES") * page, os.sysconf("SC_AVPHYS_PAGES") * page
-    except (ValueError, OSError, AttributeError):
-        return None, None
+    """(total, available) RAM in bytes (None where unknown)."""
+    return machine.memory()
 
 
 def probe_device(choice: str) -> DeviceInfo:

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...graph import analyze
 from .. import checkpoint as ckpt
-from ..build import to_module
+from ..build import GraphBuildError, to_module
 from ..data.errors import DatasetError
 from ..data.geometry import STRAIGHT
 from ..data.imagefiles import decode
@@ -30,7 +30,7 @@ def model_from_state(graph: Any, state: Mapping[str, torch.Tensor] | None,
     """The graph's module in evaluation mode with ``state`` loaded (None: fresh weights)."""
     report = analyze(graph)
     if not report.ok:
-        raise InferenceError(f"the graph has {len(report.errors)} error(s); fix them first")
+        raise InferenceError(f"{GraphBuildError(report.errors)}; fix them first")
     model = to_module(graph)
     if state is not None:
         try:
