@@ -36,11 +36,15 @@ class DiskChange:
     """The file's key as read (ondisk.file_key)."""
     new_runs: int = 0
     conflict: str | None = None
+    trained_on: int = 0
+    """Runs both have that the other writer trained further (Save takes its version)."""
     """Why its runs cannot join ours at Save (ondisk.conflict), or why it cannot be read."""
 
     def message(self) -> str:
         runs = f"{self.new_runs} new run{'s' if self.new_runs != 1 else ''}" if self.new_runs \
             else "no new runs"
+        if self.trained_on:
+            runs += f", {self.trained_on} trained further there"
         why = f"; {self.conflict}" if self.conflict else ""
         return f"{self.path.name} changed on disk ({runs}{why})."
 
@@ -49,9 +53,10 @@ class DiskChange:
         if self.conflict:
             return (f"Your version stays open; Save will not overwrite {self.path.name} but "
                     "write yours beside it as a conflict copy")
-        if self.new_runs:
-            return (f"Your version stays open; Save adds the {self.new_runs} new "
-                    f"run{'s' if self.new_runs != 1 else ''} from disk to it")
+        if self.new_runs or self.trained_on:
+            n = self.new_runs + self.trained_on
+            return (f"Your version stays open; Save takes the {n} "
+                    f"run{'s' if n != 1 else ''} from disk into it")
         return "Your version stays open; Save replaces the file with it"
 
 
@@ -107,7 +112,8 @@ class DiskWatch(QObject):
             return  # replaced again while read (a Save of ours merged it): the poll looks again
         self._told = (project, disk.disk.file)
         self.changed.emit(DiskChange(path, disk.disk.file, len(ondisk.new_runs(project, disk)),
-                                     ondisk.conflict(project, disk)))
+                                     ondisk.conflict(project, disk),
+                                     len(ondisk.runs_trained_on(project, disk))))
 
     def _unreadable(self, project: Any, path: Path, key: tuple[int, int, int], why: str
                     ) -> None:

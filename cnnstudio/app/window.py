@@ -526,7 +526,7 @@ class MainWindow(QMainWindow):
         self.disk_bar.dismiss()
         preferences.add_recent(path)
         self.autosaver.clear()
-        added = f", with {len(merged)} run{'s' if len(merged) != 1 else ''} from disk added" \
+        added = f", with {len(merged)} run{'s' if len(merged) != 1 else ''} from disk" \
             if merged else ""
         self.statusBar().showMessage(f"Saved {path}{added}", 8000 if merged else 5000)
         return True

@@ -98,10 +98,19 @@ def conflict(project: Project, disk: Project) -> str | None:
     return None
 
 
+def went_further(ours: Run, theirs: Run) -> bool:
+    """Whether ``theirs``, the same run as ``ours`` in another writer's file, has trained on
+    since ``ours`` was read (more epochs, or ended where ours still runs)."""
+    return len(theirs.epochs) > len(ours.epochs) or (
+        ours.status == "running" and theirs.status != "running")
+
+
 def merge_runs(project: Project, disk: Project) -> list[Run]:
     """Add ``disk``'s new runs to ``project`` (a new id where theirs is taken, with their
-    weights, and their checkpoint when ``project`` has none); the runs added."""
-    added = []
+    weights, and their checkpoint when ``project`` has none), and take ``disk``'s version of a
+    run both have where it went further (a window that read a run while a command was still
+    training it must not write back the run cut short); the runs added or updated."""
+    added = _update_runs(project, disk)
     for theirs in new_runs(project, disk):
         run = Run.from_dict(theirs.to_dict(), "run")
         taken = {r.id for r in project.runs}
@@ -119,6 +128,40 @@ def merge_runs(project: Project, disk: Project) -> list[Run]:
         project.runs.append(run)
         added.append(run)
     return added
+
+
+def runs_trained_on(project: Project, disk: Project) -> list[tuple[int, Run]]:
+    """(index in ``project.runs``, ``disk``'s version) of each run both have that ``disk``
+    took further (``went_further``)."""
+    theirs_by_key = {run_key(r): r for r in disk.runs}
+    found = []
+    for i, ours in enumerate(project.runs):
+        theirs = theirs_by_key.get(run_key(ours))
+        if theirs is not None and went_further(ours, theirs):
+            found.append((i, theirs))
+    return found
+
+
+def _update_runs(project: Project, disk: Project) -> list[Run]:
+    updated = []
+    for i, theirs in runs_trained_on(project, disk):
+        ours = project.runs[i]
+        run = Run.from_dict(theirs.to_dict(), "run")
+        run.id = ours.id
+        for attr in ("weights", "best_weights"):
+            member = getattr(theirs, attr)
+            if member is not None and member in disk.weights:
+                name = _free_name(project, member, theirs.id, run.id, disk.weights[member])
+                project.weights[name] = disk.weights[member]
+                setattr(run, attr, name)
+        cp = disk.checkpoint
+        if cp is not None and cp.run_id == theirs.id:
+            project.checkpoint = type(cp)(run.id, dict(cp.state), cp.tensors)
+        elif project.checkpoint is not None and project.checkpoint.run_id == ours.id:
+            project.checkpoint = None  # the run went on past it: resuming it would go back
+        project.runs[i] = run
+        updated.append(run)
+    return updated
 
 
 def _free_name(project: Project, member: str, old_id: int, new_id: int, data: bytes) -> str:

@@ -135,13 +135,13 @@ def test_keep_mine_then_save_keeps_both_runs(window, opened, qtbot) -> None:
     assert bar_shown(window, qtbot) == "net.cnnproj changed on disk (1 new run)."
     window.disk_bar.keep_button.click()
     assert window.disk_bar.isHidden() and not window.disk_watch.check()
-    assert "Save adds the 1 new run from disk" in window.statusBar().currentMessage()
+    assert "Save takes the 1 run from disk into it" in window.statusBar().currentMessage()
     assert window.save()
     on_disk = load_project(opened)
     assert sorted((r.id, r.started) for r in on_disk.runs) == [(1, mine.started),
                                                              (2, theirs.started)]
     assert [r.started for r in doc.project.runs] == [mine.started, theirs.started]
-    assert "with 1 run from disk added" in window.statusBar().currentMessage()
+    assert "with 1 run from disk" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: runs.table.rowCount() == 2, timeout=5000)
 
 

@@ -147,3 +147,31 @@ def test_saving_elsewhere_or_aside_keeps_to_the_file_read(tmp_path) -> None:
     assert not ondisk.changed_since(project, path)
     save_project(load_project(path), path)  # rewritten by someone else
     assert ondisk.changed_since(project, path)
+
+
+def test_a_run_another_writer_trained_further_is_not_cut_back(tmp_path) -> None:
+    """The window read a run while a command still trained it (2 epochs, running); the
+    command finished it (5 epochs, its weights); the window's Save keeps the finished run."""
+    from cnnstudio.project.model import EpochRecord
+
+    path = tmp_path / "a.cnnproj"
+    project = tiny_project()
+    project.runs.append(run(1))
+    project.runs[0].status = "running"
+    project.runs[0].epochs = [EpochRecord(e) for e in (1, 2)]
+    save_project(project, path)
+    ours = load_project(path)
+    theirs = load_project(path)
+    theirs.runs[0].status = "finished"
+    theirs.runs[0].epochs = [EpochRecord(e) for e in range(1, 6)]
+    theirs.weights["weights/run-1-last.safetensors"] = WEIGHTS
+    theirs.runs[0].weights = "weights/run-1-last.safetensors"
+    save_project(theirs, path)
+    assert [i for i, _ in ondisk.runs_trained_on(ours, load_project(path))] == [0]
+    ours.description = "edited in the window"
+    taken = save_project(ours, path)
+    assert [r.id for r in taken] == [1]
+    on_disk = load_project(path)
+    assert on_disk.description == "edited in the window"
+    assert [(r.id, r.status, len(r.epochs)) for r in on_disk.runs] == [(1, "finished", 5)]
+    assert on_disk.weights[on_disk.runs[0].weights] == WEIGHTS
