@@ -104,7 +104,7 @@ def test_random_bytes(tmp_path, suffix, data) -> None:
 
 
 def test_a_folder_or_a_missing_file(tmp_path) -> None:
-    refused(tmp_path, "no such file")
+    refused(tmp_path, "it is a folder, not a weights file")
     refused(tmp_path / "gone.safetensors", "no such file")
 
 
