@@ -145,6 +145,17 @@ def output_folder(path: str, option: str) -> Path:
     return Path(path)
 
 
+def room_needed(project: Any, out: Path, source: Path, copies: int) -> int:
+    """Bytes a save of ``project`` needs once a command added ``copies`` float32 copies of its
+    weights (a run's last and best, a checkpoint's moments): the file it was read from (the
+    larger of ``out`` and ``source``) plus those copies."""
+    from ..graph import analyze
+
+    sizes = [p.stat().st_size for p in (out, source) if p.is_file()]
+    params = analyze(project.graph).total_params or 0
+    return max(sizes, default=0) + copies * 4 * params
+
+
 def project_out(path: str, force: bool) -> Path:
     """``--out`` of a command that writes a project: a ``.cnnproj`` that ``output_path``
     accepts, never overwritten unless ``--force``."""

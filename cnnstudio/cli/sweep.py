@@ -12,7 +12,17 @@ from typing import Any
 
 from ..project.examples import is_example
 from ..project.sweep import PRUNERS, SAMPLERS, SweepSpace
-from .common import CliError, hold_output, output_folder, positive_int, project_file, runs_out
+from .common import (
+    CliError,
+    check_room,
+    hold_output,
+    output_folder,
+    positive_int,
+    project_file,
+    read_project,
+    room_needed,
+    runs_out,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -65,6 +75,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.tensorboard:
         output_folder(args.tensorboard, "--tensorboard")
     space = _read_space(args.space) if args.space else None
+    check_room(out, room_needed(read_project(args.project), out, Path(args.project),
+                                2 * args.trials), "the runs of every trial")  # last and best
     try:  # the workers only train; this process alone writes ``out``, holding its lock
         with hold_output(out, args):
             result = run_sweep(args.project, args.trials, args.jobs, args.storage, args.study,

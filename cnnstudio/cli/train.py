@@ -29,6 +29,7 @@ from .common import (
     output_path,
     positive_int,
     read_project,
+    room_needed,
     runs_out,
 )
 from .progress import Bar, duration
@@ -199,7 +200,7 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
     """One run of ``project`` saved to ``out``; the exit status."""
     from ..engine.training import tblog
 
-    check_room(out, _room_needed(project, out, Path(args.project)),
+    check_room(out, room_needed(project, out, Path(args.project), CHECKPOINT_COPIES),
                "the project with a checkpoint")  # before the run, not at its first save
     dist = engine.setup_from_env(project.training.device)
     session = engine.Session(project, out, resume=args.resume,
@@ -247,16 +248,6 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
 CHECKPOINT_COPIES = 5
 """Copies of the weights a run adds to the project file until it ends: the last and the best
 weights, and the checkpoint's own copy with up to two optimizer moments (Adam's)."""
-
-
-def _room_needed(project: Any, out: Path, source: Path) -> int:
-    """Bytes a save of ``project`` with a checkpoint needs: the file it was read from (the
-    larger of ``out`` and ``source``) plus the float32 copies of its weights a run adds."""
-    from ..graph import analyze
-
-    sizes = [p.stat().st_size for p in (out, source) if p.is_file()]
-    params = analyze(project.graph).total_params or 0
-    return max(sizes, default=0) + CHECKPOINT_COPIES * 4 * params
 
 
 class _Report:

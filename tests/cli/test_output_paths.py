@@ -219,6 +219,12 @@ def test_too_little_free_space_is_refused_before_training(small, monkeypatch, ca
                     "for the project with a checkpoint (about 1.2 MB); free some space or "
                     "choose another folder")
     assert small.read_bytes() == before
+    # A sweep keeps each trial's last and best weights: 2 × 20 trials × 61,706 × 4 bytes.
+    assert main(["sweep", str(small), "--trials", "20", "--epochs", "1"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"cnnstudio: error: --out {small}: its folder has 0.0 MB free, "
+                           "too little for the runs of every trial (about 9.4 MB)")
+    assert small.read_bytes() == before
 
 
 def limited(limit: int) -> None:
