@@ -125,3 +125,25 @@ def test_mark_idle_after_wait_drops_the_runs_late_end(qtbot, digits) -> None:
     c.stop()
     qtbot.waitUntil(lambda: c.state == IDLE, timeout=60_000)
     assert first.status == "stopped" and c.document.project.runs[-1] is not first
+
+
+def test_the_files_the_dataset_left_out_reach_the_window_in_one_line(qtbot) -> None:
+    import threading
+
+    from cnnstudio import engine
+
+    class Listed:  # a session whose dataset skipped two files
+        project = load_project(EXAMPLE)
+
+        def events(self):
+            from cnnstudio.engine.data.imagefiles import LINK_LOOPS
+
+            yield engine.DataReady((("loop", LINK_LOOPS), ("c0/a.txt", "UnidentifiedImageError: "
+                                                           "cannot identify image file")), ())
+            yield engine.DataReady((), ())  # nothing skipped: nothing said
+
+    c = TrainingController(Document(load_project(EXAMPLE)))
+    heard: list[str] = []
+    c.skipped.connect(heard.append)
+    c._stream(Listed(), threading.Event())
+    assert heard == ["skipped 2 files: 1 a link that loops (loop), 1 not an image (c0/a.txt)"]

@@ -31,6 +31,7 @@ class TrainingController(QObject):
     finished = Signal(object)  # engine.Finished
     failed = Signal(object)  # engine.Failed (message, kind: error | nan | oom | data)
     progress = Signal(object)  # engine.DataProgress (downloading, decoding)
+    skipped = Signal(str)  # the files the dataset left out, one line ("skipped 3 files: …")
     saved = Signal(str)  # the project file was written at a checkpoint
     weights = Signal(object)  # dict[str, Tensor] on the CPU: the model now (for the views)
     state_changed = Signal(str)  # idle | preparing | running | paused | stopping
@@ -169,6 +170,8 @@ class TrainingController(QObject):
                 self.failed.emit(event)
             elif kind == "data_progress":
                 self.progress.emit(event)
+            elif kind == "data_ready" and event.skipped:
+                self.skipped.emit(engine.describe_skipped(event.skipped))
             elif kind == "saved":
                 self.saved.emit(event.path)
 

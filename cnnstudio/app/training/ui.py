@@ -97,6 +97,8 @@ class TrainingUi(QObject):
         c.started.connect(self._started)
         c.batch.connect(self._batch)
         c.progress.connect(self._data_progress)
+        c.skipped.connect(lambda line: self.window.statusBar().showMessage(
+            line[:1].upper() + line[1:], 15000))  # as `train` prints it
         c.failed.connect(self._failed)
         c.finished.connect(self._finished)
         c.saved.connect(self._saved)
