@@ -99,6 +99,19 @@ def test_refused_before_the_run_is_recorded(lenet, tmp_path, capsys, no_gpu, cas
             ["failed"]
 
 
+def test_lamb_without_timm_is_refused_before_the_run(lenet, capsys, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "timm.optim", None)  # an import of it fails
+    edited(lenet, lambda project: setattr(project.training.optimizer, "name", "lamb"))
+    before = lenet.read_bytes()
+    assert main(["train", str(lenet), "--epochs", "1", "--device", "cpu"]) == 1
+    assert capsys.readouterr().err == (
+        "cnnstudio: training failed: training.optimizer.name: LAMB is timm's optimizer: install "
+        "it with pip install 'cnnstudio[timm]', or choose another\n")
+    assert lenet.read_bytes() == before
+
+
 def test_the_window_s_session_refuses_too_and_leaves_the_project_alone(lenet, no_gpu) -> None:
     project = load_project(lenet)
     project.training.device = "cuda"

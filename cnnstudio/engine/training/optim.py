@@ -25,6 +25,19 @@ from torch import nn
 from ...project.config import OptimizerConfig, ScheduleConfig
 
 
+def optimizer_problem(config: OptimizerConfig) -> str | None:
+    """Why the configured optimizer cannot be made here (None: it can), asked before a run is
+    recorded: LAMB is timm's, an optional dependency."""
+    if config.name != "lamb":
+        return None
+    try:  # the run imports it anyway
+        import timm.optim  # noqa: F401
+    except ImportError:
+        return ("training.optimizer.name: LAMB is timm's optimizer: install it with "
+                "pip install 'cnnstudio[timm]', or choose another")
+    return None
+
+
 def make_optimizer(config: OptimizerConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     """The configured optimizer over parameter ``groups`` (each with its own ``lr``), with
     Lookahead around it when ``lookahead_k`` is set."""
@@ -61,11 +74,10 @@ def _base_optimizer(config: OptimizerConfig,
         return torch.optim.Adadelta(groups, lr=config.lr, rho=config.rho, eps=config.eps,
                                     weight_decay=wd)
     if name == "lamb":
-        try:
-            from timm.optim import Lamb
-        except ImportError:
-            raise ValueError("the LAMB optimizer is timm's: install it with "
-                             "pip install 'cnnstudio[timm]'") from None
+        if problem := optimizer_problem(config):
+            raise ValueError(problem)
+        from timm.optim import Lamb
+
         # No clipping inside LAMB (timm's default clips to 1): train.grad_clip is the one clip.
         return Lamb(groups, lr=config.lr, betas=betas, eps=config.eps, weight_decay=wd,
                     max_grad_norm=None)

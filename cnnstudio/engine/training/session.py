@@ -19,6 +19,7 @@ from ...project.resume import resume_problem
 from .. import checkpoint as ckpt
 from .distill import load_teacher
 from .gradflow import GradientSample
+from .optim import optimizer_problem
 from .trainer import (
     BatchEnd,
     CheckpointSaved,
@@ -229,6 +230,8 @@ class Session:
         written then): a device this machine lacks, and the dataset's listing (an empty folder,
         more classes than the network's outputs, class weights of another count)."""
         pick_device(config.device)
+        if problem := optimizer_problem(config.optimizer):
+            raise TrainingError(problem)
         if self.data is not None:
             task, count = getattr(self.data, "task", "classify"), self.data.num_classes
         else:
