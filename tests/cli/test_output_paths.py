@@ -282,3 +282,24 @@ def test_the_session_reports_a_checkpoint_only_once_it_is_saved(small) -> None:
     last = events[-1]
     assert isinstance(last, Failed) and last.kind == "save" and "the disk is full" in last.message
     assert project.runs[-1].status == "failed" and len(project.runs[-1].epochs) == 1
+
+
+def test_a_log_to_a_fifo_nobody_reads_is_refused_not_waited_on(small, tmp_path, capsys) -> None:
+    """--log-json may stream into a FIFO (a reader there is a real use), but with no reader
+    opening it would block for ever: refused at once, before any training."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    before = small.read_bytes()
+    assert main(["train", str(small), "--epochs", "1", "--quiet", "--log-json", str(fifo)]) == 2
+    assert capsys.readouterr().err == (f"cnnstudio: error: --log-json {fifo}: cannot write (no "
+                                       "process is reading that FIFO)\n")
+    assert small.read_bytes() == before
+
+
+def test_tensorboard_into_a_file_is_refused_before_training(small, tmp_path, capsys) -> None:
+    pytest.importorskip("tensorboard")
+    not_a_folder = tmp_path / "tb"
+    not_a_folder.write_text("a file")
+    assert main(["train", str(small), "--epochs", "1", "--tensorboard", str(not_a_folder)]) == 2
+    assert capsys.readouterr().err == (f"cnnstudio: error: --tensorboard {not_a_folder}: it is "
+                                       "not a folder; choose a folder\n")
