@@ -112,16 +112,9 @@ def merge_runs(project: Project, disk: Project) -> list[Run]:
     training it must not write back the run cut short); the runs added or updated."""
     added = _update_runs(project, disk)
     for theirs in new_runs(project, disk):
-        run = Run.from_dict(theirs.to_dict(), "run")
         taken = {r.id for r in project.runs}
-        if run.id in taken:
-            run.id = project.next_run_id()
-        for attr in ("weights", "best_weights"):
-            member = getattr(theirs, attr)
-            if member is not None and member in disk.weights:
-                name = _free_name(project, member, theirs.id, run.id, disk.weights[member])
-                project.weights[name] = disk.weights[member]
-                setattr(run, attr, name)
+        run = _copy_run(project, disk, theirs,
+                        project.next_run_id() if theirs.id in taken else theirs.id)
         cp = disk.checkpoint
         if cp is not None and cp.run_id == theirs.id and project.checkpoint is None:
             project.checkpoint = type(cp)(run.id, dict(cp.state), cp.tensors)
@@ -146,14 +139,7 @@ def _update_runs(project: Project, disk: Project) -> list[Run]:
     updated = []
     for i, theirs in runs_trained_on(project, disk):
         ours = project.runs[i]
-        run = Run.from_dict(theirs.to_dict(), "run")
-        run.id = ours.id
-        for attr in ("weights", "best_weights"):
-            member = getattr(theirs, attr)
-            if member is not None and member in disk.weights:
-                name = _free_name(project, member, theirs.id, run.id, disk.weights[member])
-                project.weights[name] = disk.weights[member]
-                setattr(run, attr, name)
+        run = _copy_run(project, disk, theirs, ours.id)
         cp = disk.checkpoint
         if cp is not None and cp.run_id == theirs.id:
             project.checkpoint = type(cp)(run.id, dict(cp.state), cp.tensors)
@@ -162,6 +148,19 @@ def _update_runs(project: Project, disk: Project) -> list[Run]:
         project.runs[i] = run
         updated.append(run)
     return updated
+
+
+def _copy_run(project: Project, disk: Project, theirs: Run, run_id: int) -> Run:
+    """``disk``'s run ``theirs`` as run ``run_id`` of ``project``, its weights copied in."""
+    run = Run.from_dict(theirs.to_dict(), "run")
+    run.id = run_id
+    for attr in ("weights", "best_weights"):
+        member = getattr(theirs, attr)
+        if member is not None and member in disk.weights:
+            name = _free_name(project, member, theirs.id, run.id, disk.weights[member])
+            project.weights[name] = disk.weights[member]
+            setattr(run, attr, name)
+    return run
 
 
 def _free_name(project: Project, member: str, old_id: int, new_id: int, data: bytes) -> str:

@@ -5,8 +5,6 @@ refused by another process's lock says so in one line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,32 +14,6 @@ from PySide6.QtWidgets import QMessageBox
 from cnnstudio.graph import presets
 from cnnstudio.project import EpochRecord, Project, Run, load_project, save_project
 from cnnstudio.project.model import graph_hash
-
-HOLD = """
-import sys
-from cnnstudio.project import lock
-with lock.hold(sys.argv[1], "cnnstudio train other.cnnproj"):
-    print("held", flush=True)
-    sys.stdin.read()
-"""
-
-
-@pytest.fixture
-def other_process():
-    """Start a process that holds a project file's lock until the test ends."""
-    started: list[subprocess.Popen] = []
-
-    def start(path: Path) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
-        started.append(proc)
-        assert proc.stdout.readline().strip() == "held"
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def a_run(project: Project, run_id: int, day: int) -> Run:

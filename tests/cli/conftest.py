@@ -1,4 +1,5 @@
-"""A project with weights of its own, for the commands that need trained weights."""
+"""Projects for the commands' tests: a copy of the LeNet example, and one with weights of its
+own for the commands that need trained weights."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from cnnstudio.engine import checkpoint, to_module
 from cnnstudio.project import load_project, save_project
 
 SIMPLE = Path(__file__).resolve().parents[2] / "projects" / "simple-cnn-digits.cnnproj"
+LENET = SIMPLE.with_name("lenet5-digits.cnnproj")
+
+
+@pytest.fixture
+def lenet(tmp_path) -> Path:
+    """A copy of the LeNet-5 digits example, free to train and change."""
+    path = tmp_path / "lenet.cnnproj"
+    shutil.copy(LENET, path)
+    return path
 
 
 @pytest.fixture

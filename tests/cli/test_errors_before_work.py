@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from cnnstudio.engine.training.trainer import Failed
 from cnnstudio.project import load_project, save_project
 
 from ..engine.data import fakes
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "projects" / "lenet5-digits.cnnproj"
-
-
-@pytest.fixture
-def lenet(tmp_path) -> Path:
-    path = tmp_path / "lenet.cnnproj"
-    shutil.copy(EXAMPLE, path)
-    return path
 
 
 @pytest.fixture

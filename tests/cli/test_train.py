@@ -22,12 +22,6 @@ from cnnstudio.project import load_project, save_project
 EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
 
 
-@pytest.fixture
-def lenet(tmp_path) -> Path:
-    path = tmp_path / "lenet.cnnproj"
-    shutil.copy(EXAMPLES / "lenet5-digits.cnnproj", path)
-    return path
-
 
 def test_every_example_project_opens_and_is_valid() -> None:
     from cnnstudio.graph import analyze

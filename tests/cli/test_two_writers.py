@@ -4,7 +4,6 @@ any training, with the first named; the first completes and its run is in the fi
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,15 +15,6 @@ import pytest
 from cnnstudio.engine.training.session import Session
 from cnnstudio.engine.training.trainer import Failed
 from cnnstudio.project import load_project, lock
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "projects"
-
-
-@pytest.fixture
-def lenet(tmp_path) -> Path:
-    path = tmp_path / "lenet.cnnproj"
-    shutil.copy(EXAMPLES / "lenet5-digits.cnnproj", path)
-    return path
 
 
 def cnnstudio(*args: str) -> list[str]:
@@ -64,39 +54,21 @@ def test_a_second_train_is_refused_and_the_first_keeps_its_run(lenet, tmp_path,
     assert not lock.lock_path(target).exists()
 
 
-def test_a_refused_session_leaves_the_project_untouched(lenet) -> None:
-    hold = ("import sys\nfrom cnnstudio.project import lock\n"
-            "with lock.hold(sys.argv[1], 'cnnstudio sweep lenet.cnnproj'):\n"
-            "    print('held', flush=True)\n    sys.stdin.read()\n")
-    other = subprocess.Popen([sys.executable, "-c", hold, str(lenet)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout.readline().strip() == "held"
-        project = load_project(lenet)
-        events = list(Session(project, lenet).events())
-    finally:
-        other.stdin.close()
-        other.wait(timeout=30)
+def test_a_refused_session_leaves_the_project_untouched(lenet, other_process) -> None:
+    other = other_process(lenet, "cnnstudio sweep lenet.cnnproj")
+    project = load_project(lenet)
+    events = list(Session(project, lenet).events())
     assert len(events) == 1 and isinstance(events[0], Failed) and events[0].kind == "locked"
     assert f"being written by pid {other.pid} (cnnstudio sweep lenet.cnnproj)" in \
         events[0].message
     assert project.runs == [] and load_project(lenet).runs == []
 
 
-def test_sweep_holds_the_lock_of_the_project_it_writes(lenet, tmp_path) -> None:
-    hold = ("import sys\nfrom cnnstudio.project import lock\n"
-            "with lock.hold(sys.argv[1], 'cnnstudio train lenet.cnnproj'):\n"
-            "    print('held', flush=True)\n    sys.stdin.read()\n")
-    other = subprocess.Popen([sys.executable, "-c", hold, str(lenet)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert other.stdout.readline().strip() == "held"
-        done = subprocess.run(cnnstudio("sweep", str(lenet), "--trials", "1", "--epochs", "1"),
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    finally:
-        other.stdin.close()
-        other.wait(timeout=30)
+def test_sweep_holds_the_lock_of_the_project_it_writes(lenet, tmp_path, other_process) -> None:
+    other = other_process(lenet, "cnnstudio train lenet.cnnproj")
+    done = subprocess.run(cnnstudio("sweep", str(lenet), "--trials", "1", "--epochs", "1"),
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 2, done.stderr
     assert f"is being written by pid {other.pid} (cnnstudio train" in done.stderr
     assert not list(tmp_path.glob("*.db")) and load_project(lenet).runs == []

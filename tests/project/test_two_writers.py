@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,31 +22,8 @@ WEIGHTS = tensors(1)
 def tiny_project() -> Project:
     return Project(name="a", graph=presets.build("lenet5"))
 
-HOLD = """
-import sys, time
-from cnnstudio.project import lock
-with lock.hold(sys.argv[1], "cnnstudio train other.cnnproj"):
-    print("held", flush=True)
-    sys.stdin.read()
-"""
 
 
-@pytest.fixture
-def other_process(tmp_path):
-    """Start a process that holds the lock of a path until it is told to end."""
-    started: list[subprocess.Popen] = []
-
-    def start(path: Path) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
-        started.append(proc)
-        assert proc.stdout.readline().strip() == "held"
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 def run(n: int, started: str = "2026-01-01T10:00:00+00:00") -> Run:
