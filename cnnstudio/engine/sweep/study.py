@@ -51,12 +51,33 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S,
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
         with quiet():
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                              heartbeat_interval=heartbeat_s,
-                                              grace_period=grace_s)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                                 heartbeat_interval=heartbeat_s,
+                                                 grace_period=grace_s)
     except Exception as exc:  # SQLAlchemy's and the drivers' errors have no common base
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"cannot open the storage {url!r}: {message}") from None
+    if url.startswith("sqlite:"):
+        _serialise_sqlite(storage.engine)
+    return storage
+
+
+def _serialise_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock when it begins (SQLAlchemy's recipe
+    for pysqlite). Otherwise Python's driver reads outside a transaction, and two workers that
+    look at one waiting trial at once both see it waiting and both run it (Optuna relies on
+    ``SELECT … FOR UPDATE``, which SQLite ignores; optuna/optuna#4002)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # the connection that created the tables predates the listeners
 
 
 def make_sampler(space: SweepSpace, seed: int | None) -> optuna.samplers.BaseSampler:
