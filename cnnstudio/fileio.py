@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -18,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 try:
     import fcntl
@@ -75,6 +76,16 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         if lock is not None:
             os.close(lock)
     _fsync_folder(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_text_writer(path: str | os.PathLike[str]) -> Iterator[TextIO]:
+    """``atomic_writer`` for UTF-8 text, with newlines untranslated (as the csv module wants)."""
+    with atomic_writer(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        yield text
+        text.flush()
+        text.detach()  # the binary file stays open for atomic_writer to sync and rename
 
 
 class OutputRefused(ValueError):

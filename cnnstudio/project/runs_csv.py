@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_text_writer
 from .stats import METRICS, result, settings
 
 FIRST = ("run", "status", "seed")
@@ -49,7 +50,7 @@ def runs_table(runs: Iterable[Any]) -> tuple[list[str], list[dict[str, Any]]]:
 def write_runs_csv(runs: Iterable[Any], path: str | Path) -> int:
     """Write the runs to ``path``; the number of rows written. OSError when it cannot."""
     columns, rows = runs_table(runs)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_text_writer(path) as f:  # a failed write leaves the old file as it was
         writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)

@@ -236,3 +236,17 @@ def test_a_teacher_s_settings_are_no_difference_without_a_teacher() -> None:
     assert [k for k, _, _ in config_diff(run("t.cnnproj", 0.5),
                                                run("t.cnnproj", 0.3))] == \
         ["training.distill.alpha"]
+
+
+def test_a_csv_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    runs = [make_run(1, 0, [0.7])]
+    path = tmp_path / "runs.csv"
+    path.write_text("kept\n")
+
+    def full_disk(self, rows):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", full_disk)
+    with pytest.raises(OSError):
+        write_runs_csv(runs, path)
+    assert path.read_text() == "kept\n" and sorted(tmp_path.iterdir()) == [path]

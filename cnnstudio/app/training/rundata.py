@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ...fileio import atomic_text_writer
 from ...project import stats
 
 EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s")
@@ -190,7 +191,7 @@ def _cell(value: Any) -> Any:
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_text_writer(path) as f:  # a failed write leaves the old file as it was
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
