@@ -19,6 +19,9 @@ MAX_FOLDS = 20
 MAX_LR = 1000
 """A learning rate above this never trains (MoCo's linear probe, among the highest in use,
 takes 30); refused when set, not found as a NaN loss after the first epoch."""
+MAX_LR_MULTIPLIER = 1000
+"""A layer's multiplier of the learning rate (discriminative fine-tuning uses 0.01 to 10); one
+above this is a typing slip that would only show as a NaN loss."""
 
 
 class ConfigError(ValueError):
@@ -408,7 +411,7 @@ class DistillConfig(Section):
 
 def _multipliers(value: Any, path: str) -> dict[str, float]:
     value = mapping(value, path)
-    return {k: number(0)(v, f"{path}.{k}") for k, v in value.items()}
+    return {k: number(0, MAX_LR_MULTIPLIER)(v, f"{path}.{k}") for k, v in value.items()}
 
 
 @dataclass

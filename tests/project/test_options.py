@@ -34,6 +34,8 @@ def test_keeps_options_this_version_does_not_know() -> None:
      "training.optimizer.learning_rate: no such option"),
     ("training", {"epochs.count": 1}, "training.epochs.count: no such option"),
     ("dataset", {"limit": 0}, "dataset.limit:"),
+    ("training", {"transfer.lr_multipliers": {"classifier": 1e300}},
+     "training.transfer.lr_multipliers.classifier: must be at most 1000"),
 ])
 def test_refuses_unknown_options_and_bad_values_naming_them(section, changes, message) -> None:
     values = section_class(section)().to_dict()

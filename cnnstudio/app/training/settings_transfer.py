@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...project import TransferConfig, UnfreezeStep
-from ...project.config import help_of
+from ...project.config import MAX_LR_MULTIPLIER, help_of
 from ...project.recipes import (
     THREE_PHASE_HELP,
     Recipe,
@@ -93,7 +93,7 @@ class _MultiplierRow:
         self.combo.setToolTip("The block or layer whose learning rate is scaled")
         self.spin = DoubleSpinBox()
         self.spin.setDecimals(3)
-        self.spin.setRange(0.0, 1000.0)
+        self.spin.setRange(0.0, MAX_LR_MULTIPLIER)
         self.spin.setSingleStep(0.1)
         self.spin.setValue(mult)
         self.spin.setToolTip("Its learning rate over the optimizer's (0 stops it learning)")
