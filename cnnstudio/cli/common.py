@@ -145,6 +145,11 @@ def output_folder(path: str, option: str) -> Path:
     return Path(path)
 
 
+CHECKPOINT_COPIES = 5
+"""Copies of the weights a run adds to the project file until it ends: the last and the best
+weights, and the checkpoint's own copy with up to two optimizer moments (Adam's)."""
+
+
 def room_needed(project: Any, out: Path, source: Path, copies: int) -> int:
     """Bytes a save of ``project`` needs once a command added ``copies`` float32 copies of its
     weights (a run's last and best, a checkpoint's moments): the file it was read from (the

@@ -13,6 +13,7 @@ from typing import Any
 from .. import engine
 from .common import (
     CliError,
+    check_room,
     download_bar,
     is_project_file,
     load_target,
@@ -135,6 +136,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_memory(graph, analysis, batch=1 if args.static_batch else 3, copies=2)
     except engine.GraphBuildError as exc:
         raise CliError(f"cannot export: {exc}") from None
+    # every format holds the float32 weights, plus the graph (a megabyte is ample for it)
+    check_room(out, 4 * (analysis.total_params or 0) + 2**20, "the exported model")
     try:
         result = engine.export_model(model, input_shape, args.format, out, graph=graph,
                                      opset=args.opset, dynamic_batch=not args.static_batch)

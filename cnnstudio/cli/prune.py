@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.compress.prune import DEFAULT_TARGETS, IMPORTANCES, MEMBER
-from .common import CliError, project_out, read_project, write_project
+from .common import (
+    CHECKPOINT_COPIES,
+    CliError,
+    check_room,
+    project_out,
+    read_project,
+    room_needed,
+    write_project,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -85,6 +93,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not project.current_weights:
         raise CliError("the project has no trained weights: train it first (pruning ranks "
                        "channels by their trained weights)")
+    if out is not None:  # before the work, not at the save after it
+        copies = CHECKPOINT_COPIES if args.finetune_epochs else 1
+        check_room(out, room_needed(project, out, source, copies), "the pruned project")
     state = checkpoint.from_bytes(project.weights[project.current_weights])
     say = (lambda _t: None) if args.json else (lambda t: print(t, file=sys.stderr, flush=True))
     data = _data(project, source, args.data_cache)

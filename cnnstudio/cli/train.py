@@ -20,6 +20,7 @@ from ..project import lock
 from ..project.config import MAX_FOLDS, TASK_SCORES
 from ..project.examples import is_example
 from .common import (
+    CHECKPOINT_COPIES,
     CliError,
     add_recipe_option,
     apply_recipe,
@@ -244,10 +245,6 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
             log.close()
         engine.teardown(dist)
 
-
-CHECKPOINT_COPIES = 5
-"""Copies of the weights a run adds to the project file until it ends: the last and the best
-weights, and the checkpoint's own copy with up to two optimizer moments (Adam's)."""
 
 
 class _Report:

@@ -225,6 +225,13 @@ def test_too_little_free_space_is_refused_before_training(small, monkeypatch, ca
     assert line.startswith(f"cnnstudio: error: --out {small}: its folder has 0.0 MB free, "
                            "too little for the runs of every trial (about 9.4 MB)")
     assert small.read_bytes() == before
+    # An export holds the float32 weights and the graph: 61,706 × 4 bytes + 1 MB.
+    onnx = small.with_suffix(".onnx")
+    assert main(["export", str(small), "--format", "onnx", "--out", str(onnx)]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]  # after a note: random weights
+    assert line.startswith(f"cnnstudio: error: --out {onnx}: its folder has 0.0 MB free, "
+                           "too little for the exported model (about 1.2 MB)")
+    assert not onnx.exists()
 
 
 def limited(limit: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnstudio import fileio
 from cnnstudio.cli.main import main
 from cnnstudio.engine import checkpoint, to_module
 from cnnstudio.graph import analyze
@@ -88,3 +89,16 @@ def test_bad_curve_input_is_one_line(trained, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
 
+
+
+def test_too_little_free_space_is_refused_before_pruning(trained, tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(fileio.shutil, "disk_usage", lambda _: usage._replace(free=1000))
+    out = tmp_path / "pruned.cnnproj"
+    assert main(["prune", str(trained), "--macs", "0.5", "--out", str(out),
+                 "--finetune-epochs", "1"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"cnnstudio: error: --out {out}: its folder has 0.0 MB free, too "
+                           "little for the pruned project")
+    assert not out.exists()
