@@ -112,21 +112,27 @@ def pruning(window: QWidget, check: Path | None) -> None:
     dialog.close()
 
 
-def student_of(teacher: Path, epochs: int = 8, seeds: int = 3) -> Path:
-    """A student beside ``teacher``, trained alone and taught, ``seeds`` runs each."""
+def student_of(folder: Path, seeds: int = 5) -> Path:
+    """benchmarks/device_targets.py's distillation: the simple CNN trained on all the digits
+    teaches (at temperature 8) a student 16× smaller that sees 100 of them; the student
+    trained alone and taught, ``seeds`` runs each."""
     from cnnstudio.cli.main import main as cli
     from cnnstudio.graph import presets
     from cnnstudio.project import load_project, save_project
 
-    path = teacher.with_name("student.cnnproj")
+    teacher = folder / "teacher.cnnproj"
+    shutil.copy(EXAMPLE, teacher)
+    assert cli(["train", str(teacher), "--epochs", "40", "--device", "cpu", "--quiet"]) == 0
+    path = folder / "student.cnnproj"
     project = load_project(EXAMPLE)
     project.name = "student"
-    project.graph = presets.build("simple_cnn", channels=(4, 8), hidden=16)
-    project.training.epochs, project.training.device = epochs, "cpu"
+    project.graph = presets.build("simple_cnn", channels=(8, 16), hidden=32)
+    project.training.epochs, project.training.device = 150, "cpu"
+    project.dataset.limit = 100
     save_project(project, path)
     assert cli(["train", str(path), "--repeat", str(seeds), "--quiet"]) == 0
     assert cli(["train", str(path), "--repeat", str(seeds), "--teacher", teacher.name,
-                "--quiet"]) == 0
+                "--kd-temperature", "8", "--quiet"]) == 0
     return path
 
 
@@ -134,8 +140,10 @@ def distillation(window: QWidget, student: Path, check: Path | None) -> None:
     window.document.undo_stack.setClean()
     assert window.open_file(student)
     runs = window.document.project.runs
-    window.document.change_settings("training", {"distill.teacher": runs[-1].training[
-        "distill"]["teacher"]}, "Set Teacher project")  # as the taught runs had it
+    taught = runs[-1].training["distill"]
+    window.document.change_settings("training", {  # as the taught runs had them
+        "distill.teacher": taught["teacher"], "distill.temperature": taught["temperature"]},
+        "Set Teacher project")
     window.workspaces.switch("train")
     window.training.show_panel("Training")
     settings = window.training.panel("Training")
@@ -170,7 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     project = trained_copy(folder)
-    student = student_of(project)
+    student = student_of(folder)
     app = QApplication([])
     from cnnstudio.app import preferences
 
