@@ -414,16 +414,20 @@ class Trainer:
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
-                loss, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
-                if self.teacher is not None:
-                    loss = self._distilled(loss, out, x)
-                loss = loss + l1_penalty(self.model, cfg.loss.l1)
+                labels, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
+                penalty = l1_penalty(self.model, cfg.loss.l1)
+                loss = penalty + (labels if self.teacher is None
+                                  else self._distilled(labels, out, x))
+                # What the charts call the training loss: the labels' own, comparable with the
+                # validation loss and with runs without a teacher (the teacher's term, T²·KL,
+                # is on another scale: a taught run would seem to learn ten times worse).
+                shown = loss if self.teacher is None else labels + penalty
             watch = self.gradflow.watch(optimizer) if step in sampled else None
             optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
             with torch.no_grad():
                 loss_sum, scored = sums.views
-                loss_sum.add_(loss.detach(), alpha=n)
+                loss_sum.add_(shown.detach(), alpha=n)
                 scored.add_(batch_score(self.task, out, y))
             sums.count += n
             step += 1

@@ -57,9 +57,11 @@ def projects(tmp_path: Path) -> tuple[Path, Path]:
     return teacher, student
 
 
-def first_loss(path: Path, teacher: str | None) -> tuple[float, object]:
+def first_loss(path: Path, teacher: str | None, temperature: float = 4.0,
+               alpha: float = 0.5) -> tuple[float, object]:
     project = load_project(path)
     project.training.distill.teacher = teacher
+    project.training.distill.temperature, project.training.distill.alpha = temperature, alpha
     session = Session(project, None, base_dir=path.parent)
     events = list(session.events())
     assert isinstance(events[-1], Finished), events[-1]
@@ -73,7 +75,23 @@ def test_a_student_trains_with_its_teacher(tmp_path) -> None:
     taught, run = first_loss(student, "teacher.cnnproj")  # relative: beside the student
     assert run.training["distill"] == {"teacher": "teacher.cnnproj", "temperature": 4.0,
                                        "alpha": 0.5}
-    assert taught != pytest.approx(plain)  # the teacher's term is in the loss
+    assert taught != pytest.approx(plain)  # the teacher's term moved the weights
+
+
+def test_a_taught_run_records_the_labels_loss_not_the_teacher_s_term(tmp_path) -> None:
+    """The charts compare a taught run's training loss with its validation loss and with runs
+    without a teacher: T²·KL, on another scale, stays out of it."""
+    teacher, student = projects(tmp_path)
+    project = load_project(teacher)  # a teacher sure of itself: logits in the hundreds
+    state = checkpoint.from_bytes(project.weights[project.current_weights])
+    state = {k: v * 5000 if k.startswith("classifier.fc2") else v for k, v in state.items()}
+    project.weights[project.current_weights] = checkpoint.to_bytes(state)
+    save_project(project, teacher)
+    plain, _ = first_loss(student, None)
+    taught, _ = first_loss(student, "teacher.cnnproj", temperature=10.0, alpha=1.0)
+    # its objective, 100 × KL(teacher ‖ student) at T 10, averages about 200 over the epoch;
+    # the labels' loss of a student that followed a random teacher for it, about 2.3 as alone
+    assert taught < 10 and plain < 10
 
 
 @pytest.mark.parametrize("teacher, words", [
