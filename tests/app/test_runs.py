@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
 
 from cnnstudio.app.document import Document
 from cnnstudio.app.training.controller import TrainingController
@@ -163,6 +165,29 @@ def test_compare_two_runs(qtbot, panel):
     results = {dialog.results.item(r, 0).text(): dialog.results.item(r, 2).text()
                for r in range(dialog.results.rowCount())}
     assert results["Best val acc"] == "95.00 %"
+
+
+def test_an_open_comparison_follows_a_theme_switch(qtbot, panel):
+    from cnnstudio.app.style import apply_theme
+
+    panel.select_runs([2, 1])
+    dialog = panel.compare()
+    qtbot.addWidget(dialog)
+
+    def background() -> QColor:
+        return dialog.plots.backgroundBrush().color()
+
+    light = background()
+    apply_theme("dark")
+    try:
+        dark = QApplication.palette().color(QPalette.ColorRole.Base)
+        assert dark != light
+        qtbot.waitUntil(lambda: background() == dark, timeout=3000)
+        text = QApplication.palette().color(QPalette.ColorRole.WindowText)
+        axis = dialog.titled[0][0].getAxis("bottom")
+        assert axis.textPen().color() == text  # the tick labels in the theme's text colour
+    finally:
+        apply_theme("light")
 
 
 def test_the_table_follows_training_and_new_projects(qtbot, panel):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -634,12 +634,14 @@ class CompareDialog(QDialog):
         self.plots.setBackground(pal.color(QPalette.ColorRole.Base))
         text = pal.color(QPalette.ColorRole.WindowText)
         self.curves: dict[str, Any] = {}
-        legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
+        self.titled: list[tuple[Any, str]] = []  # each plot and its title, restyled by a theme
+        legend = self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
         self.plots.addItem(legend, row=0, col=0)
         for row, (key, title, scale) in enumerate((("loss", "Loss", 1.0),
                                                    ("acc", "Accuracy (%)", 100.0)), start=1):
             plot = self.plots.addPlot(row=row, col=0)
             style_plot(plot, title, text)
+            self.titled.append((plot, title))
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("bottom", "epoch")
             for run, color in ((a, OVERLAY_COLORS[0]), (b, OVERLAY_COLORS[1])):
@@ -668,6 +670,16 @@ class CompareDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
         self.resize(1100, 620)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.PaletteChange:  # a new theme: the charts follow
+            pal = self.palette()
+            text = pal.color(QPalette.ColorRole.WindowText)
+            self.plots.setBackground(pal.color(QPalette.ColorRole.Base))
+            for plot, title in self.titled:
+                style_plot(plot, title, text)
+            style_legend(self.legend, text)
+        super().changeEvent(event)
 
     def _statistics(self, ga: Any, gb: Any) -> str:
         """In words: each side's configuration with its spread, and the verdict."""
