@@ -200,8 +200,10 @@ class Report:
         shape = self.input_shape
         return (shape[1], shape[2]) if shape is not None and len(shape) == 3 else None
 
-    def training_memory(self, batch_size: int = 32, optimizer: str = "adam") -> MemoryEstimate:
-        """Estimate of the memory one training step needs (float32, no mixed precision)."""
+    def training_memory(self, batch_size: int = 32, optimizer: str = "adam", *,
+                        lookahead: bool = False) -> MemoryEstimate:
+        """Estimate of the memory one training step needs (float32, no mixed precision);
+        ``lookahead`` adds Lookahead's slow copy of the trainable weights to the state."""
         if optimizer not in OPTIMIZER_STATE:
             raise ValueError(f"unknown optimizer {optimizer!r}; one of "
                              f"{', '.join(OPTIMIZER_STATE)}")
@@ -213,7 +215,7 @@ class Report:
             optimizer=optimizer,
             weights=self.total_params * b,
             gradients=trainable * b,
-            optimizer_state=OPTIMIZER_STATE[optimizer] * trainable * b,
+            optimizer_state=(OPTIMIZER_STATE[optimizer] + lookahead) * trainable * b,
             buffers=self.buffers * b,
             activations=batch_size * (self.activation_memory
                                       - (self.nodes[self.input_id].memory if self.input_id else 0)),

@@ -104,6 +104,21 @@ def test_enter_or_escape_cancel_when_no_batch_fits(qtbot, window, monkeypatch):
         assert not window.training.controller.running
 
 
+def test_lookahead_s_slow_weights_count_in_the_memory_check() -> None:
+    from cnnstudio.app.training.settings_device import HEADROOM
+
+    report = analyze(conv_net(8))
+    config = TrainConfig()
+    config.batch_size = 1
+    plain = report.training_memory(1, "adam").total
+    slow = report.training_memory(1, "adam", lookahead=True).total
+    free = int((plain + slow) / 2 / HEADROOM)  # room for Adam, not for Adam and Lookahead
+    info = DeviceInfo("cpu", "CPU", 2 * free, free, 4)
+    assert check_memory(report, config, info)[0]
+    config.optimizer.lookahead_k = 5
+    assert not check_memory(report, config, info)[0]
+
+
 def test_a_huge_network_is_warned_about_even_without_a_reading(window, monkeypatch):
     graph = conv_net(400_000)
     report = analyze(graph)

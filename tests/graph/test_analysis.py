@@ -159,6 +159,8 @@ def test_training_memory_estimate_adds_up() -> None:
                             if k not in ("batch_size", "optimizer", "total"))
     sgd = report.training_memory(batch_size=8, optimizer="sgd")
     assert sgd.optimizer_state == 0 and sgd.total < mem.total
+    slow = report.training_memory(batch_size=8, optimizer="adam", lookahead=True)
+    assert slow.optimizer_state == 12 * params  # Lookahead's slow weights: one copy more
     with pytest.raises(ValueError, match="unknown optimizer"):
         report.training_memory(optimizer="lion")
 

@@ -104,7 +104,12 @@ def check_memory(report: Any, training: TrainConfig, info: DeviceInfo | None
     batch = training.batch_size
     opt = training.optimizer
     key = memory_optimizer(opt.name, opt.momentum, opt.nesterov)
-    need = report.training_memory(batch, key).total
+    slow = opt.lookahead_k > 0  # Lookahead keeps a slow copy of the weights
+
+    def estimate(n: int) -> int:
+        return report.training_memory(n, key, lookahead=slow).total
+
+    need = estimate(batch)
     where = "on the GPU" if info is not None and info.kind in ("cuda", "mps") else "in RAM"
     if info is not None and info.free is not None:
         room, room_text = info.free, f"{size(info.free)} free {where}"
@@ -117,8 +122,8 @@ def check_memory(report: Any, training: TrainConfig, info: DeviceInfo | None
     if need <= usable:
         return True, (f"Training needs about {size(need)} of the {room_text} "
                       "(estimate, float32)."), None
-    fixed = report.training_memory(0, key).total
-    per_sample = max(1, report.training_memory(1, key).total - fixed)
+    fixed = estimate(0)
+    per_sample = max(1, estimate(1) - fixed)
     most = (usable - fixed) // per_sample
     suggested = 1 << (int(most).bit_length() - 1) if most >= 1 else None
     message = (f"Batch {batch} needs about {size(need)}, more than fits in the "
