@@ -1,6 +1,7 @@
 """The learning-rate range test (Smith, 2017): raise the rate exponentially batch by batch,
 record the smoothed loss, stop when it explodes, and suggest the rate where it fell fastest.
-The model's weights are restored afterwards."""
+Each batch is the trainer's step (auxiliary heads, the L1 penalty, gradient clipping), so the
+rate suggested is for the run that will use it. The model's weights are restored afterwards."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import torch
 from ...graph import Graph
 from ...project.config import TrainConfig
 from ..build import to_module
-from .losses import make_loss
-from .optim import make_optimizer
+from .losses import AUX_WEIGHT, l1_penalty, make_loss, training_loss
+from .optim import make_optimizer, optimizer_step
 from .trainer import pick_device
 
 
@@ -54,13 +55,9 @@ def lr_range_test(graph: Graph, config: TrainConfig, data: Any, *, start: float 
                 lr = start * ratio ** step
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                out = net(x)
-                if isinstance(out, tuple):
-                    out = out[0]
-                loss = loss_fn(out, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                labels, _ = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
+                loss = labels + l1_penalty(net, config.loss.l1)
+                optimizer_step(optimizer, loss, net.parameters(), config.grad_clip)
                 value = float(loss.detach())  # one read-back per step is the point here
                 avg = smoothing * value + (1 - smoothing) * avg  # debiased moving average
                 smoothed = avg / (1 - (1 - smoothing) ** (step + 1))

@@ -297,6 +297,22 @@ def test_lr_range_test_finds_a_sensible_rate_and_restores_weights() -> None:
         assert torch.equal(value, before[key]), key
 
 
+def test_the_range_test_takes_the_trainer_s_step_with_its_l1_penalty() -> None:
+    from cnnstudio.engine import to_module
+    from cnnstudio.engine.training.losses import l1_penalty
+    from cnnstudio.engine.training.lrfinder import lr_range_test
+
+    model = to_module(small_graph(), seed=0)
+    with torch.no_grad():
+        penalty = float(l1_penalty(model, 0.1))
+    plain = lr_range_test(small_graph(), config(batch_size=16), TensorData(), steps=12,
+                          start=1e-7, end=1e-6, model=model)
+    with_l1 = lr_range_test(small_graph(), config(batch_size=16, loss={"l1": 0.1}),
+                            TensorData(), steps=12, start=1e-7, end=1e-6, model=model)
+    # rates too small to move the weights: the losses differ by the penalty alone
+    assert with_l1.losses[0] - plain.losses[0] == pytest.approx(penalty, rel=1e-3)
+
+
 def test_pause_holds_between_batches_and_resume_continues() -> None:
     import threading
     import time
