@@ -145,6 +145,24 @@ def test_weights_of_another_graph_cannot_be_used(panel):
     assert not panel.use_button.isEnabled() and panel.compare_button.isEnabled()
 
 
+def test_each_run_s_score_reads_as_its_task_scores_it(qtbot, project):
+    regress = make_run(project, 4, val_acc=(0.61, 0.852))
+    regress.dataset["config"]["task"] = "regress"
+    multilabel = make_run(project, 5, val_acc=(0.7, 0.8))
+    multilabel.dataset["config"]["task"] = "multilabel"
+    project.runs += [regress, multilabel]
+    doc = Document(project)
+    panel = RunsPanel(doc, TrainingController(doc))
+    qtbot.addWidget(panel)
+    rows = {cell(panel, r, "Run"): cell(panel, r, "Best val acc")
+            for r in range(panel.table.rowCount())}
+    assert rows["1"] == "90.00 %" and rows["5"] == "80.00 % F1"
+    assert rows["4"] == "R² 0.852"  # R² is no percentage: it has no 100 and goes below 0
+    item = panel.table.item([cell(panel, r, "Run") for r in range(5)].index("4"),
+                            COLUMNS.index("Best val acc"))
+    assert item.toolTip() == "the best validation R²"
+
+
 def test_compare_two_runs(qtbot, panel):
     panel.select_runs([2])
     assert not panel.compare_button.isEnabled() and panel.compare() is None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...fileio import atomic_text_writer
 from ...project import stats
+from ...project.config import TASK_SCORES
 
 EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s")
 CSV_COLUMNS = ("run", "series", "epoch", "step", *EPOCH_KEYS)
@@ -125,6 +126,25 @@ def run_label(run: Any, prefix: str = "") -> str:
 def best_val_acc(run: Any) -> float | None:
     values = [r.val_acc for r in run.epochs if r.val_acc is not None and not math.isnan(r.val_acc)]
     return max(values) if values else None
+
+
+def run_task(run: Any) -> str:
+    """The task the run trained for (classify when its record does not say)."""
+    dataset = run.dataset if isinstance(run.dataset, Mapping) else {}
+    config = dataset.get("config")
+    task = config.get("task") if isinstance(config, Mapping) else None
+    return task if task in TASK_SCORES else "classify"
+
+
+def score_text(run: Any, value: float | None) -> str:
+    """A run's "accuracy" figure as its task scores it: accuracy and micro-F1 in percent,
+    R² as a number (it has no upper 100 % and goes below 0)."""
+    if value is None:
+        return "—"
+    task = run_task(run)
+    if task == "regress":
+        return f"R² {value:.3f}"
+    return f"{100 * value:.2f} %" + (" F1" if task == "multilabel" else "")
 
 
 def final_val_loss(run: Any) -> float | None:

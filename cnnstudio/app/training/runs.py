@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...project import stats
-from ...project.config import MAX_FOLDS
+from ...project.config import MAX_FOLDS, TASK_SCORES
 from ...project.options import section_class
 from ...project.runs_csv import write_runs_csv
 from ..style import ERROR_COLOR, OK_COLOR, WARNING_COLOR
@@ -47,6 +47,8 @@ from .rundata import (
     final_val_loss,
     format_value,
     run_summary,
+    run_task,
+    score_text,
     settings_diff,
 )
 
@@ -68,10 +70,6 @@ def _started(text: str) -> str:
         return datetime.fromisoformat(text).astimezone().strftime("%Y-%m-%d %H:%M")
     except (TypeError, ValueError):
         return str(text)
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f} %"
 
 
 def _loss(value: float | None) -> str:
@@ -296,7 +294,7 @@ class RunsPanel(QWidget):
             _cell(run.status, run.message or "", status_color),
             _cell(_started(run.started), run.started),
             _cell(str(len(run.epochs)) + (f" (best {run.best_epoch})" if run.best_epoch else "")),
-            _cell(_percent(best)),
+            _cell(score_text(run, best), f"the best validation {TASK_SCORES[run_task(run)]}"),
             _cell(_loss(final_val_loss(run))),
             _cell(run.device or "—"),
             _cell(str(run.seed)),
@@ -713,12 +711,12 @@ class CompareDialog(QDialog):
 
         def test_acc(run: Any) -> str:
             value = (run.evaluation or {}).get("accuracy")
-            return _percent(value) if isinstance(value, (int, float)) else "—"
+            return score_text(run, value) if isinstance(value, (int, float)) else "—"
 
         return [row("Status", lambda r: r.status),
                 row("Epochs", lambda r: str(len(r.epochs))),
                 row("Best epoch", lambda r: format_value(r.best_epoch)),
-                row("Best val acc", lambda r: _percent(best_val_acc(r))),
+                row("Best val acc", lambda r: score_text(r, best_val_acc(r))),
                 row("Final val loss", lambda r: _loss(final_val_loss(r))),
                 row("Evaluation accuracy", test_acc),
                 row("Training time", seconds),
