@@ -21,7 +21,7 @@
    leaves the teacher little to add (issue 23's note has those figures).
 
 Everything runs in a temporary folder (--keep: that folder, kept) on the CPU; a full run takes
-about 15 minutes on 2 cores.
+several minutes on 2 cores (with --skip-resnet, about three).
 """
 
 from __future__ import annotations
