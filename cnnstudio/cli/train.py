@@ -246,7 +246,6 @@ def _train_once(args: argparse.Namespace, project: Any, out: Path, log_mode: str
         engine.teardown(dist)
 
 
-
 class _Report:
     """The main process's view of a run: a progress bar on the terminal (``bar``, None with
     --quiet) and one JSON line per event in ``log`` (--log-json)."""

@@ -47,11 +47,16 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: value}
 
 
+def dataset_config(run: Any) -> dict[str, Any]:
+    """The dataset settings a run recorded ({} for a record without them)."""
+    config = run.dataset.get("config") if isinstance(run.dataset, Mapping) else None
+    return config if isinstance(config, dict) else {}
+
+
 def settings(run: Any) -> dict[str, Any]:
     """What a run was trained with, flat: training settings, dataset settings, graph."""
-    dataset = run.dataset.get("config", {}) if isinstance(run.dataset, Mapping) else {}
     out = flatten(run.training or {}, "training.")
-    out.update(flatten(dataset or {}, "dataset."))
+    out.update(flatten(dataset_config(run), "dataset."))
     out["graph.revision"] = run.graph_revision
     out["graph.hash"] = run.graph_hash
     for key, value in ADDED.items():

@@ -130,9 +130,7 @@ def best_val_acc(run: Any) -> float | None:
 
 def run_task(run: Any) -> str:
     """The task the run trained for (classify when its record does not say)."""
-    dataset = run.dataset if isinstance(run.dataset, Mapping) else {}
-    config = dataset.get("config")
-    task = config.get("task") if isinstance(config, Mapping) else None
+    task = stats.dataset_config(run).get("task")
     return task if task in TASK_SCORES else "classify"
 
 

@@ -540,7 +540,7 @@ class RepeatQueue(QObject):
         "dataset.fold"); why not (None: started)."""
         if self.controller.running or not values:
             return "Training is running: repeat when it has ended."
-        dataset = run.dataset.get("config", {}) if isinstance(run.dataset, dict) else {}
+        dataset = stats.dataset_config(run)
         for section, given in (("training", run.training), ("dataset", dataset)):
             known = set(section_class(section)().to_dict())
             changes = {k: v for k, v in given.items()

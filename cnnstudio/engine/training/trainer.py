@@ -416,12 +416,12 @@ class Trainer:
             with self._autocast():
                 labels, out = training_loss(net(x), y, loss_fn, AUX_WEIGHT)
                 penalty = l1_penalty(self.model, cfg.loss.l1)
-                loss = penalty + (labels if self.teacher is None
-                                  else self._distilled(labels, out, x))
                 # What the charts call the training loss: the labels' own, comparable with the
                 # validation loss and with runs without a teacher (the teacher's term, T²·KL,
                 # is on another scale: a taught run would seem to learn ten times worse).
-                shown = loss if self.teacher is None else labels + penalty
+                shown = labels + penalty
+                loss = shown if self.teacher is None else \
+                    self._distilled(labels, out, x) + penalty
             watch = self.gradflow.watch(optimizer) if step in sampled else None
             optimizer_step(optimizer, loss, net.parameters(), cfg.grad_clip, self.scaler)
             n = x.shape[0]
